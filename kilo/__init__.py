@@ -1,0 +1,1 @@
+"""Kilo for Enterprise: the service layer behind the dashboard (no Streamlit here)."""

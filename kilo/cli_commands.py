@@ -1,0 +1,16 @@
+"""Sub-commands of `python -m kilo` contributed by the service modules.
+
+Each module that has commands defines `register_cli(subparsers)` and is listed here.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# Modules with a `register_cli(subparsers)` function, in the order shown by --help.
+MODULES: list[str] = []
+
+
+def register_all(subparsers: object) -> None:
+    for name in MODULES:
+        importlib.import_module(name).register_cli(subparsers)

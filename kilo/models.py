@@ -1,0 +1,343 @@
+"""All SQLModel tables of the dashboard, in one module to avoid circular imports.
+
+Conventions: timestamps are timezone-aware UTC (`UtcDateTime` stores them as UTC and
+hands them back aware on every backend); money is integer micro-dollars (`*_micros`,
+usage and the credit ledger) or integer cents (`*_cents`, invoices and payments).
+Sections are owned by the service module named in their banner; a schema change
+is followed by `python -m kilo.migrations_regen` (see README, "Schema changes").
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UtcDateTime(TypeDecorator):
+    """A DateTime column that only accepts aware datetimes and always returns UTC.
+
+    SQLite keeps no zone, PostgreSQL `timestamptz` does; this makes both behave alike.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("Datetime values must have timezone information")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def ts_field(*, nullable: bool = False, index: bool = False, default_now: bool = False) -> Any:
+    kwargs: dict[str, Any] = {}
+    if default_now:
+        kwargs["default_factory"] = utcnow
+    elif nullable:
+        kwargs["default"] = None
+    return Field(sa_column=sa.Column(UtcDateTime(), nullable=nullable, index=index), **kwargs)
+
+
+def json_field(default_factory: Any = list) -> Any:
+    return Field(default_factory=default_factory, sa_column=sa.Column(sa.JSON, nullable=False))
+
+
+# --------------------------------------------------------------------------------------
+# Organization and members (kilo.organization, kilo.members)
+# --------------------------------------------------------------------------------------
+
+
+class Organization(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    created_at: datetime = ts_field(default_now=True)
+    plan: str = Field(default="enterprise", max_length=40)
+    seats: int = Field(default=10)
+    default_model: str | None = Field(default=None, max_length=200)
+    code_training_opt_out: bool = Field(default=True)
+    usage_analytics_enabled: bool = Field(default=True)
+    # New catalogue models: allowed automatically (True) or blocked until approved.
+    auto_allow_new_models: bool = Field(default=True)
+    low_balance_alert_micros: int = Field(default=0)
+    is_demo: bool = Field(default=False)
+    stripe_customer_id: str | None = Field(default=None, max_length=100)
+    stripe_subscription_id: str | None = Field(default=None, max_length=100)
+    seat_price_cents: int = Field(default=2900)
+    billing_company: str = Field(default="", max_length=200)
+    billing_address: str = Field(default="", max_length=500)
+    billing_tax_id: str = Field(default="", max_length=60)
+    billing_email: str = Field(default="", max_length=254)
+
+
+class Member(SQLModel, table=True):
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "email", name="uq_member_org_email"),
+        sa.UniqueConstraint("username", name="uq_member_username"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    username: str = Field(max_length=254)
+    name: str = Field(max_length=100)
+    email: str = Field(max_length=254)
+    role: str = Field(max_length=10)  # owner | admin | member
+    joined_at: datetime = ts_field(default_now=True)
+    last_active_at: datetime | None = ts_field(nullable=True)
+    removed_at: datetime | None = ts_field(nullable=True)
+    password_hash: str = Field(max_length=200)
+    daily_spend_limit_micros: int | None = Field(default=None)
+
+
+class Invitation(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    email: str = Field(max_length=254)
+    role: str = Field(max_length=10)
+    token_hash: str = Field(max_length=64, unique=True)
+    invited_by_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = ts_field(default_now=True)
+    expires_at: datetime = ts_field()
+    accepted_at: datetime | None = ts_field(nullable=True)
+    accepted_member_id: int | None = Field(default=None, foreign_key="member.id")
+    revoked_at: datetime | None = ts_field(nullable=True)
+
+
+# --------------------------------------------------------------------------------------
+# Audit log (kilo.audit)
+# --------------------------------------------------------------------------------------
+
+
+class AuditEntry(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index("ix_audit_org_time", "org_id", "created_at", "id"),
+        sa.Index("ix_audit_org_action_time", "org_id", "action", "created_at"),
+        sa.Index("ix_audit_org_actor_time", "org_id", "actor_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    created_at: datetime = ts_field(default_now=True)
+    actor_id: int | None = Field(default=None)
+    actor_name: str = Field(default="", max_length=100)
+    actor_email: str = Field(default="", max_length=254)
+    action: str = Field(max_length=80)
+    target: str = Field(default="", max_length=300)
+    message: str = Field(default="")
+    details: dict = json_field(dict)
+    prev_hash: str = Field(default="", max_length=64)
+    hash: str = Field(default="", max_length=64)
+
+
+# --------------------------------------------------------------------------------------
+# Catalogue and access rules (kilo.catalog, kilo.access)
+# --------------------------------------------------------------------------------------
+
+
+class Provider(SQLModel, table=True):
+    slug: str = Field(primary_key=True, max_length=100)
+    name: str = Field(max_length=200)
+    headquarters: str | None = Field(default=None, max_length=10)
+    datacenters: list = json_field(list)
+    # Data policy: None means unknown (shown as such, never guessed).
+    training: bool | None = Field(default=None)
+    retains_prompts: bool | None = Field(default=None)
+    retention_days: int | None = Field(default=None)
+    can_publish: bool | None = Field(default=None)
+    privacy_policy_url: str | None = Field(default=None, max_length=500)
+
+
+class CatalogModel(SQLModel, table=True):
+    id: str = Field(primary_key=True, max_length=200)  # e.g. anthropic/claude-sonnet-4.5
+    name: str = Field(max_length=300)
+    author: str = Field(default="", max_length=100)
+    description: str = Field(default="")
+    created: datetime | None = ts_field(nullable=True)
+    context_length: int | None = Field(default=None)
+    input_modalities: list = json_field(list)
+    output_modalities: list = json_field(list)
+    # USD per million tokens, exact decimals (OpenRouter gives USD per token as strings).
+    prompt_price_mtok: Decimal | None = Field(default=None, max_digits=18, decimal_places=6)
+    completion_price_mtok: Decimal | None = Field(default=None, max_digits=18, decimal_places=6)
+    providers: list = json_field(list)  # provider slugs serving this model
+    imported_at: datetime = ts_field(default_now=True)
+
+
+class AccessRule(SQLModel, table=True):
+    """One allow/deny decision of an organization for a provider or a model (pattern)."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "subject_type", "subject", name="uq_access_rule"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    subject_type: str = Field(max_length=10)  # provider | model
+    subject: str = Field(max_length=200)  # slug, model id, or `author/*`
+    allowed: bool = Field(default=True)
+    created_at: datetime = ts_field(default_now=True)
+
+
+# --------------------------------------------------------------------------------------
+# Modes (kilo.modes)
+# --------------------------------------------------------------------------------------
+
+
+class Mode(SQLModel, table=True):
+    __table_args__ = (sa.UniqueConstraint("org_id", "slug", name="uq_mode_org_slug"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    slug: str = Field(max_length=50)
+    name: str = Field(max_length=100)
+    role_definition: str = Field(default="")
+    when_to_use: str = Field(default="")
+    description: str = Field(default="")
+    custom_instructions: str = Field(default="")
+    groups: list = json_field(list)
+    builtin: bool = Field(default=False)  # True: an override of a built-in mode
+    disabled: bool = Field(default=False)
+    created_at: datetime = ts_field(default_now=True)
+    updated_at: datetime = ts_field(default_now=True)
+
+
+# --------------------------------------------------------------------------------------
+# Usage (kilo.usage)
+# --------------------------------------------------------------------------------------
+
+
+class UsageEvent(SQLModel, table=True):
+    __table_args__ = (
+        sa.Index("ix_usage_org_at", "org_id", "at"),
+        sa.UniqueConstraint("org_id", "external_id", name="uq_usage_external"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    at: datetime = ts_field()
+    member_id: int = Field(foreign_key="member.id")
+    model_id: str = Field(max_length=200)
+    provider: str = Field(max_length=100)
+    mode: str = Field(default="code", max_length=50)
+    input_tokens: int = Field(default=0)
+    output_tokens: int = Field(default=0)
+    cache_read_tokens: int = Field(default=0)
+    cache_write_tokens: int = Field(default=0)
+    cost_micros: int = Field(default=0)
+    latency_ms: int = Field(default=0)
+    status: str = Field(default="success", max_length=10)  # success | error
+    external_id: str | None = Field(default=None, max_length=100)
+
+
+class UsageDaily(SQLModel, table=True):
+    """Rollup: one row per day x member x model x provider x mode, kept on ingest."""
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "org_id", "day", "member_id", "model_id", "provider", "mode", name="uq_usage_daily"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    day: date
+    member_id: int
+    model_id: str = Field(max_length=200)
+    provider: str = Field(max_length=100)
+    mode: str = Field(max_length=50)
+    requests: int = Field(default=0)
+    errors: int = Field(default=0)
+    input_tokens: int = Field(default=0)
+    output_tokens: int = Field(default=0)
+    cache_read_tokens: int = Field(default=0)
+    cache_write_tokens: int = Field(default=0)
+    cost_micros: int = Field(default=0)
+    latency_ms_sum: int = Field(default=0)
+
+
+# --------------------------------------------------------------------------------------
+# Billing (kilo.billing)
+# --------------------------------------------------------------------------------------
+
+
+class LedgerEntry(SQLModel, table=True):
+    """Credit ledger. Usage cost is not copied here: balance = sum(ledger) - usage cost."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    at: datetime = ts_field(default_now=True)
+    kind: str = Field(max_length=12)  # purchase | refund | adjustment | promo
+    amount_micros: int
+    description: str = Field(default="", max_length=500)
+    external_ref: str = Field(max_length=200, unique=True)
+    actor_id: int | None = Field(default=None)
+
+
+class Invoice(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    number: str = Field(max_length=40, unique=True)
+    kind: str = Field(max_length=10)  # seats | top-up
+    issued_at: datetime = ts_field(default_now=True)
+    period_start: date
+    period_end: date
+    status: str = Field(max_length=16)  # draft|open|paid|past_due|void|uncollectible|refunded
+    currency: str = Field(default="usd", max_length=3)
+    subtotal_cents: int = Field(default=0)
+    tax_cents: int = Field(default=0)
+    total_cents: int = Field(default=0)
+    lines: list = json_field(list)  # [{description, quantity, unit_cents, amount_cents}]
+    stripe_invoice_id: str | None = Field(default=None, max_length=100)
+    paid_at: datetime | None = ts_field(nullable=True)
+
+
+class Payment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    at: datetime = ts_field(default_now=True)
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+    amount_cents: int
+    currency: str = Field(default="usd", max_length=3)
+    status: str = Field(max_length=16)  # succeeded | failed | refunded
+    method: str = Field(default="card", max_length=40)
+    description: str = Field(default="", max_length=500)
+    external_ref: str = Field(max_length=200, unique=True)
+
+
+class SeatChange(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    at: datetime = ts_field(default_now=True)
+    from_seats: int
+    to_seats: int
+    actor_id: int | None = Field(default=None)
+    prorated_cents: int = Field(default=0)
+
+
+class CheckoutSession(SQLModel, table=True):
+    """A credit purchase started through Stripe Checkout (or demo mode)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    created_at: datetime = ts_field(default_now=True)
+    stripe_session_id: str = Field(max_length=200, unique=True)
+    amount_cents: int
+    status: str = Field(default="open", max_length=12)  # open | complete | expired
+    actor_id: int | None = Field(default=None)

@@ -1,0 +1,40 @@
+"""Small factories for tests: one place that knows how to make rows."""
+
+from __future__ import annotations
+
+import itertools
+
+import bcrypt
+from sqlmodel import Session
+
+from kilo.members import actor_for
+from kilo.models import Member, Organization
+from kilo.permissions import Actor
+
+PASSWORD = "correct-horse"
+_HASH = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
+_seq = itertools.count(1)
+
+
+def create_org(session: Session, **fields: object) -> Organization:
+    org = Organization(**({"name": f"Org {next(_seq)}", "seats": 20} | fields))
+    session.add(org)
+    session.flush()
+    return org
+
+
+def create_member(session: Session, org: Organization, role: str = "member",
+                  **fields: object) -> Member:
+    n = next(_seq)
+    email = fields.pop("email", f"user{n}@example.com")
+    member = Member(**({"org_id": org.id, "username": email, "name": f"User {n}",
+                        "email": email, "role": role, "password_hash": _HASH} | fields))
+    session.add(member)
+    session.flush()
+    return member
+
+
+def create_team(session: Session, **org_fields: object) -> dict[str, Actor]:
+    """An organization with one owner, one admin and one member; returns their actors."""
+    org = create_org(session, **org_fields)
+    return {role: actor_for(create_member(session, org, role)) for role in ("owner", "admin", "member")}

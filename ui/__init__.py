@@ -1,0 +1,127 @@
+"""Streamlit helpers shared by the pages: the signed-in actor, actions, formatting.
+
+Pages stay thin: read widgets, call `kilo` services through cached loaders or `run_action`,
+and draw. Services raise `KiloError` with a message meant for the user; `run_action`
+shows it and nothing is changed (the transaction rolls back).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import streamlit as st
+from sqlmodel import Session
+
+from kilo.db import read_session, write_session
+from kilo.errors import KiloError
+from kilo.permissions import Actor, allowed
+
+log = logging.getLogger("kilo.ui")
+T = TypeVar("T")
+CACHE_TTL = 60  # seconds; writes clear the cache at once
+
+
+def current_actor() -> Actor:
+    """The signed-in member as an Actor (set by app.py after login)."""
+    actor = st.session_state.get("actor")
+    if actor is None:
+        st.error("You are not signed in.")
+        st.stop()
+    return actor
+
+
+def guard(action: str, message: str | None = None) -> Actor:
+    """Refuse the whole page when the actor's role does not allow `action`."""
+    actor = current_actor()
+    if not allowed(actor, action):
+        st.error(message or "You do not have access to this page. Ask an owner or admin.",
+                 icon=":material/block:")
+        st.stop()
+    return actor
+
+
+def read(fn: Callable[..., T], /, **kwargs: Any) -> T:
+    """Run a read-only service call in its own session."""
+    with read_session() as session:
+        return fn(session, **kwargs)
+
+
+def run_action(fn: Callable[[Session], T], *, success: str | None = None) -> T | None:
+    """Run a change in one transaction; show its error (nothing changed) or a success toast.
+
+    Clears cached loaders so every page reflects the change.
+    """
+    try:
+        with write_session() as session:
+            result = fn(session)
+    except KiloError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+    except Exception:  # a bug, not the user's fault: log it, never show a traceback
+        log.exception("action failed")
+        st.error("Something went wrong and nothing was changed. The error was logged.",
+                 icon=":material/error:")
+        return None
+    st.cache_data.clear()
+    if success:
+        st.toast(success, icon=":material/check_circle:")
+    return result
+
+
+def viewer_timezone() -> ZoneInfo:
+    name = None
+    try:
+        name = st.context.timezone
+    except Exception:  # noqa: BLE001  (no browser context, e.g. AppTest)
+        name = None
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def local_time(value: datetime | None) -> datetime | None:
+    """A stored UTC datetime in the viewer's timezone (naive, for tables and charts)."""
+    if value is None:
+        return None
+    return value.astimezone(viewer_timezone()).replace(tzinfo=None)
+
+
+def fmt_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    return "—" if value is None else local_time(value).strftime(fmt)
+
+
+def fmt_micros(micros: int | None, places: int = 2) -> str:
+    """Micro-dollars as dollars, exact (Decimal), e.g. 1_234_560_000 -> $1,234.56."""
+    if micros is None:
+        return "—"
+    value = (Decimal(micros) / Decimal(1_000_000)).quantize(Decimal(1).scaleb(-places))
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.{places}f}"
+
+
+def fmt_cents(cents: int | None) -> str:
+    if cents is None:
+        return "—"
+    value = Decimal(cents) / 100
+    sign = "-" if value < 0 else ""
+    return f"{sign}${abs(value):,.2f}"
+
+
+def dollars_to_micros(text: str) -> int:
+    """Parse a dollar amount typed by a user into micro-dollars, exactly."""
+    from kilo.errors import ValidationError
+
+    cleaned = (text or "").strip().replace(",", "").removeprefix("$")
+    try:
+        value = Decimal(cleaned)
+    except Exception:  # noqa: BLE001
+        raise ValidationError(f"“{text}” is not an amount in dollars (like 25 or 12.50).") from None
+    if not value.is_finite() or value < 0:
+        raise ValidationError("The amount must be zero or more.")
+    return int((value * 1_000_000).to_integral_value())
