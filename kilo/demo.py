@@ -6,6 +6,7 @@ The same seed and the same `today` give the same database. Demo accounts: `owner
 
 from __future__ import annotations
 
+import importlib
 import random
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -96,8 +97,9 @@ def seed(session: Session, *, reset: bool = False, today: date | None = None,
     _seed_history(session, org, members, rng, t0)
     _seed_usage(session, org, members, rng, start, today)
     _seed_billing(session, org, owner, rng, t0, today)
-    for step in EXTRA_STEPS:
-        step(session, org, owner, rng)
+    for path in EXTRA_STEPS:
+        module, _, function = path.partition(":")
+        getattr(importlib.import_module(module), function)(session, org, owner, rng)
     return org
 
 
@@ -258,5 +260,6 @@ def _seed_billing(session: Session, org: Organization, owner: Member, rng: rando
     session.flush()
 
 
-# Other modules add their own demo data here: step(session, org, owner_member, rng).
-EXTRA_STEPS: list = []
+# Demo data of other modules, as "module:function"; each is called as
+# function(session, org, owner_member, rng) after members, usage and billing exist.
+EXTRA_STEPS: list[str] = []

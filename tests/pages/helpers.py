@@ -1,0 +1,35 @@
+"""AppTest helpers: open the app as a demo account (login form skipped) on a given page."""
+
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+DEMO_NAMES = {"owner": "Olivia Bennett", "admin": "Arjun Mehta", "member": "Mia Schneider"}
+
+
+def app_as(username: str, timeout: float = 60) -> AppTest:
+    """The app with `username` (owner/admin/member of the demo org) already signed in."""
+    at = AppTest.from_file("app.py", default_timeout=timeout)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.session_state["name"] = DEMO_NAMES.get(username, username)
+    at.session_state["roles"] = [username] if username in DEMO_NAMES else ["member"]
+    return at
+
+
+def open_page(username: str, page: str, timeout: float = 60) -> AppTest:
+    """Signed in as `username`, on `page` (e.g. "pages/usage.py"), after the first run."""
+    at = app_as(username, timeout)
+    at.run()
+    at.switch_page(page)
+    at.run()
+    return at
+
+
+def texts(at: AppTest) -> str:
+    """All markdown, captions, metrics and messages of the page, for `in` checks."""
+    parts = [e.value for e in at.markdown] + [e.value for e in at.caption]
+    parts += [e.value for e in at.error] + [e.value for e in at.warning] + [e.value for e in at.info]
+    parts += [f"{m.label} {m.value}" for m in at.metric]
+    parts += [e.value for e in at.title] + [e.value for e in at.header] + [e.value for e in at.subheader]
+    return "\n".join(str(p) for p in parts)
