@@ -126,10 +126,18 @@ class Invitation(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
+    """One audit event. Never updated or deleted by the application (hash-chained per org).
+
+    Indexes serve keyset paging newest-first on (created_at, id) with any combination of the
+    action and actor filters, and the chain walk in id order.
+    """
+
     __table_args__ = (
+        sa.Index("ix_audit_org_chain", "org_id", "id"),
         sa.Index("ix_audit_org_time", "org_id", "created_at", "id"),
-        sa.Index("ix_audit_org_action_time", "org_id", "action", "created_at"),
-        sa.Index("ix_audit_org_actor_time", "org_id", "actor_id", "created_at"),
+        sa.Index("ix_audit_org_action_time", "org_id", "action", "created_at", "id"),
+        sa.Index("ix_audit_org_actor_time", "org_id", "actor_id", "created_at", "id"),
+        sa.Index("ix_audit_org_actor_action_time", "org_id", "actor_id", "action", "created_at", "id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -144,6 +152,21 @@ class AuditEntry(SQLModel, table=True):
     details: dict = json_field(dict)
     prev_hash: str = Field(default="", max_length=64)
     hash: str = Field(default="", max_length=64)
+
+
+class AuditDaily(SQLModel, table=True):
+    """Rollup: entries per UTC day and action, kept by `audit.record` in the same transaction.
+
+    Period totals and the per-day chart read it instead of counting raw entries.
+    """
+
+    __table_args__ = (sa.UniqueConstraint("org_id", "day", "action", name="uq_audit_daily"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    day: date
+    action: str = Field(max_length=80)
+    entries: int = Field(default=0)
 
 
 # --------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:10:57.370939
+Create Date: 2026-11-25 04:17:05.155210
 """
 
 from collections.abc import Sequence
@@ -25,24 +25,16 @@ def upgrade() -> None:
         "catalogmodel",
         sa.Column("id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column(
-            "author", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False
-        ),
+        sa.Column("author", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("created", kilo.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("context_length", sa.Integer(), nullable=True),
         sa.Column("input_modalities", sa.JSON(), nullable=False),
         sa.Column("output_modalities", sa.JSON(), nullable=False),
-        sa.Column(
-            "prompt_price_mtok", sa.Numeric(precision=18, scale=6), nullable=True
-        ),
-        sa.Column(
-            "completion_price_mtok", sa.Numeric(precision=18, scale=6), nullable=True
-        ),
+        sa.Column("prompt_price_mtok", sa.Numeric(precision=18, scale=6), nullable=True),
+        sa.Column("completion_price_mtok", sa.Numeric(precision=18, scale=6), nullable=True),
         sa.Column("providers", sa.JSON(), nullable=False),
-        sa.Column(
-            "imported_at", kilo.models.UtcDateTime(timezone=True), nullable=False
-        ),
+        sa.Column("imported_at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
@@ -52,63 +44,37 @@ def upgrade() -> None:
         sa.Column("created_at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("plan", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("seats", sa.Integer(), nullable=False),
-        sa.Column(
-            "default_model", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True
-        ),
+        sa.Column("default_model", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
         sa.Column("code_training_opt_out", sa.Boolean(), nullable=False),
         sa.Column("usage_analytics_enabled", sa.Boolean(), nullable=False),
         sa.Column("auto_allow_new_models", sa.Boolean(), nullable=False),
         sa.Column("low_balance_alert_micros", sa.Integer(), nullable=False),
         sa.Column("is_demo", sa.Boolean(), nullable=False),
         sa.Column(
-            "stripe_customer_id",
-            sqlmodel.sql.sqltypes.AutoString(length=100),
-            nullable=True,
+            "stripe_customer_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True
         ),
         sa.Column(
-            "stripe_subscription_id",
-            sqlmodel.sql.sqltypes.AutoString(length=100),
-            nullable=True,
+            "stripe_subscription_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True
         ),
         sa.Column("seat_price_cents", sa.Integer(), nullable=False),
-        sa.Column(
-            "billing_company",
-            sqlmodel.sql.sqltypes.AutoString(length=200),
-            nullable=False,
-        ),
-        sa.Column(
-            "billing_address",
-            sqlmodel.sql.sqltypes.AutoString(length=500),
-            nullable=False,
-        ),
-        sa.Column(
-            "billing_tax_id",
-            sqlmodel.sql.sqltypes.AutoString(length=60),
-            nullable=False,
-        ),
-        sa.Column(
-            "billing_email",
-            sqlmodel.sql.sqltypes.AutoString(length=254),
-            nullable=False,
-        ),
+        sa.Column("billing_company", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("billing_address", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("billing_tax_id", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+        sa.Column("billing_email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
         "provider",
         sa.Column("slug", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column(
-            "headquarters", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True
-        ),
+        sa.Column("headquarters", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
         sa.Column("datacenters", sa.JSON(), nullable=False),
         sa.Column("training", sa.Boolean(), nullable=True),
         sa.Column("retains_prompts", sa.Boolean(), nullable=True),
         sa.Column("retention_days", sa.Integer(), nullable=True),
         sa.Column("can_publish", sa.Boolean(), nullable=True),
         sa.Column(
-            "privacy_policy_url",
-            sqlmodel.sql.sqltypes.AutoString(length=500),
-            nullable=True,
+            "privacy_policy_url", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True
         ),
         sa.PrimaryKeyConstraint("slug"),
     )
@@ -116,12 +82,8 @@ def upgrade() -> None:
         "accessrule",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "subject_type", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False
-        ),
-        sa.Column(
-            "subject", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False
-        ),
+        sa.Column("subject_type", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("subject", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("allowed", sa.Boolean(), nullable=False),
         sa.Column("created_at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -132,33 +94,35 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "subject_type", "subject", name="uq_access_rule"),
     )
     with op.batch_alter_table("accessrule", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_accessrule_org_id"), ["org_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_accessrule_org_id"), ["org_id"], unique=False)
 
+    op.create_table(
+        "auditdaily",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("entries", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "day", "action", name="uq_audit_daily"),
+    )
     op.create_table(
         "auditentry",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("created_at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
-        sa.Column(
-            "actor_name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False
-        ),
-        sa.Column(
-            "actor_email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False
-        ),
-        sa.Column(
-            "action", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False
-        ),
-        sa.Column(
-            "target", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False
-        ),
+        sa.Column("actor_name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("actor_email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
+        sa.Column("action", sqlmodel.sql.sqltypes.AutoString(length=80), nullable=False),
+        sa.Column("target", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
         sa.Column("message", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("details", sa.JSON(), nullable=False),
-        sa.Column(
-            "prev_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False
-        ),
+        sa.Column("prev_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
@@ -168,16 +132,18 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("auditentry", schema=None) as batch_op:
         batch_op.create_index(
-            "ix_audit_org_action_time", ["org_id", "action", "created_at"], unique=False
+            "ix_audit_org_action_time", ["org_id", "action", "created_at", "id"], unique=False
         )
         batch_op.create_index(
-            "ix_audit_org_actor_time",
-            ["org_id", "actor_id", "created_at"],
+            "ix_audit_org_actor_action_time",
+            ["org_id", "actor_id", "action", "created_at", "id"],
             unique=False,
         )
         batch_op.create_index(
-            "ix_audit_org_time", ["org_id", "created_at", "id"], unique=False
+            "ix_audit_org_actor_time", ["org_id", "actor_id", "created_at", "id"], unique=False
         )
+        batch_op.create_index("ix_audit_org_chain", ["org_id", "id"], unique=False)
+        batch_op.create_index("ix_audit_org_time", ["org_id", "created_at", "id"], unique=False)
 
     op.create_table(
         "checkoutsession",
@@ -185,14 +151,10 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("created_at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column(
-            "stripe_session_id",
-            sqlmodel.sql.sqltypes.AutoString(length=200),
-            nullable=False,
+            "stripe_session_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False
         ),
         sa.Column("amount_cents", sa.Integer(), nullable=False),
-        sa.Column(
-            "status", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False
-        ),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id"],
@@ -202,36 +164,24 @@ def upgrade() -> None:
         sa.UniqueConstraint("stripe_session_id"),
     )
     with op.batch_alter_table("checkoutsession", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_checkoutsession_org_id"), ["org_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_checkoutsession_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "invoice",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "number", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False
-        ),
+        sa.Column("number", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("issued_at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("period_start", sa.Date(), nullable=False),
         sa.Column("period_end", sa.Date(), nullable=False),
-        sa.Column(
-            "status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False
-        ),
-        sa.Column(
-            "currency", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False
-        ),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
         sa.Column("subtotal_cents", sa.Integer(), nullable=False),
         sa.Column("tax_cents", sa.Integer(), nullable=False),
         sa.Column("total_cents", sa.Integer(), nullable=False),
         sa.Column("lines", sa.JSON(), nullable=False),
-        sa.Column(
-            "stripe_invoice_id",
-            sqlmodel.sql.sqltypes.AutoString(length=100),
-            nullable=True,
-        ),
+        sa.Column("stripe_invoice_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.Column("paid_at", kilo.models.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id"],
@@ -250,12 +200,8 @@ def upgrade() -> None:
         sa.Column("at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
         sa.Column("amount_micros", sa.Integer(), nullable=False),
-        sa.Column(
-            "description", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False
-        ),
-        sa.Column(
-            "external_ref", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False
-        ),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("external_ref", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id"],
@@ -265,32 +211,20 @@ def upgrade() -> None:
         sa.UniqueConstraint("external_ref"),
     )
     with op.batch_alter_table("ledgerentry", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_ledgerentry_org_id"), ["org_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_ledgerentry_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "member",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "username", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False
-        ),
+        sa.Column("username", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column(
-            "email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False
-        ),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("joined_at", kilo.models.UtcDateTime(timezone=True), nullable=False),
-        sa.Column(
-            "last_active_at", kilo.models.UtcDateTime(timezone=True), nullable=True
-        ),
+        sa.Column("last_active_at", kilo.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("removed_at", kilo.models.UtcDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "password_hash",
-            sqlmodel.sql.sqltypes.AutoString(length=200),
-            nullable=False,
-        ),
+        sa.Column("password_hash", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("daily_spend_limit_micros", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id"],
@@ -309,14 +243,10 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("slug", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
         sa.Column("name", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column(
-            "role_definition", sqlmodel.sql.sqltypes.AutoString(), nullable=False
-        ),
+        sa.Column("role_definition", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("when_to_use", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-        sa.Column(
-            "custom_instructions", sqlmodel.sql.sqltypes.AutoString(), nullable=False
-        ),
+        sa.Column("custom_instructions", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("groups", sa.JSON(), nullable=False),
         sa.Column("builtin", sa.Boolean(), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
@@ -348,9 +278,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("seatchange", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_seatchange_org_id"), ["org_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_seatchange_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "usagedaily",
@@ -358,12 +286,8 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "model_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False
-        ),
-        sa.Column(
-            "provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False
-        ),
+        sa.Column("model_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
         sa.Column("requests", sa.Integer(), nullable=False),
         sa.Column("errors", sa.Integer(), nullable=False),
@@ -379,26 +303,16 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint(
-            "org_id",
-            "day",
-            "member_id",
-            "model_id",
-            "provider",
-            "mode",
-            name="uq_usage_daily",
+            "org_id", "day", "member_id", "model_id", "provider", "mode", name="uq_usage_daily"
         ),
     )
     op.create_table(
         "invitation",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False
-        ),
+        sa.Column("email", sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
         sa.Column("role", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
-        sa.Column(
-            "token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False
-        ),
+        sa.Column("token_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("invited_by_id", sa.Integer(), nullable=True),
         sa.Column("created_at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("expires_at", kilo.models.UtcDateTime(timezone=True), nullable=False),
@@ -421,9 +335,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_hash"),
     )
     with op.batch_alter_table("invitation", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_invitation_org_id"), ["org_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_invitation_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "payment",
@@ -432,21 +344,11 @@ def upgrade() -> None:
         sa.Column("at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("invoice_id", sa.Integer(), nullable=True),
         sa.Column("amount_cents", sa.Integer(), nullable=False),
-        sa.Column(
-            "currency", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False
-        ),
-        sa.Column(
-            "status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False
-        ),
-        sa.Column(
-            "method", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False
-        ),
-        sa.Column(
-            "description", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False
-        ),
-        sa.Column(
-            "external_ref", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False
-        ),
+        sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("method", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("external_ref", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.ForeignKeyConstraint(
             ["invoice_id"],
             ["invoice.id"],
@@ -467,12 +369,8 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
-        sa.Column(
-            "model_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False
-        ),
-        sa.Column(
-            "provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False
-        ),
+        sa.Column("model_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
         sa.Column("input_tokens", sa.Integer(), nullable=False),
         sa.Column("output_tokens", sa.Integer(), nullable=False),
@@ -480,12 +378,8 @@ def upgrade() -> None:
         sa.Column("cache_write_tokens", sa.Integer(), nullable=False),
         sa.Column("cost_micros", sa.Integer(), nullable=False),
         sa.Column("latency_ms", sa.Integer(), nullable=False),
-        sa.Column(
-            "status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False
-        ),
-        sa.Column(
-            "external_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True
-        ),
+        sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.ForeignKeyConstraint(
             ["member_id"],
             ["member.id"],
@@ -544,10 +438,13 @@ def downgrade() -> None:
     op.drop_table("checkoutsession")
     with op.batch_alter_table("auditentry", schema=None) as batch_op:
         batch_op.drop_index("ix_audit_org_time")
+        batch_op.drop_index("ix_audit_org_chain")
         batch_op.drop_index("ix_audit_org_actor_time")
+        batch_op.drop_index("ix_audit_org_actor_action_time")
         batch_op.drop_index("ix_audit_org_action_time")
 
     op.drop_table("auditentry")
+    op.drop_table("auditdaily")
     with op.batch_alter_table("accessrule", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_accessrule_org_id"))
 
