@@ -246,36 +246,81 @@ class Mode(SQLModel, table=True):
 # --------------------------------------------------------------------------------------
 
 
+# Latency histogram: upper bounds (ms) of the buckets counted in the daily rollups
+# (`lat_b0` .. `lat_b15`; the last bucket is open-ended). p50/p95 are read from these.
+LATENCY_BOUNDS_MS: tuple[int, ...] = (
+    250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6500, 8000, 10000, 15000, 30000,
+)
+LATENCY_BUCKETS = len(LATENCY_BOUNDS_MS) + 1
+
+
+def _big(default: int = 0) -> Any:
+    return Field(default=default, sa_type=sa.BigInteger)
+
+
 class UsageEvent(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_usage_org_at", "org_id", "at"),
         sa.UniqueConstraint("org_id", "external_id", name="uq_usage_external"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
     org_id: int = Field(foreign_key="organization.id")
     at: datetime = ts_field()
     member_id: int = Field(foreign_key="member.id")
     model_id: str = Field(max_length=200)
     provider: str = Field(max_length=100)
     mode: str = Field(default="code", max_length=50)
-    input_tokens: int = Field(default=0)
-    output_tokens: int = Field(default=0)
-    cache_read_tokens: int = Field(default=0)
-    cache_write_tokens: int = Field(default=0)
-    cost_micros: int = Field(default=0)
+    input_tokens: int = _big()
+    output_tokens: int = _big()
+    cache_read_tokens: int = _big()
+    cache_write_tokens: int = _big()
+    cost_micros: int = _big()
     latency_ms: int = Field(default=0)
     status: str = Field(default="success", max_length=10)  # success | error
     external_id: str | None = Field(default=None, max_length=100)
 
 
-class UsageDaily(SQLModel, table=True):
+class _UsageMeasures(SQLModel):
+    """Additive measures shared by every usage rollup (sums, so rollups merge exactly)."""
+
+    requests: int = _big()
+    errors: int = _big()
+    input_tokens: int = _big()
+    output_tokens: int = _big()
+    cache_read_tokens: int = _big()
+    cache_write_tokens: int = _big()
+    cost_micros: int = _big()
+    latency_ms_sum: int = _big()
+
+
+class _LatencyHistogram(SQLModel):
+    lat_b0: int = _big()
+    lat_b1: int = _big()
+    lat_b2: int = _big()
+    lat_b3: int = _big()
+    lat_b4: int = _big()
+    lat_b5: int = _big()
+    lat_b6: int = _big()
+    lat_b7: int = _big()
+    lat_b8: int = _big()
+    lat_b9: int = _big()
+    lat_b10: int = _big()
+    lat_b11: int = _big()
+    lat_b12: int = _big()
+    lat_b13: int = _big()
+    lat_b14: int = _big()
+    lat_b15: int = _big()
+
+
+class UsageDaily(_UsageMeasures, _LatencyHistogram, table=True):
     """Rollup: one row per day x member x model x provider x mode, kept on ingest."""
 
     __table_args__ = (
         sa.UniqueConstraint(
             "org_id", "day", "member_id", "model_id", "provider", "mode", name="uq_usage_daily"
         ),
+        sa.Index("ix_usage_daily_member", "org_id", "member_id", "day"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -285,14 +330,64 @@ class UsageDaily(SQLModel, table=True):
     model_id: str = Field(max_length=200)
     provider: str = Field(max_length=100)
     mode: str = Field(max_length=50)
-    requests: int = Field(default=0)
-    errors: int = Field(default=0)
-    input_tokens: int = Field(default=0)
-    output_tokens: int = Field(default=0)
-    cache_read_tokens: int = Field(default=0)
-    cache_write_tokens: int = Field(default=0)
-    cost_micros: int = Field(default=0)
-    latency_ms_sum: int = Field(default=0)
+
+
+class UsageDailyModel(_UsageMeasures, _LatencyHistogram, table=True):
+    """Rollup without the member: day x model x provider x mode (organization-wide views)."""
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "org_id", "day", "model_id", "provider", "mode", name="uq_usage_daily_model"
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    day: date
+    model_id: str = Field(max_length=200)
+    provider: str = Field(max_length=100)
+    mode: str = Field(max_length=50)
+
+
+class UsageDailyMember(_UsageMeasures, table=True):
+    """Rollup per day x member (per-user statistics, active users)."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "day", "member_id", name="uq_usage_daily_member"),
+        sa.Index("ix_usage_daily_member_m", "org_id", "member_id", "day"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    day: date
+    member_id: int
+
+
+class UsageHourly(_UsageMeasures, table=True):
+    """Rollup per UTC day x hour (weekday x hour heatmap), organization-wide."""
+
+    __table_args__ = (sa.UniqueConstraint("org_id", "day", "hour", name="uq_usage_hourly"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    day: date
+    hour: int  # 0..23 UTC
+    weekday: int  # 0 = Monday
+
+
+class UsageHourlyMember(_UsageMeasures, table=True):
+    """Rollup per UTC day x hour x member (heatmap of one member or a member filter)."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "member_id", "day", "hour", name="uq_usage_hourly_member"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    member_id: int
+    day: date
+    hour: int
+    weekday: int
 
 
 # --------------------------------------------------------------------------------------
@@ -301,7 +396,13 @@ class UsageDaily(SQLModel, table=True):
 
 
 class LedgerEntry(SQLModel, table=True):
-    """Credit ledger. Usage cost is not copied here: balance = sum(ledger) - usage cost."""
+    """Credit ledger. Usage cost is not copied here: balance = sum(ledger) - usage cost.
+
+    `external_ref` is unique across all organizations: it is the idempotency key of the
+    event that caused the entry (a Stripe Checkout Session, a refund, a manual entry).
+    """
+
+    __table_args__ = (sa.Index("ix_ledger_org_at", "org_id", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
@@ -311,23 +412,26 @@ class LedgerEntry(SQLModel, table=True):
     description: str = Field(default="", max_length=500)
     external_ref: str = Field(max_length=200, unique=True)
     actor_id: int | None = Field(default=None)
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
 
 
 class Invoice(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id", index=True)
     number: str = Field(max_length=40, unique=True)
-    kind: str = Field(max_length=10)  # seats | top-up
+    kind: str = Field(max_length=10)  # seats | top-up | other
     issued_at: datetime = ts_field(default_now=True)
     period_start: date
     period_end: date
+    due_date: date | None = Field(default=None)
     status: str = Field(max_length=16)  # draft|open|paid|past_due|void|uncollectible|refunded
     currency: str = Field(default="usd", max_length=3)
     subtotal_cents: int = Field(default=0)
     tax_cents: int = Field(default=0)
     total_cents: int = Field(default=0)
+    refunded_cents: int = Field(default=0)
     lines: list = json_field(list)  # [{description, quantity, unit_cents, amount_cents}]
-    stripe_invoice_id: str | None = Field(default=None, max_length=100)
+    stripe_invoice_id: str | None = Field(default=None, max_length=100, unique=True)
     paid_at: datetime | None = ts_field(nullable=True)
 
 
@@ -336,12 +440,15 @@ class Payment(SQLModel, table=True):
     org_id: int = Field(foreign_key="organization.id", index=True)
     at: datetime = ts_field(default_now=True)
     invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
-    amount_cents: int
+    amount_cents: int  # negative for a refund
     currency: str = Field(default="usd", max_length=3)
     status: str = Field(max_length=16)  # succeeded | failed | refunded
     method: str = Field(default="card", max_length=40)
     description: str = Field(default="", max_length=500)
     external_ref: str = Field(max_length=200, unique=True)
+    stripe_payment_intent: str | None = Field(default=None, max_length=100, index=True)
+    stripe_charge_id: str | None = Field(default=None, max_length=100, index=True)
+    failure_message: str = Field(default="", max_length=500)
 
 
 class SeatChange(SQLModel, table=True):
@@ -351,7 +458,9 @@ class SeatChange(SQLModel, table=True):
     from_seats: int
     to_seats: int
     actor_id: int | None = Field(default=None)
+    # Signed: positive is charged on the next invoice, negative is credited.
     prorated_cents: int = Field(default=0)
+    source: str = Field(default="demo", max_length=10)  # stripe | demo | local
 
 
 class CheckoutSession(SQLModel, table=True):
@@ -364,3 +473,5 @@ class CheckoutSession(SQLModel, table=True):
     amount_cents: int
     status: str = Field(default="open", max_length=12)  # open | complete | expired
     actor_id: int | None = Field(default=None)
+    url: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
+    completed_at: datetime | None = ts_field(nullable=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:17:05.155210
+Create Date: 2026-11-25 04:17:28.584164
 """
 
 from collections.abc import Sequence
@@ -156,6 +156,8 @@ def upgrade() -> None:
         sa.Column("amount_cents", sa.Integer(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("url", sa.Text(), nullable=True),
+        sa.Column("completed_at", kilo.models.UtcDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organization.id"],
@@ -175,11 +177,13 @@ def upgrade() -> None:
         sa.Column("issued_at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("period_start", sa.Date(), nullable=False),
         sa.Column("period_end", sa.Date(), nullable=False),
+        sa.Column("due_date", sa.Date(), nullable=True),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
         sa.Column("subtotal_cents", sa.Integer(), nullable=False),
         sa.Column("tax_cents", sa.Integer(), nullable=False),
         sa.Column("total_cents", sa.Integer(), nullable=False),
+        sa.Column("refunded_cents", sa.Integer(), nullable=False),
         sa.Column("lines", sa.JSON(), nullable=False),
         sa.Column("stripe_invoice_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.Column("paid_at", kilo.models.UtcDateTime(timezone=True), nullable=True),
@@ -189,29 +193,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("number"),
+        sa.UniqueConstraint("stripe_invoice_id"),
     )
     with op.batch_alter_table("invoice", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_invoice_org_id"), ["org_id"], unique=False)
-
-    op.create_table(
-        "ledgerentry",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("org_id", sa.Integer(), nullable=False),
-        sa.Column("at", kilo.models.UtcDateTime(timezone=True), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-        sa.Column("amount_micros", sa.Integer(), nullable=False),
-        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
-        sa.Column("external_ref", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("actor_id", sa.Integer(), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organization.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("external_ref"),
-    )
-    with op.batch_alter_table("ledgerentry", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_ledgerentry_org_id"), ["org_id"], unique=False)
 
     op.create_table(
         "member",
@@ -271,6 +256,7 @@ def upgrade() -> None:
         sa.Column("to_seats", sa.Integer(), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
         sa.Column("prorated_cents", sa.Integer(), nullable=False),
+        sa.Column("source", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organization.id"],
@@ -282,6 +268,30 @@ def upgrade() -> None:
 
     op.create_table(
         "usagedaily",
+        sa.Column("lat_b0", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b1", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b2", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b3", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b4", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b5", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b6", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b7", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b8", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b9", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b10", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b11", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b12", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b13", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b14", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b15", sa.BigInteger(), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("errors", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_read_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
+        sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
@@ -289,14 +299,6 @@ def upgrade() -> None:
         sa.Column("model_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
-        sa.Column("requests", sa.Integer(), nullable=False),
-        sa.Column("errors", sa.Integer(), nullable=False),
-        sa.Column("input_tokens", sa.Integer(), nullable=False),
-        sa.Column("output_tokens", sa.Integer(), nullable=False),
-        sa.Column("cache_read_tokens", sa.Integer(), nullable=False),
-        sa.Column("cache_write_tokens", sa.Integer(), nullable=False),
-        sa.Column("cost_micros", sa.Integer(), nullable=False),
-        sa.Column("latency_ms_sum", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organization.id"],
@@ -305,6 +307,121 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "org_id", "day", "member_id", "model_id", "provider", "mode", name="uq_usage_daily"
         ),
+    )
+    with op.batch_alter_table("usagedaily", schema=None) as batch_op:
+        batch_op.create_index("ix_usage_daily_member", ["org_id", "member_id", "day"], unique=False)
+
+    op.create_table(
+        "usagedailymember",
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("errors", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_read_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
+        sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "day", "member_id", name="uq_usage_daily_member"),
+    )
+    with op.batch_alter_table("usagedailymember", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_usage_daily_member_m", ["org_id", "member_id", "day"], unique=False
+        )
+
+    op.create_table(
+        "usagedailymodel",
+        sa.Column("lat_b0", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b1", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b2", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b3", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b4", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b5", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b6", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b7", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b8", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b9", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b10", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b11", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b12", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b13", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b14", sa.BigInteger(), nullable=False),
+        sa.Column("lat_b15", sa.BigInteger(), nullable=False),
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("errors", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_read_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
+        sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("model_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint(
+            "org_id", "day", "model_id", "provider", "mode", name="uq_usage_daily_model"
+        ),
+    )
+    op.create_table(
+        "usagehourly",
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("errors", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_read_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
+        sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("hour", sa.Integer(), nullable=False),
+        sa.Column("weekday", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "day", "hour", name="uq_usage_hourly"),
+    )
+    op.create_table(
+        "usagehourlymember",
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("errors", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_read_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
+        sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("hour", sa.Integer(), nullable=False),
+        sa.Column("weekday", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "member_id", "day", "hour", name="uq_usage_hourly_member"),
     )
     op.create_table(
         "invitation",
@@ -338,6 +455,32 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_invitation_org_id"), ["org_id"], unique=False)
 
     op.create_table(
+        "ledgerentry",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("at", kilo.models.UtcDateTime(timezone=True), nullable=False),
+        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
+        sa.Column("amount_micros", sa.Integer(), nullable=False),
+        sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+        sa.Column("external_ref", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("actor_id", sa.Integer(), nullable=True),
+        sa.Column("invoice_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["invoice_id"],
+            ["invoice.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("external_ref"),
+    )
+    with op.batch_alter_table("ledgerentry", schema=None) as batch_op:
+        batch_op.create_index("ix_ledger_org_at", ["org_id", "at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_ledgerentry_org_id"), ["org_id"], unique=False)
+
+    op.create_table(
         "payment",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
@@ -349,6 +492,11 @@ def upgrade() -> None:
         sa.Column("method", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.Column("external_ref", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column(
+            "stripe_payment_intent", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True
+        ),
+        sa.Column("stripe_charge_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+        sa.Column("failure_message", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.ForeignKeyConstraint(
             ["invoice_id"],
             ["invoice.id"],
@@ -362,21 +510,27 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("payment", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_payment_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_payment_stripe_charge_id"), ["stripe_charge_id"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_payment_stripe_payment_intent"), ["stripe_payment_intent"], unique=False
+        )
 
     op.create_table(
         "usageevent",
-        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
         sa.Column("model_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
         sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
-        sa.Column("input_tokens", sa.Integer(), nullable=False),
-        sa.Column("output_tokens", sa.Integer(), nullable=False),
-        sa.Column("cache_read_tokens", sa.Integer(), nullable=False),
-        sa.Column("cache_write_tokens", sa.Integer(), nullable=False),
-        sa.Column("cost_micros", sa.Integer(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_read_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
         sa.Column("latency_ms", sa.Integer(), nullable=False),
         sa.Column("status", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("external_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
@@ -404,13 +558,30 @@ def downgrade() -> None:
 
     op.drop_table("usageevent")
     with op.batch_alter_table("payment", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_payment_stripe_payment_intent"))
+        batch_op.drop_index(batch_op.f("ix_payment_stripe_charge_id"))
         batch_op.drop_index(batch_op.f("ix_payment_org_id"))
 
     op.drop_table("payment")
+    with op.batch_alter_table("ledgerentry", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_ledgerentry_org_id"))
+        batch_op.drop_index("ix_ledger_org_at")
+
+    op.drop_table("ledgerentry")
     with op.batch_alter_table("invitation", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_invitation_org_id"))
 
     op.drop_table("invitation")
+    op.drop_table("usagehourlymember")
+    op.drop_table("usagehourly")
+    op.drop_table("usagedailymodel")
+    with op.batch_alter_table("usagedailymember", schema=None) as batch_op:
+        batch_op.drop_index("ix_usage_daily_member_m")
+
+    op.drop_table("usagedailymember")
+    with op.batch_alter_table("usagedaily", schema=None) as batch_op:
+        batch_op.drop_index("ix_usage_daily_member")
+
     op.drop_table("usagedaily")
     with op.batch_alter_table("seatchange", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_seatchange_org_id"))
@@ -424,10 +595,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_member_org_id"))
 
     op.drop_table("member")
-    with op.batch_alter_table("ledgerentry", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_ledgerentry_org_id"))
-
-    op.drop_table("ledgerentry")
     with op.batch_alter_table("invoice", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_invoice_org_id"))
 
