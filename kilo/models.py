@@ -264,7 +264,10 @@ class UsageEvent(SQLModel, table=True):
         sa.UniqueConstraint("org_id", "external_id", name="uq_usage_external"),
     )
 
-    id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)
+    # BIGINT on PostgreSQL; SQLite needs INTEGER for an auto-assigned (rowid) key.
+    id: int | None = Field(
+        default=None, primary_key=True, sa_type=sa.BigInteger().with_variant(sa.Integer, "sqlite")
+    )
     org_id: int = Field(foreign_key="organization.id")
     at: datetime = ts_field()
     member_id: int = Field(foreign_key="member.id")

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:17:28.584164
+Create Date: 2026-11-25 04:17:37.423930
 """
 
 from collections.abc import Sequence
@@ -519,7 +519,7 @@ def upgrade() -> None:
 
     op.create_table(
         "usageevent",
-        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
