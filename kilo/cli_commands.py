@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib
 
 # Modules with a `register_cli(subparsers)` function, in the order shown by --help.
-MODULES: list[str] = ["kilo.audit", "kilo.catalog"]
+MODULES: list[str] = ["kilo.audit", "kilo.catalog", "kilo.usage"]
 
 
 def register_all(subparsers: object) -> None:
