@@ -35,3 +35,215 @@ def audit_events_per_day(df: pd.DataFrame) -> alt.Chart:
         )
         .properties(height=260)
     )
+
+
+# --------------------------------------------------------------------------------------
+# Usage
+# --------------------------------------------------------------------------------------
+
+USAGE_MEASURES = {
+    # measure key -> (column in the data, axis title, tooltip format)
+    "cost": ("cost_usd", "Spend (USD)", "$,.2f"),
+    "requests": ("requests", "Requests (count)", ","),
+    "tokens": ("tokens", "Tokens (input + output)", ","),
+}
+USAGE_DIMENSION_TITLES = {"model_id": "Model", "provider": "Provider", "mode": "Mode",
+                          "name": "Member"}
+WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+def _usage_plot_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """Add plotting columns: dollars (float, display only) and total tokens."""
+    out = df.copy()
+    if "cost_micros" in out:
+        out["cost_usd"] = out["cost_micros"].astype("int64") / 1_000_000
+    if "input_tokens" in out and "output_tokens" in out:
+        out["tokens"] = out["input_tokens"] + out["output_tokens"]
+    return out
+
+
+def usage_daily_trend(df: pd.DataFrame, *, stack: str = "model_id",
+                      measure: str = "cost") -> alt.Chart:
+    """Stacked bars per UTC day, coloured by `stack` (model_id/provider/mode); click the
+    legend to highlight one series. `df`: day, <stack>, cost_micros, requests, tokens."""
+    column, title, fmt = USAGE_MEASURES[measure]
+    data = _usage_plot_columns(df).assign(day=lambda d: pd.to_datetime(d["day"]))
+    series = USAGE_DIMENSION_TITLES.get(stack, stack)
+    pick = alt.selection_point(fields=[stack], bind="legend")
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("yearmonthdate(day):T", title="Day (UTC)"),
+            y=alt.Y(f"sum({column}):Q", title=title, stack="zero"),
+            color=alt.Color(f"{stack}:N", title=series, sort="-y"),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.2)),
+            tooltip=[
+                alt.Tooltip("yearmonthdate(day):T", title="Day (UTC)"),
+                alt.Tooltip(f"{stack}:N", title=series),
+                alt.Tooltip(f"sum({column}):Q", title=title, format=fmt),
+            ],
+        )
+        .add_params(pick)
+        .properties(height=300)
+    )
+
+
+def usage_ranked_bars(df: pd.DataFrame, *, category: str, measure: str,
+                      top: int = 15) -> alt.Chart:
+    """Horizontal bars of the `top` categories (model, provider, mode, member) by measure."""
+    column, title, fmt = USAGE_MEASURES[measure]
+    data = _usage_plot_columns(df).nlargest(top, column)
+    label = USAGE_DIMENSION_TITLES.get(category, category)
+    total = float(_usage_plot_columns(df)[column].sum()) or 1.0
+    data = data.assign(share=data[column] / total)
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y(f"{category}:N", title=label, sort="-x"),
+            x=alt.X(f"{column}:Q", title=title),
+            tooltip=[
+                alt.Tooltip(f"{category}:N", title=label),
+                alt.Tooltip(f"{column}:Q", title=title, format=fmt),
+                alt.Tooltip("share:Q", title="Share of total", format=".1%"),
+            ],
+        )
+        .properties(height=max(120, 22 * len(data)))
+    )
+
+
+def usage_share_donut(df: pd.DataFrame, *, category: str, measure: str = "requests") -> alt.Chart:
+    """Donut of each category's share (e.g. provider mix by requests)."""
+    column, title, fmt = USAGE_MEASURES[measure]
+    data = _usage_plot_columns(df)
+    total = float(data[column].sum()) or 1.0
+    data = data.assign(share=data[column] / total)
+    label = USAGE_DIMENSION_TITLES.get(category, category)
+    return (
+        alt.Chart(data)
+        .mark_arc(innerRadius=60)
+        .encode(
+            theta=alt.Theta(f"{column}:Q", title=title),
+            color=alt.Color(f"{category}:N", title=label, sort="-theta"),
+            tooltip=[
+                alt.Tooltip(f"{category}:N", title=label),
+                alt.Tooltip(f"{column}:Q", title=title, format=fmt),
+                alt.Tooltip("share:Q", title="Share", format=".1%"),
+            ],
+        )
+        .properties(height=280)
+    )
+
+
+def usage_latency(df: pd.DataFrame) -> alt.Chart:
+    """p50 and p95 latency per model, side by side. `df`: model_id, latency_p50_ms,
+    latency_p95_ms, requests."""
+    data = df.dropna(subset=["latency_p50_ms"]).melt(
+        id_vars=["model_id", "requests"], value_vars=["latency_p50_ms", "latency_p95_ms"],
+        var_name="percentile", value_name="ms")
+    data["percentile"] = data["percentile"].map({"latency_p50_ms": "p50",
+                                                 "latency_p95_ms": "p95"})
+    data["seconds"] = data["ms"] / 1000
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            y=alt.Y("model_id:N", title="Model", sort=alt.EncodingSortField("seconds", "max",
+                                                                              "descending")),
+            x=alt.X("seconds:Q", title="Latency (seconds)"),
+            yOffset=alt.YOffset("percentile:N"),
+            color=alt.Color("percentile:N", title="Percentile"),
+            tooltip=[
+                alt.Tooltip("model_id:N", title="Model"),
+                alt.Tooltip("percentile:N", title="Percentile"),
+                alt.Tooltip("seconds:Q", title="Latency (s)", format=",.2f"),
+                alt.Tooltip("requests:Q", title="Requests", format=","),
+            ],
+        )
+        .properties(height=max(160, 34 * data["model_id"].nunique()))
+    )
+
+
+def usage_heatmap(df: pd.DataFrame, *, measure: str = "requests") -> alt.Chart:
+    """Weekday x hour (UTC) heatmap. `df`: weekday (0 = Monday), hour, requests,
+    cost_micros, tokens."""
+    column, title, fmt = USAGE_MEASURES[measure]
+    data = _usage_plot_columns(df)
+    if "tokens" not in data and "tokens" in df:
+        data["tokens"] = df["tokens"]
+    data = data.assign(day_name=data["weekday"].map(dict(enumerate(WEEKDAYS))))
+    return (
+        alt.Chart(data)
+        .mark_rect()
+        .encode(
+            x=alt.X("hour:O", title="Hour of day (UTC)"),
+            y=alt.Y("day_name:N", title="Weekday", sort=WEEKDAYS),
+            color=alt.Color(f"{column}:Q", title=title, scale=alt.Scale(scheme="blues")),
+            tooltip=[
+                alt.Tooltip("day_name:N", title="Weekday"),
+                alt.Tooltip("hour:O", title="Hour (UTC)"),
+                alt.Tooltip(f"{column}:Q", title=title, format=fmt),
+            ],
+        )
+        .properties(height=240)
+    )
+
+
+def usage_monthly(df: pd.DataFrame, *, by: str = "model_id", measure: str = "cost") -> alt.Chart:
+    """Month by month, stacked by `by`. `df`: month (YYYY-MM), <by>, measures."""
+    column, title, fmt = USAGE_MEASURES[measure]
+    data = _usage_plot_columns(df)
+    label = USAGE_DIMENSION_TITLES.get(by, by)
+    pick = alt.selection_point(fields=[by], bind="legend")
+    return (
+        alt.Chart(data)
+        .mark_bar()
+        .encode(
+            x=alt.X("month:O", title="Month (UTC)"),
+            y=alt.Y(f"sum({column}):Q", title=title),
+            color=alt.Color(f"{by}:N", title=label),
+            opacity=alt.condition(pick, alt.value(1.0), alt.value(0.2)),
+            tooltip=[
+                alt.Tooltip("month:O", title="Month"),
+                alt.Tooltip(f"{by}:N", title=label),
+                alt.Tooltip(f"sum({column}):Q", title=title, format=fmt),
+            ],
+        )
+        .add_params(pick)
+        .properties(height=280)
+    )
+
+
+def usage_concentration(costs: pd.Series) -> alt.Chart:
+    """Lorenz curve of spend across members: the share of spend held by the top x % of
+    members (a diagonal would be perfectly even)."""
+    values = sorted((int(c) for c in costs), reverse=True)
+    total = sum(values) or 1
+    n = len(values)
+    running = 0
+    rows = [{"members_share": 0.0, "spend_share": 0.0, "members": 0}]
+    for i, v in enumerate(values, 1):
+        running += v
+        rows.append({"members_share": i / n, "spend_share": running / total, "members": i})
+    data = pd.DataFrame(rows)
+    line = (
+        alt.Chart(data)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("members_share:Q", title="Top members (share of active members)",
+                    axis=alt.Axis(format="%")),
+            y=alt.Y("spend_share:Q", title="Share of spend (%)", axis=alt.Axis(format="%")),
+            tooltip=[
+                alt.Tooltip("members:Q", title="Top members (count)"),
+                alt.Tooltip("members_share:Q", title="Share of members", format=".0%"),
+                alt.Tooltip("spend_share:Q", title="Share of spend", format=".1%"),
+            ],
+        )
+    )
+    even = (
+        alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0], "label": ["even spread"] * 2}))
+        .mark_line(strokeDash=[4, 4], color="gray")
+        .encode(x="x:Q", y="y:Q", tooltip=[alt.Tooltip("label:N", title="Reference")])
+    )
+    return (even + line).properties(height=260)

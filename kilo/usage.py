@@ -1,72 +1,1207 @@
-"""Usage events and their daily rollup.
+"""Usage: ingest of usage events, rollups, and the analytics the Usage tab reads.
 
-Events are inserted in bulk and the `UsageDaily` rollup (day x member x model x provider
-x mode) is updated in the same transaction; analytics read the rollup with SQL.
+Writing
+    `insert_events` stores validated events and folds them into five rollups in the same
+    transaction: day x member x model x provider x mode (`UsageDaily`), day x model x
+    provider x mode (`UsageDailyModel`), day x member (`UsageDailyMember`), and UTC
+    day x hour with and without the member (`UsageHourly`, `UsageHourlyMember`).
+    Rollups hold sums only (plus a latency histogram in the daily ones), so they merge
+    exactly and their totals equal the sums over raw events.
+    `record_usage` records one gateway request; `import_usage` ingests a CSV/JSONL file
+    (our columns, or OpenRouter's activity export), validated whole before a row is stored.
+
+Reading
+    Every analytics function takes a `UsageFilter` (period + members/models/providers/modes),
+    checks `usage.view_own` / `usage.view_all`, picks the narrowest rollup that has every
+    dimension the query filters or groups on, and aggregates in SQL. Raw events are read
+    only by the weekday x hour heatmap when it is filtered by model, provider or mode
+    (still aggregated in SQL).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timezone
+import bisect
+import csv
+import json
+import re
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+import pandas as pd
+from sqlalchemy import Integer as _INT
+from sqlalchemy import distinct, func, literal, select
 from sqlmodel import Session
 
-from kilo.models import UsageDaily, UsageEvent
+from kilo import audit
+from kilo.errors import NotFound, PermissionDenied, ValidationError
+from kilo.models import (
+    LATENCY_BOUNDS_MS,
+    LATENCY_BUCKETS,
+    Member,
+    Organization,
+    Provider,
+    UsageDaily,
+    UsageDailyMember,
+    UsageDailyModel,
+    UsageEvent,
+    UsageHourly,
+    UsageHourlyMember,
+)
+from kilo.permissions import Actor, allowed, ensure_allowed
 
-ROLLUP_SUMS = (
+MEASURES = (
     "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
     "cache_write_tokens", "cost_micros", "latency_ms_sum",
 )
+HISTOGRAM = tuple(f"lat_b{i}" for i in range(LATENCY_BUCKETS))
+ROLLUP_SUMS = MEASURES  # kept for callers of the first version
+DIMENSIONS = ("member_id", "model_id", "provider", "mode")
+STATUSES = ("success", "error")
+MODE_RE = re.compile(r"^[a-z0-9-]{1,50}$")
+_EVENT_COLUMNS = (
+    "org_id", "at", "member_id", "model_id", "provider", "mode", "input_tokens",
+    "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_micros", "latency_ms",
+    "status", "external_id",
+)
+_BATCH = 20_000
 
 
-def _upsert(session: Session, table: Any, keys: Sequence[str], rows: list[dict]) -> None:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    stmt = dialect_insert(table)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={c: getattr(table.c, c) + getattr(stmt.excluded, c) for c in ROLLUP_SUMS},
-    )
-    for start in range(0, len(rows), 5000):
-        session.execute(stmt, rows[start:start + 5000])
+# ---------------------------------------------------------------------------------------
+# Writing: events and rollups
+# ---------------------------------------------------------------------------------------
+
+
+def latency_bucket(latency_ms: int) -> int:
+    """Index of the histogram bucket holding `latency_ms` (bucket i is (bound[i-1], bound[i]])."""
+    return bisect.bisect_left(LATENCY_BOUNDS_MS, latency_ms)
+
+
+def _accumulate(events: Iterable[dict]) -> tuple[dict, dict]:
+    """Sum events into the finest daily key (with histogram) and the hourly member key."""
+    n_sums = len(MEASURES)
+    full: dict[tuple, list[int]] = {}
+    hourly: dict[tuple, list[int]] = {}
+    bounds = LATENCY_BOUNDS_MS
+    for e in events:
+        at: datetime = e["at"].astimezone(UTC)
+        day = at.date()
+        member = e["member_id"]
+        err = e.get("status", "success") != "success"
+        inp = e.get("input_tokens", 0)
+        out = e.get("output_tokens", 0)
+        cr = e.get("cache_read_tokens", 0)
+        cw = e.get("cache_write_tokens", 0)
+        cost = e.get("cost_micros", 0)
+        lat = e.get("latency_ms", 0)
+        key = (day, member, e["model_id"], e["provider"], e.get("mode") or "code")
+        a = full.get(key)
+        if a is None:
+            a = full[key] = [0] * (n_sums + LATENCY_BUCKETS)
+        a[0] += 1
+        a[1] += err
+        a[2] += inp
+        a[3] += out
+        a[4] += cr
+        a[5] += cw
+        a[6] += cost
+        a[7] += lat
+        a[n_sums + bisect.bisect_left(bounds, lat)] += 1
+        hkey = (day, at.hour, member)
+        h = hourly.get(hkey)
+        if h is None:
+            h = hourly[hkey] = [0] * n_sums
+        h[0] += 1
+        h[1] += err
+        h[2] += inp
+        h[3] += out
+        h[4] += cr
+        h[5] += cw
+        h[6] += cost
+        h[7] += lat
+    return full, hourly
+
+
+def _fold(source: dict[tuple, list[int]], key_of: Callable[[tuple], tuple],
+          width: int) -> dict[tuple, list[int]]:
+    out: dict[tuple, list[int]] = {}
+    for k, v in source.items():
+        nk = key_of(k)
+        acc = out.get(nk)
+        if acc is None:
+            out[nk] = list(v[:width])
+        else:
+            for i in range(width):
+                acc[i] += v[i]
+    return out
 
 
 def rollup_rows(org_id: int, events: Iterable[dict]) -> list[dict]:
-    acc: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(ROLLUP_SUMS))
-    for e in events:
-        at: datetime = e["at"]
-        day: date = at.astimezone(timezone.utc).date()
-        key = (day, e["member_id"], e["model_id"], e["provider"], e.get("mode", "code"))
-        a = acc[key]
-        a[0] += 1
-        a[1] += e.get("status", "success") != "success"
-        a[2] += e.get("input_tokens", 0)
-        a[3] += e.get("output_tokens", 0)
-        a[4] += e.get("cache_read_tokens", 0)
-        a[5] += e.get("cache_write_tokens", 0)
-        a[6] += e.get("cost_micros", 0)
-        a[7] += e.get("latency_ms", 0)
+    """The `UsageDaily` rows (finest daily rollup) for `events`, as dicts (used in tests)."""
+    full, _ = _accumulate(events)
+    cols = MEASURES + HISTOGRAM
     return [
         {"org_id": org_id, "day": k[0], "member_id": k[1], "model_id": k[2], "provider": k[3],
-         "mode": k[4], **dict(zip(ROLLUP_SUMS, v, strict=True))}
-        for k, v in acc.items()
+         "mode": k[4], **dict(zip(cols, v, strict=True))}
+        for k, v in full.items()
     ]
 
 
+def _upsert(session: Session, table: str, keys: tuple[str, ...], measures: tuple[str, ...],
+            rows: list[tuple]) -> None:
+    """INSERT .. ON CONFLICT DO UPDATE adding the measures (same SQL on SQLite and PostgreSQL).
+
+    `weekday` is derived from `day`, so it is not part of the unique key."""
+    if not rows:
+        return
+    conn = session.connection()
+    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    cols = ("org_id", *keys, *measures)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))}) "  # noqa: S608
+        f"ON CONFLICT (org_id, {', '.join(k for k in keys if k != 'weekday')}) DO UPDATE SET "
+        + ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
+    )
+    for start in range(0, len(rows), _BATCH):
+        conn.exec_driver_sql(sql, rows[start:start + _BATCH])
+
+
+def _insert_raw(session: Session, org_id: int, events: list[dict]) -> None:
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+
+    def row(e: dict) -> tuple:
+        at = e["at"].astimezone(UTC)
+        return (
+            org_id, at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at, e["member_id"],
+            e["model_id"], e["provider"], e.get("mode") or "code", e.get("input_tokens", 0),
+            e.get("output_tokens", 0), e.get("cache_read_tokens", 0),
+            e.get("cache_write_tokens", 0), e.get("cost_micros", 0), e.get("latency_ms", 0),
+            e.get("status", "success"), e.get("external_id"),
+        )
+
+    if sqlite:
+        sql = (f"INSERT INTO usageevent ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
+               f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})")
+        for start in range(0, len(events), _BATCH):
+            conn.exec_driver_sql(sql, [row(e) for e in events[start:start + _BATCH]])
+        return
+    # PostgreSQL: COPY is several times faster than INSERT for bulk rows.
+    cursor = conn.connection.dbapi_connection.cursor()
+    with cursor.copy(f"COPY usageevent ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
+        for e in events:
+            copy.write_row(row(e))
+
+
 def insert_events(session: Session, *, org_id: int, events: list[dict]) -> int:
-    """Insert validated events and fold them into the rollup, in the caller's transaction."""
+    """Insert validated events and fold them into every rollup, in the caller's transaction.
+
+    Each event is a dict with `at` (aware datetime), `member_id`, `model_id`, `provider`,
+    and optionally `mode`, token counts, `cost_micros`, `latency_ms`, `status`,
+    `external_id`. No validation here: callers (`record_usage`, `import_usage`) validate.
+    """
     if not events:
         return 0
-    rows = [{"org_id": org_id, **e} for e in events]
-    for start in range(0, len(rows), 5000):
-        session.execute(insert(UsageEvent), rows[start:start + 5000])
-    _upsert(session, UsageDaily.__table__,
-            ["org_id", "day", "member_id", "model_id", "provider", "mode"],
-            rollup_rows(org_id, events))
+    _insert_raw(session, org_id, events)
+    full, hourly = _accumulate(events)
+    sqlite = session.get_bind().dialect.name == "sqlite"
+
+    def d(day: date) -> Any:
+        return day.isoformat() if sqlite else day
+
+    n = len(MEASURES)
+    _upsert(session, "usagedaily", ("day", "member_id", "model_id", "provider", "mode"),
+            MEASURES + HISTOGRAM,
+            [(org_id, d(k[0]), k[1], k[2], k[3], k[4], *v) for k, v in full.items()])
+    by_model = _fold(full, lambda k: (k[0], k[2], k[3], k[4]), n + LATENCY_BUCKETS)
+    _upsert(session, "usagedailymodel", ("day", "model_id", "provider", "mode"),
+            MEASURES + HISTOGRAM,
+            [(org_id, d(k[0]), k[1], k[2], k[3], *v) for k, v in by_model.items()])
+    by_member = _fold(full, lambda k: (k[0], k[1]), n)
+    _upsert(session, "usagedailymember", ("day", "member_id"), MEASURES,
+            [(org_id, d(k[0]), k[1], *v) for k, v in by_member.items()])
+    _upsert(session, "usagehourlymember", ("member_id", "day", "hour", "weekday"), MEASURES,
+            [(org_id, k[2], d(k[0]), k[1], k[0].weekday(), *v) for k, v in hourly.items()])
+    by_hour = _fold(hourly, lambda k: (k[0], k[1]), n)
+    _upsert(session, "usagehourly", ("day", "hour", "weekday"), MEASURES,
+            [(org_id, d(k[0]), k[1], k[0].weekday(), *v) for k, v in by_hour.items()])
     return len(events)
+
+
+# ---------------------------------------------------------------------------------------
+# Validation shared by the gateway call and file ingest
+# ---------------------------------------------------------------------------------------
+
+
+def parse_cost_micros(value: object) -> int:
+    """A USD amount (decimal string or number) as integer micro-dollars, rounded half-even."""
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"cost “{value}” is not a decimal number of US dollars") from None
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"cost “{value}” must be zero or a positive amount")
+    return int((amount * 1_000_000).quantize(Decimal(1), ROUND_HALF_EVEN))
+
+
+def _int(value: object, name: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value if value is not None else "").strip()
+        if not re.fullmatch(r"\d+", text):
+            raise ValueError(f"{name} “{value}” is not a whole number of zero or more")
+        number = int(text)
+    if number < 0:
+        raise ValueError(f"{name} must be zero or more")
+    if number > 10**15:
+        raise ValueError(f"{name} {number:,} is implausibly large")
+    return number
+
+
+def _timestamp(value: object, *, assume_utc: bool = False) -> datetime:
+    if isinstance(value, datetime):
+        at = value
+    else:
+        text = str(value or "").strip()
+        try:
+            at = datetime.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"timestamp “{text}” is not ISO 8601 "
+                             "(like 2026-05-01T14:03:00Z)") from None
+    if at.tzinfo is None:
+        if not assume_utc:
+            raise ValueError(f"timestamp “{value}” has no time zone; add Z or an offset "
+                             "like +02:00")
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+def _text(value: object, name: str, max_len: int) -> str:
+    text = str(value if value is not None else "").strip()
+    if not text:
+        raise ValueError(f"{name} is missing")
+    if len(text) > max_len:
+        raise ValueError(f"{name} is longer than {max_len} characters")
+    return text
+
+
+def _event(*, at: object, member_id: int, model_id: object, provider: object, mode: object,
+           input_tokens: object, output_tokens: object, cache_read_tokens: object = 0,
+           cache_write_tokens: object = 0, cost: object, latency_ms: object, status: object,
+           external_id: object = None, assume_utc: bool = False) -> dict:
+    """Check one event's fields; raises ValueError naming the first bad field."""
+    mode_text = str(mode or "code").strip().lower()
+    if not MODE_RE.match(mode_text):
+        raise ValueError(f"mode “{mode}” must be a mode slug (lowercase letters, digits, -)")
+    status_text = str(status or "").strip().lower()
+    if status_text not in STATUSES:
+        raise ValueError(f"status “{status}” must be success or error")
+    ext = str(external_id).strip() if external_id not in (None, "") else None
+    if ext is not None and len(ext) > 100:
+        raise ValueError("id is longer than 100 characters")
+    return {
+        "at": _timestamp(at, assume_utc=assume_utc),
+        "member_id": member_id,
+        "model_id": _text(model_id, "model", 200),
+        "provider": _text(provider, "provider", 100),
+        "mode": mode_text,
+        "input_tokens": _int(input_tokens, "input_tokens"),
+        "output_tokens": _int(output_tokens, "output_tokens"),
+        "cache_read_tokens": _int(cache_read_tokens or 0, "cache_read_tokens"),
+        "cache_write_tokens": _int(cache_write_tokens or 0, "cache_write_tokens"),
+        "cost_micros": parse_cost_micros(cost),
+        "latency_ms": _int(latency_ms, "latency_ms"),
+        "status": status_text,
+        "external_id": ext,
+    }
+
+
+def record_usage(session: Session, *, actor: Actor, member_id: int, model_id: str,
+                 provider: str, input_tokens: int, output_tokens: int, cost_usd: Decimal | str,
+                 latency_ms: int, status: str = "success", mode: str = "code",
+                 cache_read_tokens: int = 0, cache_write_tokens: int = 0,
+                 at: datetime | None = None, external_id: str | None = None) -> bool:
+    """Record one gateway request for a member of the actor's organization.
+
+    Idempotent on `external_id`: a request already recorded is not counted twice (returns
+    False). Usage events are the record themselves, so no audit entry is written per
+    request (file imports write one). Raises ValidationError for bad values.
+    """
+    ensure_allowed(actor, "usage.ingest")
+    member = session.get(Member, member_id)
+    if member is None or member.org_id != actor.org_id:
+        raise NotFound(f"Member {member_id} is not in this organization.")
+    try:
+        event = _event(at=at or datetime.now(UTC), member_id=member_id, model_id=model_id,
+                       provider=provider, mode=mode, input_tokens=input_tokens,
+                       output_tokens=output_tokens, cache_read_tokens=cache_read_tokens,
+                       cache_write_tokens=cache_write_tokens, cost=cost_usd,
+                       latency_ms=latency_ms, status=status, external_id=external_id)
+    except ValueError as exc:
+        raise ValidationError(f"Usage not recorded: {exc}.") from None
+    if event["external_id"] and _existing_ids(session, actor.org_id, [event["external_id"]]):
+        return False
+    insert_events(session, org_id=actor.org_id, events=[event])
+    return True
+
+
+def _existing_ids(session: Session, org_id: int, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), 900):
+        chunk = ids[start:start + 900]
+        found.update(session.execute(select(UsageEvent.external_id).where(
+            UsageEvent.org_id == org_id, UsageEvent.external_id.in_(chunk))).scalars())
+    return found
+
+
+# ---------------------------------------------------------------------------------------
+# File ingest (CSV / JSONL / OpenRouter activity export)
+# ---------------------------------------------------------------------------------------
+
+NATIVE_REQUIRED = ("timestamp", "user_email", "model", "provider", "input_tokens",
+                   "output_tokens", "cost_usd", "latency_ms", "status")
+NATIVE_OPTIONAL = ("mode", "cache_read_tokens", "cache_write_tokens", "id")
+OPENROUTER_REQUIRED = ("generation_id", "created_at", "cost_total", "tokens_prompt",
+                       "tokens_completion", "model_permaslug", "provider_name", "cancelled",
+                       "generation_time_ms")
+MAX_REPORTED_PROBLEMS = 50
+PROGRESS_MIN_LINES = 5_000  # smaller files import too fast for a progress bar to help
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or, with `dry_run`, would do)."""
+
+    path: str
+    file_format: str  # csv | jsonl | openrouter
+    rows: int = 0
+    imported: int = 0
+    already_imported: int = 0
+    cost_micros: int = 0
+    members: set[int] = field(default_factory=set)
+    models: Counter = field(default_factory=Counter)
+    first_at: datetime | None = None
+    last_at: datetime | None = None
+
+    def summary(self) -> str:
+        span = (f"{self.first_at:%Y-%m-%d %H:%M} – {self.last_at:%Y-%m-%d %H:%M} UTC"
+                if self.first_at else "no rows")
+        dollars = Decimal(self.cost_micros) / 1_000_000
+        return (f"{self.path} ({self.file_format}): {self.rows:,} rows read, "
+                f"{self.imported:,} imported, {self.already_imported:,} already imported "
+                f"(skipped); {len(self.members)} member(s), {len(self.models)} model(s), "
+                f"${dollars:,.6f}; {span}")
+
+
+@cache
+def _canonical_models() -> dict[str, str]:
+    """OpenRouter permaslug (canonical_slug) -> model id, from the shipped catalogue."""
+    from kilo.catalog import CATALOG_DIR
+
+    try:
+        doc = json.loads((Path(CATALOG_DIR) / "models.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return {m["canonical_slug"]: m["id"] for m in doc.get("data", [])
+            if m.get("canonical_slug") and m.get("id")}
+
+
+def _openrouter_model(permaslug: str) -> str:
+    slug = permaslug.strip()
+    return _canonical_models().get(slug) or re.sub(r"-20\d{6}$", "", slug)
+
+
+def _detect_format(path: Path, header: list[str] | None) -> str:
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if header and {"generation_id", "model_permaslug"} <= set(header):
+        return "openrouter"
+    return "csv"
+
+
+def _read_records(path: Path) -> tuple[str, Iterator[tuple[int, dict]]]:
+    """(format, iterator of (file line number, raw record dict))."""
+    if path.suffix.lower() in (".jsonl", ".ndjson"):
+        def jsonl() -> Iterator[tuple[int, dict]]:
+            with path.open(encoding="utf-8-sig") as fh:
+                for line_no, line in enumerate(fh, 1):
+                    if not line.strip():
+                        continue
+                    try:
+                        obj = json.loads(line)
+                    except ValueError as exc:
+                        yield line_no, {"__error__": f"not valid JSON ({exc.msg})"}
+                        continue
+                    if not isinstance(obj, dict):
+                        yield line_no, {"__error__": "each line must be a JSON object"}
+                        continue
+                    yield line_no, {str(k).strip().lower(): v for k, v in obj.items()}
+        return "jsonl", jsonl()
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        header = [h.strip().lower() for h in next(csv.reader(fh), [])]
+    fmt = _detect_format(path, header)
+    required = OPENROUTER_REQUIRED if fmt == "openrouter" else NATIVE_REQUIRED
+    missing = [c for c in required if c not in header]
+    if not header:
+        raise ValidationError(f"{path.name} is empty; nothing was imported.")
+    if missing:
+        raise ValidationError(
+            f"{path.name} line 1: missing column(s) {', '.join(missing)}; the header must "
+            f"name {', '.join(required)} (optional: {', '.join(NATIVE_OPTIONAL)}). "
+            "Nothing was imported.")
+
+    def rows() -> Iterator[tuple[int, dict]]:
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            reader = csv.reader(fh)
+            next(reader, None)
+            for values in reader:
+                if not any(v.strip() for v in values):
+                    continue
+                line_no = reader.line_num
+                if len(values) != len(header):
+                    yield line_no, {"__error__": f"{len(values)} fields, the header has "
+                                    f"{len(header)}"}
+                    continue
+                yield line_no, dict(zip(header, values, strict=True))
+    return fmt, rows()
+
+
+@dataclass
+class _Resolver:
+    """Maps a file row to a member: e-mail, else API key name, else the default member."""
+
+    by_email: dict[str, int]
+    key_members: dict[str, int]
+    default_member: int | None
+    unknown: dict[str, list[int]] = field(default_factory=lambda: defaultdict(list))
+
+    def member(self, line_no: int, email: str, key_name: str = "") -> int | None:
+        email = (email or "").strip().lower()
+        if email:
+            member_id = self.by_email.get(email)
+            if member_id is None:
+                self.unknown[email].append(line_no)
+            return member_id
+        if key_name and key_name.strip() in self.key_members:
+            return self.key_members[key_name.strip()]
+        if self.default_member is not None:
+            return self.default_member
+        raise ValueError("the row names no user; pass --member EMAIL for rows without one, "
+                         "or --key-member 'KEY NAME=EMAIL' to map an API key to a member")
+
+
+def _provider_slugs(session: Session) -> dict[str, str]:
+    rows = session.execute(select(Provider.slug, Provider.name)).all()
+    out = {slug.lower(): slug for slug, _ in rows}
+    out.update({name.lower(): slug for slug, name in rows})
+    return out
+
+
+def _convert(fmt: str, record: dict, line_no: int, resolver: _Resolver,
+             providers: dict[str, str], default_mode: str) -> dict | None:
+    if fmt == "openrouter":
+        member_id = resolver.member(line_no, record.get("user", ""),
+                                    record.get("api_key_name", ""))
+        provider_name = str(record.get("provider_name") or "").strip()
+        provider = providers.get(provider_name.lower()) or re.sub(
+            r"[^a-z0-9]+", "-", provider_name.lower()).strip("-")
+        cancelled = str(record.get("cancelled", "")).strip().lower() == "true"
+        failed = str(record.get("finish_reason_normalized", "")).strip().lower() == "error"
+        event = _event(
+            at=record["created_at"], assume_utc=True, member_id=member_id or 0,
+            model_id=_openrouter_model(str(record["model_permaslug"])), provider=provider,
+            mode=default_mode, input_tokens=record["tokens_prompt"] or 0,
+            output_tokens=record["tokens_completion"] or 0,
+            cache_read_tokens=record.get("tokens_cached") or 0,
+            cost=record["cost_total"] or "0", latency_ms=record["generation_time_ms"] or 0,
+            status="error" if cancelled or failed else "success",
+            external_id=record["generation_id"])
+    else:
+        missing = [c for c in NATIVE_REQUIRED if c not in record]
+        if missing:
+            raise ValueError(f"missing field(s) {', '.join(missing)}")
+        member_id = resolver.member(line_no, str(record["user_email"] or ""))
+        event = _event(
+            at=record["timestamp"], member_id=member_id or 0, model_id=record["model"],
+            provider=record["provider"], mode=record.get("mode") or default_mode,
+            input_tokens=record["input_tokens"], output_tokens=record["output_tokens"],
+            cache_read_tokens=record.get("cache_read_tokens") or 0,
+            cache_write_tokens=record.get("cache_write_tokens") or 0,
+            cost=record["cost_usd"], latency_ms=record["latency_ms"], status=record["status"],
+            external_id=record.get("id"))
+    return event if member_id is not None else None
+
+
+def _problem_report(name: str, problems: dict[str, list[int]]) -> str:
+    """One line per distinct problem, ordered by first line: "line 7: reason" or
+    "lines 2, 3, 4 … (825 lines): reason"."""
+    count = sum(len(lines) for lines in problems.values())
+    out = [f"{name} was not imported (nothing was stored): {count:,} problem(s)."]
+    ordered = sorted(problems.items(), key=lambda item: item[1][0])
+    for reason, lines in ordered[:MAX_REPORTED_PROBLEMS]:
+        if len(lines) == 1:
+            out.append(f"line {lines[0]}: {reason}")
+        else:
+            shown = ", ".join(str(n) for n in lines[:5]) + (" …" if len(lines) > 5 else "")
+            out.append(f"lines {shown} ({len(lines):,} lines): {reason}")
+    if len(ordered) > MAX_REPORTED_PROBLEMS:
+        out.append(f"… and {len(ordered) - MAX_REPORTED_PROBLEMS:,} more kinds of problem")
+    return "\n".join(out)
+
+
+def import_usage(session: Session, *, actor: Actor, path: str | Path,
+                 member_email: str | None = None, key_members: dict[str, str] | None = None,
+                 default_mode: str = "code", dry_run: bool = False,
+                 progress: Callable[[str, int, int], None] | None = None) -> ImportResult:
+    """Ingest a usage file: validated whole first; any problem stores nothing.
+
+    Formats: CSV or JSONL with our columns (see README, "Usage import"), or OpenRouter's
+    activity export CSV. Rows are matched to members by e-mail; OpenRouter rows (whose
+    `user` is usually empty) by `key_members` (API key name -> e-mail), else `member_email`.
+    Unknown e-mails are reported as problems (members are never created by an import).
+    Rows whose id (OpenRouter generation_id) is already stored are skipped, so importing
+    the same file twice counts it once. Writes one `organization.usage.import` audit entry.
+    """
+    ensure_allowed(actor, "usage.ingest")
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationError(f"{path} is not a file.")
+    if not MODE_RE.match(default_mode or ""):
+        raise ValidationError(f"Mode “{default_mode}” must be a mode slug like code or ask.")
+    members = session.execute(select(Member.id, Member.email).where(
+        Member.org_id == actor.org_id)).all()
+    by_email = {email.lower(): member_id for member_id, email in members}
+
+    def lookup(email: str, what: str) -> int:
+        member_id = by_email.get(email.strip().lower())
+        if member_id is None:
+            raise ValidationError(f"{what} {email} is not a member of this organization.")
+        return member_id
+
+    resolver = _Resolver(
+        by_email=by_email,
+        key_members={k.strip(): lookup(v, f"--key-member {k}:")
+                     for k, v in (key_members or {}).items()},
+        default_member=lookup(member_email, "--member") if member_email else None,
+    )
+    providers = _provider_slugs(session)
+    with path.open("rb") as fh:
+        total_lines = sum(1 for _ in fh)
+    tick = max(1, total_lines // 100)
+    if total_lines < PROGRESS_MIN_LINES:
+        progress = None
+
+    def events(stage: str) -> Iterator[tuple[int, dict | None, str | None]]:
+        fmt, records = _read_records(path)
+        result.file_format = fmt
+        for n, (line_no, record) in enumerate(records, 1):
+            if progress and n % tick == 0:
+                progress(stage, line_no, total_lines)
+            if "__error__" in record:
+                yield line_no, None, record["__error__"]
+                continue
+            try:
+                yield line_no, _convert(fmt, record, line_no, resolver, providers,
+                                        default_mode), None
+            except ValueError as exc:
+                yield line_no, None, str(exc)
+            except KeyError as exc:
+                yield line_no, None, f"missing field {exc}"
+
+    result = ImportResult(path=path.name, file_format="")
+    problems: dict[str, list[int]] = defaultdict(list)  # reason -> line numbers
+    seen_ids: dict[str, int] = {}
+    # Pass 1: validate everything; keep only ids, so large files need little memory.
+    for line_no, event, problem in events("checking"):
+        result.rows += 1
+        if problem:
+            problems[problem].append(line_no)
+        elif event is not None and event["external_id"] is not None:
+            ext = event["external_id"]
+            if ext in seen_ids:
+                problems[f"id {ext} repeats line {seen_ids[ext]}"].append(line_no)
+            else:
+                seen_ids[ext] = line_no
+    for email, lines in sorted(resolver.unknown.items()):
+        problems[f"unknown user {email} (not a member; invite them first or fix the "
+                 "e-mail; imports never create members)"] = lines
+    if problems:
+        raise ValidationError(_problem_report(path.name, problems))
+    if result.rows == 0:
+        raise ValidationError(f"{path.name} has no usage rows; nothing was imported.")
+    existing = _existing_ids(session, actor.org_id, list(seen_ids))
+    # Pass 2: store in batches, all in the caller's one transaction.
+    batch: list[dict] = []
+    for _, event, _ in events("importing" if not dry_run else "checking"):
+        if event["external_id"] in existing:
+            result.already_imported += 1
+            continue
+        result.imported += 1
+        result.cost_micros += event["cost_micros"]
+        result.members.add(event["member_id"])
+        result.models[event["model_id"]] += 1
+        at = event["at"]
+        result.first_at = at if result.first_at is None else min(result.first_at, at)
+        result.last_at = at if result.last_at is None else max(result.last_at, at)
+        if not dry_run:
+            batch.append(event)
+            if len(batch) >= 50_000:
+                insert_events(session, org_id=actor.org_id, events=batch)
+                batch = []
+    if batch:
+        insert_events(session, org_id=actor.org_id, events=batch)
+    if progress:
+        progress("done", total_lines, total_lines)
+    if not dry_run:
+        audit.record(
+            session, actor=actor, action="organization.usage.import", target=path.name,
+            message=f"Imported {result.imported:,} usage events from {path.name} "
+                    f"({result.already_imported:,} already imported)",
+            details={"file": path.name, "format": result.file_format, "rows": result.rows,
+                     "imported": result.imported, "already_imported": result.already_imported,
+                     "cost_micros": result.cost_micros, "members": len(result.members),
+                     "first_at": result.first_at.isoformat() if result.first_at else None,
+                     "last_at": result.last_at.isoformat() if result.last_at else None})
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Reading: periods, filters and the rollup navigator
+# ---------------------------------------------------------------------------------------
+
+PERIODS = {
+    "billing": "Current billing period",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "custom": "Custom range",
+}
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class UsageFilter:
+    """A view of usage: inclusive UTC days plus optional dimension filters (empty = all)."""
+
+    start: date
+    end: date
+    members: tuple[int, ...] = ()
+    models: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    modes: tuple[str, ...] = ()
+
+    def dims(self) -> dict[str, tuple]:
+        return {k: v for k, v in (("member_id", self.members), ("model_id", self.models),
+                                  ("provider", self.providers), ("mode", self.modes)) if v}
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+def resolve_period(kind: str, *, today: date, start: date | None = None,
+                   end: date | None = None) -> tuple[date, date]:
+    """The (start, end) days of a period choice; the billing period is the calendar month."""
+    if kind == "billing":
+        return month_start(today), today
+    if kind in ("7d", "30d", "90d"):
+        return today - timedelta(days=int(kind[:-1]) - 1), today
+    if kind == "custom":
+        if start is None or end is None:
+            raise ValidationError("Choose both a start and an end day for a custom range.")
+        if start > end:
+            raise ValidationError("The start day must be on or before the end day.")
+        if (end - start).days > 3 * 366:
+            raise ValidationError("Choose a range of at most three years.")
+        return start, end
+    raise ValidationError(f"Unknown period “{kind}”; choose one of {', '.join(PERIODS)}.")
+
+
+def previous_period(f: UsageFilter, *, billing: bool = False) -> UsageFilter:
+    """The comparison period: the same days of the previous month for a month-to-date
+    billing period, otherwise the equally long span just before."""
+    if billing and f.start.day == 1:
+        prev_start = month_start(f.start - timedelta(days=1))
+        prev_end = min(prev_start + timedelta(days=f.days - 1), f.start - timedelta(days=1))
+        return replace(f, start=prev_start, end=prev_end)
+    return replace(f, start=f.start - timedelta(days=f.days), end=f.start - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class _Rollup:
+    table: Any
+    dims: frozenset[str]
+    hourly: bool
+    histogram: bool
+
+
+_ROLLUPS = (  # narrowest first; the first that covers a query wins
+    _Rollup(UsageDailyMember, frozenset({"member_id"}), False, False),
+    _Rollup(UsageDailyModel, frozenset({"model_id", "provider", "mode"}), False, True),
+    _Rollup(UsageDaily, frozenset(DIMENSIONS), False, True),
+    _Rollup(UsageHourly, frozenset(), True, False),
+    _Rollup(UsageHourlyMember, frozenset({"member_id"}), True, False),
+)
+
+
+def _pick(needed: set[str], *, hourly: bool = False, histogram: bool = False) -> _Rollup | None:
+    for r in _ROLLUPS:
+        if r.hourly == hourly and needed <= r.dims and (r.histogram or not histogram):
+            return r
+    return None
+
+
+def _scope(session: Session, actor: Actor, f: UsageFilter) -> UsageFilter:
+    """Enforce who may see what: members only themselves; admins everything unless the
+    organization turned per-member analytics off."""
+    ensure_allowed(actor, "usage.view_own")
+    if actor.is_system:
+        return f
+    if not allowed(actor, "usage.view_all"):
+        return replace(f, members=(actor.id,))
+    if f.members and not analytics_enabled(session, org_id=actor.org_id):
+        raise PermissionDenied("Per-member usage analytics are turned off for this "
+                               "organization; an owner or admin can turn them on in "
+                               "Organization settings.")
+    return f
+
+
+def analytics_enabled(session: Session, *, org_id: int) -> bool:
+    org = session.get(Organization, org_id)
+    return bool(org and org.usage_analytics_enabled)
+
+
+def _to_int(value: Any) -> int:
+    return int(value or 0)
+
+
+def _aggregate(session: Session, org_id: int, f: UsageFilter, group: tuple[str, ...] = (),
+               *, histogram: bool = False, measures: tuple[str, ...] = MEASURES,
+               hourly: bool = False) -> list[dict]:
+    needed = set(f.dims()) | {g for g in group if g in DIMENSIONS}
+    rollup = _pick(needed, hourly=hourly, histogram=histogram)
+    if rollup is None:
+        raise ValueError(f"no rollup covers {sorted(needed)}")  # a programming error
+    t = rollup.table
+    cols = measures + (HISTOGRAM if histogram else ())
+    stmt = select(*[getattr(t, g) for g in group],
+                  *[func.sum(getattr(t, c)).label(c) for c in cols]).where(
+        t.org_id == org_id, t.day >= f.start, t.day <= f.end)
+    for dim, values in f.dims().items():
+        stmt = stmt.where(getattr(t, dim).in_(values))
+    if group:
+        stmt = stmt.group_by(*[getattr(t, g) for g in group])
+    out = []
+    for row in session.execute(stmt).mappings():
+        item = {g: row[g] for g in group}
+        item.update({c: _to_int(row[c]) for c in cols})
+        out.append(item)
+    return out
+
+
+def _frame(rows: list[dict], group: tuple[str, ...], cols: tuple[str, ...]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=[*group, *cols])
+    for c in cols:
+        frame[c] = frame[c].astype("int64")
+    return frame
+
+
+# ---------------------------------------------------------------------------------------
+# Analytics (each enforces usage.view_own / usage.view_all)
+# ---------------------------------------------------------------------------------------
+
+
+def get_totals(session: Session, *, actor: Actor, f: UsageFilter) -> dict[str, int]:
+    """Sums over the view: requests, errors, successful, tokens, cost_micros, latency sum."""
+    f = _scope(session, actor, f)
+    rows = _aggregate(session, actor.org_id, f)
+    totals = rows[0] if rows else dict.fromkeys(MEASURES, 0)
+    totals = {m: _to_int(totals.get(m)) for m in MEASURES}
+    totals["successful"] = totals["requests"] - totals["errors"]
+    return totals
+
+
+def count_active_members(session: Session, *, actor: Actor, f: UsageFilter) -> int:
+    """Members with at least one request in the view's days."""
+    f = _scope(session, actor, f)
+    rollup = _pick(set(f.dims()) | {"member_id"})
+    t = rollup.table
+    stmt = select(func.count(distinct(t.member_id))).where(
+        t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end, t.requests > 0)
+    for dim, values in f.dims().items():
+        stmt = stmt.where(getattr(t, dim).in_(values))
+    return _to_int(session.execute(stmt).scalar())
+
+
+def get_overview(session: Session, *, actor: Actor, f: UsageFilter, billing: bool = False,
+                 today: date | None = None) -> dict[str, dict[str, int]]:
+    """Overview metrics of the view and of the previous period (for the deltas).
+
+    Keys of each side: spend_micros, successful, avg_cost_micros (per successful request,
+    integer micro-dollars rounded down), input_tokens, output_tokens, active_7d (members
+    active in the 7 days ending at the period's last day, or today if earlier).
+    """
+    out = {}
+    prev = previous_period(f, billing=billing)
+    for name, view in (("current", f), ("previous", prev)):
+        t = get_totals(session, actor=actor, f=view)
+        last = min(view.end, today) if today else view.end
+        active = count_active_members(
+            session, actor=actor, f=replace(view, start=last - timedelta(days=6), end=last))
+        out[name] = {
+            "spend_micros": t["cost_micros"], "successful": t["successful"],
+            "avg_cost_micros": t["cost_micros"] // t["successful"] if t["successful"] else 0,
+            "input_tokens": t["input_tokens"], "output_tokens": t["output_tokens"],
+            "requests": t["requests"], "errors": t["errors"], "active_7d": active,
+        }
+    out["previous_period"] = {"start": prev.start, "end": prev.end}  # type: ignore[assignment]
+    return out
+
+
+def get_breakdown(session: Session, *, actor: Actor, f: UsageFilter,
+                  by: tuple[str, ...] = ("model_id",), daily: bool = False) -> pd.DataFrame:
+    """Sums grouped by dimensions (member_id, model_id, provider, mode), optionally per day.
+
+    Returns a DataFrame with the group columns (plus `day`) and every measure, as int64.
+    """
+    f = _scope(session, actor, f)
+    for dim in by:
+        if dim not in DIMENSIONS:
+            raise ValidationError(f"Cannot group usage by “{dim}”.")
+    group = (("day",) if daily else ()) + tuple(by)
+    rows = _aggregate(session, actor.org_id, f, group)
+    frame = _frame(rows, group, MEASURES)
+    return frame.sort_values(list(group)).reset_index(drop=True) if group else frame
+
+
+def percentile_from_histogram(counts: list[int], q: float) -> float | None:
+    """Latency (ms) at quantile q, interpolated linearly inside the histogram bucket.
+
+    Exact to the bucket: the true value lies within the bucket that is returned from.
+    The open last bucket (over 30 s) reports its lower bound.
+    """
+    total = sum(counts)
+    if total == 0:
+        return None
+    target = q * total
+    cumulative = 0
+    for i, n in enumerate(counts):
+        if n and cumulative + n >= target:
+            low = LATENCY_BOUNDS_MS[i - 1] if i > 0 else 0
+            if i >= len(LATENCY_BOUNDS_MS):
+                return float(low)
+            high = LATENCY_BOUNDS_MS[i]
+            return low + (high - low) * (target - cumulative) / n
+        cumulative += n
+    return float(LATENCY_BOUNDS_MS[-1])
+
+
+def get_model_performance(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFrame:
+    """Per model: requests, errors, error rate, cost, latency p50/p95 (from the histogram),
+    mean latency, and output tokens per second of generation time."""
+    f = _scope(session, actor, f)
+    rows = _aggregate(session, actor.org_id, f, ("model_id",), histogram=True)
+    out = []
+    for r in rows:
+        counts = [r[h] for h in HISTOGRAM]
+        req = r["requests"]
+        out.append({
+            "model_id": r["model_id"], "requests": req, "errors": r["errors"],
+            "error_rate": r["errors"] / req if req else 0.0, "cost_micros": r["cost_micros"],
+            "output_tokens": r["output_tokens"],
+            "latency_p50_ms": percentile_from_histogram(counts, 0.5),
+            "latency_p95_ms": percentile_from_histogram(counts, 0.95),
+            "latency_mean_ms": r["latency_ms_sum"] / req if req else None,
+            "output_tokens_per_s": (r["output_tokens"] * 1000 / r["latency_ms_sum"]
+                                    if r["latency_ms_sum"] else None),
+        })
+    cols = ["model_id", "requests", "errors", "error_rate", "cost_micros", "output_tokens",
+            "latency_p50_ms", "latency_p95_ms", "latency_mean_ms", "output_tokens_per_s"]
+    frame = pd.DataFrame(out, columns=cols)
+    return frame.sort_values("requests", ascending=False).reset_index(drop=True)
+
+
+def _heatmap_from_events(session: Session, org_id: int, f: UsageFilter) -> list[dict]:
+    t = UsageEvent
+    if session.get_bind().dialect.name == "sqlite":
+        hour = func.cast(func.strftime("%H", t.at), _INT)
+        weekday = (func.cast(func.strftime("%w", t.at), _INT) + 6) % 7
+    else:
+        utc = func.timezone("UTC", t.at)
+        hour = func.cast(func.extract("hour", utc), _INT)
+        weekday = (func.cast(func.extract("dow", utc), _INT) + 6) % 7
+    start = datetime.combine(f.start, datetime.min.time(), tzinfo=UTC)
+    end = datetime.combine(f.end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    err = func.sum(func.cast(t.status != literal("success"), _INT))
+    stmt = select(weekday.label("weekday"), hour.label("hour"),
+                  func.count().label("requests"), err.label("errors"),
+                  func.sum(t.cost_micros).label("cost_micros"),
+                  func.sum(t.input_tokens + t.output_tokens).label("tokens")).where(
+        t.org_id == org_id, t.at >= start, t.at < end)
+    for dim, values in f.dims().items():
+        stmt = stmt.where(getattr(t, dim).in_(values))
+    stmt = stmt.group_by(weekday, hour)
+    return [{k: _to_int(v) for k, v in row.items()} for row in session.execute(stmt).mappings()]
+
+
+def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFrame:
+    """Requests, errors, cost and tokens by UTC weekday (0 = Monday) x hour, all 168 cells."""
+    f = _scope(session, actor, f)
+    rollup = _pick(set(f.dims()), hourly=True)
+    if rollup is None:  # filtered by model/provider/mode: aggregate raw events in SQL
+        rows = _heatmap_from_events(session, actor.org_id, f)
+    else:
+        t = rollup.table
+        stmt = select(t.weekday, t.hour, func.sum(t.requests).label("requests"),
+                      func.sum(t.errors).label("errors"),
+                      func.sum(t.cost_micros).label("cost_micros"),
+                      func.sum(t.input_tokens + t.output_tokens).label("tokens")).where(
+            t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
+        for dim, values in f.dims().items():
+            stmt = stmt.where(getattr(t, dim).in_(values))
+        stmt = stmt.group_by(t.weekday, t.hour)
+        rows = [{k: _to_int(v) for k, v in r.items()} for r in session.execute(stmt).mappings()]
+    grid = pd.DataFrame([(w, h) for w in range(7) for h in range(24)],
+                        columns=["weekday", "hour"])
+    cells = pd.DataFrame(rows, columns=["weekday", "hour", "requests", "errors", "cost_micros",
+                                        "tokens"])
+    frame = grid.merge(cells, on=["weekday", "hour"], how="left").fillna(0)
+    for c in ("requests", "errors", "cost_micros", "tokens"):
+        frame[c] = frame[c].astype("int64")
+    return frame
+
+
+def get_monthly(session: Session, *, actor: Actor, f: UsageFilter, months: int = 6,
+                by: str = "model_id") -> pd.DataFrame:
+    """Month by month (the `months` calendar months ending with the view's last day),
+    grouped by `by`; the view's dimension filters apply, its start day does not."""
+    start = month_start(f.end)
+    for _ in range(months - 1):
+        start = month_start(start - timedelta(days=1))
+    daily = get_breakdown(session, actor=actor, f=replace(f, start=start), by=(by,), daily=True)
+    if daily.empty:
+        return pd.DataFrame(columns=["month", by, *MEASURES])
+    daily["month"] = pd.to_datetime(daily["day"]).dt.strftime("%Y-%m")
+    out = daily.groupby(["month", by], as_index=False)[list(MEASURES)].sum()
+    return out.sort_values(["month", by]).reset_index(drop=True)
+
+
+def _member_names(session: Session, org_id: int) -> pd.DataFrame:
+    rows = session.execute(select(Member.id, Member.name, Member.email, Member.role,
+                                  Member.removed_at).where(Member.org_id == org_id)).all()
+    return pd.DataFrame([{"member_id": r[0], "name": r[1], "email": r[2], "role": r[3],
+                          "removed": r[4] is not None} for r in rows],
+                        columns=["member_id", "name", "email", "role", "removed"])
+
+
+def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFrame:
+    """Per-member statistics of the view (owners/admins, when analytics are on).
+
+    Columns: member_id, name, email, role, every measure, successful, active_days,
+    share_of_spend (0..1). Sorted by spend, highest first.
+    """
+    ensure_allowed(actor, "usage.view_all")
+    if not analytics_enabled(session, org_id=actor.org_id):
+        raise PermissionDenied("Per-member usage analytics are turned off for this "
+                               "organization; an owner or admin can turn them on in "
+                               "Organization settings.")
+    f = _scope(session, actor, f)
+    rollup = _pick(set(f.dims()) | {"member_id"})
+    t = rollup.table
+    active_days = func.count(distinct(t.day))
+    stmt = select(t.member_id, *[func.sum(getattr(t, m)).label(m) for m in MEASURES],
+                  active_days.label("active_days")).where(
+        t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
+    for dim, values in f.dims().items():
+        stmt = stmt.where(getattr(t, dim).in_(values))
+    stmt = stmt.group_by(t.member_id)
+    rows = [{k: _to_int(v) for k, v in r.items()} for r in session.execute(stmt).mappings()]
+    stats = _frame(rows, ("member_id",), (*MEASURES, "active_days"))
+    frame = _member_names(session, actor.org_id).merge(stats, on="member_id", how="inner")
+    frame["successful"] = frame["requests"] - frame["errors"]
+    total = int(frame["cost_micros"].sum())
+    frame["share_of_spend"] = frame["cost_micros"] / total if total else 0.0
+    return frame.sort_values(["cost_micros", "requests"], ascending=False).reset_index(drop=True)
+
+
+def spend_concentration(costs: Iterable[int]) -> dict[str, float]:
+    """How concentrated spend is: Gini coefficient and the share of the top 10 % / 20 %."""
+    values = sorted((int(c) for c in costs), reverse=True)
+    total = sum(values)
+    n = len(values)
+    if not n or not total:
+        return {"gini": 0.0, "top10_share": 0.0, "top20_share": 0.0, "members": n}
+    ascending = values[::-1]
+    weighted = sum((i + 1) * v for i, v in enumerate(ascending))
+    gini = (2 * weighted) / (n * total) - (n + 1) / n
+    top = lambda p: sum(values[: max(1, round(n * p))]) / total  # noqa: E731
+    return {"gini": gini, "top10_share": top(0.10), "top20_share": top(0.20), "members": n}
+
+
+def list_filter_options(session: Session, *, actor: Actor, start: date,
+                        end: date) -> dict[str, list]:
+    """Values for the filter widgets: models, providers and modes seen in the days (for
+    the actor's scope), and members (owners/admins with analytics on)."""
+    f = _scope(session, actor, UsageFilter(start=start, end=end))
+    options: dict[str, list] = {}
+    for dim in ("model_id", "provider", "mode"):
+        rollup = _pick(set(f.dims()) | {dim})
+        t = rollup.table
+        stmt = select(distinct(getattr(t, dim))).where(
+            t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
+        for d, values in f.dims().items():
+            stmt = stmt.where(getattr(t, d).in_(values))
+        options[dim] = sorted(session.execute(stmt).scalars())
+    members = []
+    if (allowed(actor, "usage.view_all") and analytics_enabled(session, org_id=actor.org_id)):
+        names = _member_names(session, actor.org_id)
+        members = [(int(r.member_id), f"{r.name} <{r.email}>") for r in names.itertuples()]
+        members.sort(key=lambda m: m[1].lower())
+    options["members"] = members
+    return options
+
+
+def get_forecast(session: Session, *, actor: Actor, f: UsageFilter, today: date) -> dict:
+    """Spend so far in the calendar month of `today` and a projection to its end, at the
+    average daily spend of the last 7 days (the view's filters apply)."""
+    period_start, period_end = month_start(today), month_end(today)
+    so_far = get_totals(session, actor=actor,
+                        f=replace(f, start=period_start, end=today))["cost_micros"]
+    recent = get_totals(session, actor=actor, f=replace(f, start=today - timedelta(days=6),
+                                                         end=today))["cost_micros"]
+    daily_rate = recent // 7
+    remaining_days = (period_end - today).days
+    return {"period_start": period_start, "period_end": period_end,
+            "spent_micros": so_far, "daily_rate_micros": daily_rate,
+            "remaining_days": remaining_days,
+            "projected_micros": so_far + daily_rate * remaining_days}
+
+
+def get_credit_runway(session: Session, *, actor: Actor, today: date) -> dict:
+    """Balance and how many days it lasts at the organization's last-7-day spend rate."""
+    from kilo.billing import balance_micros
+
+    ensure_allowed(actor, "usage.view_all")
+    balance = balance_micros(session, org_id=actor.org_id)
+    recent = _aggregate(session, actor.org_id,
+                        UsageFilter(start=today - timedelta(days=6), end=today))
+    spent = recent[0]["cost_micros"] if recent else 0
+    daily = spent // 7
+    days = None if daily <= 0 else max(balance, 0) / daily
+    return {"balance_micros": balance, "daily_rate_micros": daily, "days": days,
+            "runs_out": today + timedelta(days=int(days)) if days is not None else None}
+
+
+EXPORT_COLUMNS = ("day", "member_email", "model_id", "provider", "mode", "requests",
+                  "successful", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
+                  "cache_write_tokens", "cost_usd", "cost_micros", "latency_ms_sum")
+
+
+def export_csv(session: Session, *, actor: Actor, f: UsageFilter) -> str:
+    """The daily table behind the view as CSV: day x [member] x model x provider x mode.
+
+    The member column is filled for owners/admins when analytics are on (and for a member's
+    own rows); cost_usd is the exact decimal of cost_micros.
+    """
+    f = _scope(session, actor, f)
+    per_member = bool(f.members) or (allowed(actor, "usage.view_all")
+                                     and analytics_enabled(session, org_id=actor.org_id))
+    by = ("member_id", "model_id", "provider", "mode") if per_member else (
+        "model_id", "provider", "mode")
+    frame = get_breakdown(session, actor=actor, f=f, by=by, daily=True)
+    emails = dict(session.execute(select(Member.id, Member.email).where(
+        Member.org_id == actor.org_id)).all())
+    frame["member_email"] = frame["member_id"].map(emails) if per_member else ""
+    frame["successful"] = frame["requests"] - frame["errors"]
+    frame["cost_usd"] = [f"{Decimal(int(c)) / 1_000_000:.6f}" for c in frame["cost_micros"]]
+    frame["day"] = frame["day"].astype(str)
+    return frame[list(EXPORT_COLUMNS)].to_csv(index=False)
+
+
+# ---------------------------------------------------------------------------------------
+# Command line: python -m kilo ingest FILE
+# ---------------------------------------------------------------------------------------
+
+
+def _progress_bar(stage: str, done: int, total: int) -> None:
+    import sys
+
+    width = 30
+    filled = int(width * done / total) if total else width
+    if stage == "done" or done == total:
+        end = "\n"
+    else:
+        end = ""
+    sys.stderr.write(f"\r{stage:>9} [{'#' * filled}{'.' * (width - filled)}] "
+                     f"{done:,}/{total:,} lines{end}")
+    sys.stderr.flush()
+
+
+def _cmd_ingest(args: Any) -> int:
+    from kilo.db import migrate, write_session
+
+    migrate()
+    key_members = {}
+    for item in args.key_member or []:
+        name, sep, email = item.rpartition("=")
+        if not sep or not name.strip():
+            raise ValidationError(f"--key-member “{item}” must look like 'KEY NAME=EMAIL'.")
+        key_members[name.strip()] = email.strip()
+    with write_session() as session:
+        org_id = args.org
+        if org_id is None:
+            ids = session.execute(select(Organization.id)).scalars().all()
+            if len(ids) != 1:
+                raise ValidationError(f"The database holds {len(ids)} organizations; "
+                                      "choose one with --org ID.")
+            org_id = ids[0]
+        elif session.get(Organization, org_id) is None:
+            raise ValidationError(f"There is no organization {org_id}.")
+        from kilo.permissions import system_actor
+
+        result = import_usage(session, actor=system_actor(org_id), path=args.file,
+                              member_email=args.member, key_members=key_members,
+                              default_mode=args.mode, dry_run=args.dry_run,
+                              progress=None if args.quiet else _progress_bar)
+    print(("Checked (dry run, nothing stored): " if args.dry_run else "Imported: ")
+          + result.summary())
+    return 0
+
+
+def register_cli(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "ingest", help="import usage events from a CSV or JSONL file",
+        description="Import usage events. The whole file is checked first; if any row is "
+        "bad, its line number and reason are printed and nothing is stored. Accepts our "
+        "CSV/JSONL columns (see README, 'Usage import') or an OpenRouter activity export "
+        "CSV. Rows whose id/generation_id is already stored are skipped.")
+    p.add_argument("file", help="path to a .csv, .jsonl or .ndjson file")
+    p.add_argument("--org", type=int, default=None,
+                   help="organization id (needed only when the database holds several)")
+    p.add_argument("--member", metavar="EMAIL",
+                   help="member to charge rows that name no user (OpenRouter exports)")
+    p.add_argument("--key-member", action="append", metavar="'KEY NAME=EMAIL'",
+                   help="charge OpenRouter rows of this api_key_name to this member "
+                   "(repeatable)")
+    p.add_argument("--mode", default="code",
+                   help="mode for rows without one (OpenRouter exports); default: code")
+    p.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_ingest)
