@@ -373,6 +373,7 @@ def import_catalog(
     """
     ensure_allowed(actor, "catalog.import")
     models_path = Path(models_path)
+    models_doc = _load(models_path)
     current = {p.slug: p for p in session.exec(select(Provider)).all()}
     policies: dict[str, dict] = {
         slug: {k: getattr(p, k) for k in _POLICY_KEYS} for slug, p in current.items()
@@ -393,7 +394,7 @@ def import_catalog(
         raise ValidationError(
             "The catalogue has no providers yet; give a providers file with --providers."
         )
-    models = parse_models(_load(models_path), slugs, models_path.name)
+    models = parse_models(models_doc, slugs, models_path.name)
     model_ids = {m.id for m in models}
     orgs = list(session.exec(select(Organization)).all())
     for org in orgs:
