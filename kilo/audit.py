@@ -534,6 +534,11 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+def details_text(details: dict[str, Any] | None) -> str:
+    """Structured details as compact, readable JSON (for tables)."""
+    return json.dumps(details or {}, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
 def _neutralise_deep(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _neutralise_deep(v) for k, v in value.items()}
