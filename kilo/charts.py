@@ -47,8 +47,12 @@ USAGE_MEASURES = {
     "requests": ("requests", "Requests (count)", ","),
     "tokens": ("tokens", "Tokens (input + output)", ","),
 }
-USAGE_DIMENSION_TITLES = {"model_id": "Model", "provider": "Provider", "mode": "Mode",
-                          "name": "Member"}
+USAGE_DIMENSION_TITLES = {
+    "model_id": "Model",
+    "provider": "Provider",
+    "mode": "Mode",
+    "name": "Member",
+}
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
@@ -62,8 +66,9 @@ def _usage_plot_columns(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def usage_daily_trend(df: pd.DataFrame, *, stack: str = "model_id",
-                      measure: str = "cost") -> alt.Chart:
+def usage_daily_trend(
+    df: pd.DataFrame, *, stack: str = "model_id", measure: str = "cost"
+) -> alt.Chart:
     """Stacked bars per UTC day, coloured by `stack` (model_id/provider/mode); click the
     legend to highlight one series. `df`: day, <stack>, cost_micros, requests, tokens."""
     column, title, fmt = USAGE_MEASURES[measure]
@@ -89,8 +94,7 @@ def usage_daily_trend(df: pd.DataFrame, *, stack: str = "model_id",
     )
 
 
-def usage_ranked_bars(df: pd.DataFrame, *, category: str, measure: str,
-                      top: int = 15) -> alt.Chart:
+def usage_ranked_bars(df: pd.DataFrame, *, category: str, measure: str, top: int = 15) -> alt.Chart:
     """Horizontal bars of the `top` categories (model, provider, mode, member) by measure."""
     column, title, fmt = USAGE_MEASURES[measure]
     data = _usage_plot_columns(df).nlargest(top, column)
@@ -125,7 +129,8 @@ def usage_share_donut(df: pd.DataFrame, *, category: str, measure: str = "reques
         .mark_arc(innerRadius=60)
         .encode(
             theta=alt.Theta(f"{column}:Q", title=title),
-            color=alt.Color(f"{category}:N", title=label, sort="-theta"),
+            color=alt.Color(f"{category}:N", title=label,
+                            sort=alt.EncodingSortField(column, order="descending")),
             tooltip=[
                 alt.Tooltip(f"{category}:N", title=label),
                 alt.Tooltip(f"{column}:Q", title=title, format=fmt),
@@ -140,17 +145,22 @@ def usage_latency(df: pd.DataFrame) -> alt.Chart:
     """p50 and p95 latency per model, side by side. `df`: model_id, latency_p50_ms,
     latency_p95_ms, requests."""
     data = df.dropna(subset=["latency_p50_ms"]).melt(
-        id_vars=["model_id", "requests"], value_vars=["latency_p50_ms", "latency_p95_ms"],
-        var_name="percentile", value_name="ms")
-    data["percentile"] = data["percentile"].map({"latency_p50_ms": "p50",
-                                                 "latency_p95_ms": "p95"})
+        id_vars=["model_id", "requests"],
+        value_vars=["latency_p50_ms", "latency_p95_ms"],
+        var_name="percentile",
+        value_name="ms",
+    )
+    data["percentile"] = data["percentile"].map({"latency_p50_ms": "p50", "latency_p95_ms": "p95"})
     data["seconds"] = data["ms"] / 1000
     return (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            y=alt.Y("model_id:N", title="Model", sort=alt.EncodingSortField("seconds", "max",
-                                                                              "descending")),
+            y=alt.Y(
+                "model_id:N",
+                title="Model",
+                sort=alt.EncodingSortField("seconds", "max", "descending"),
+            ),
             x=alt.X("seconds:Q", title="Latency (seconds)"),
             yOffset=alt.YOffset("percentile:N"),
             color=alt.Color("percentile:N", title="Percentile"),
@@ -231,8 +241,11 @@ def usage_concentration(costs: pd.Series) -> alt.Chart:
         alt.Chart(data)
         .mark_line(point=True)
         .encode(
-            x=alt.X("members_share:Q", title="Top members (share of active members)",
-                    axis=alt.Axis(format="%")),
+            x=alt.X(
+                "members_share:Q",
+                title="Top members (share of active members)",
+                axis=alt.Axis(format="%"),
+            ),
             y=alt.Y("spend_share:Q", title="Share of spend (%)", axis=alt.Axis(format="%")),
             tooltip=[
                 alt.Tooltip("members:Q", title="Top members (count)"),

@@ -788,6 +788,12 @@ def analytics_enabled(session: Session, *, org_id: int) -> bool:
     return bool(org and org.usage_analytics_enabled)
 
 
+def is_analytics_enabled(session: Session, *, actor: Actor) -> bool:
+    """Whether the actor's organization shows per-member usage analytics."""
+    ensure_allowed(actor, "usage.view_own")
+    return analytics_enabled(session, org_id=actor.org_id)
+
+
 def _to_int(value: Any) -> int:
     return int(value or 0)
 
@@ -1064,7 +1070,7 @@ def list_filter_options(session: Session, *, actor: Actor, start: date,
     for dim in ("model_id", "provider", "mode"):
         rollup = _pick(set(f.dims()) | {dim})
         t = rollup.table
-        stmt = select(distinct(getattr(t, dim))).where(
+        stmt = select(getattr(t, dim)).distinct().where(
             t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
         for d, values in f.dims().items():
             stmt = stmt.where(getattr(t, d).in_(values))

@@ -1,0 +1,355 @@
+"""Usage tab: spend, requests, models, time patterns and members, over the rollups.
+
+Period and filters live in the URL (`st.query_params`), so a view can be shared. Members
+see only their own usage; owners and admins see everyone's, and per-member views unless
+the organization turned usage analytics off. All numbers come from `kilo.usage`, which
+checks permissions and aggregates in SQL; money is shown from integer micro-dollars.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from kilo import charts, usage
+from kilo.db import database_url
+from kilo.errors import ValidationError
+from kilo.permissions import allowed
+
+actor = ui.guard("usage.view_own")
+is_admin = allowed(actor, "usage.view_all")
+today = datetime.now(UTC).date()
+URL = database_url()
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load(name: str, url: str, actor_key: tuple, f: usage.UsageFilter | None = None,
+         **kwargs: object) -> object:
+    """Any read service of kilo.usage, cached per database, actor and view."""
+    if f is not None:
+        kwargs["f"] = f
+    return ui.read(getattr(usage, name), actor=actor, **kwargs)
+
+
+ACTOR_KEY = (actor.id, actor.org_id, actor.role)
+
+
+def get(name: str, f: usage.UsageFilter | None = None, **kwargs: object) -> object:
+    return load(name, URL, ACTOR_KEY, f, **kwargs)
+
+
+analytics_on = bool(get("is_analytics_enabled"))
+per_member = is_admin and analytics_on
+
+
+# ---- Period and filters, mirrored in the URL ---------------------------------------------
+def _param_list(name: str) -> list[str]:
+    raw = st.query_params.get(name, "")
+    return [v for v in raw.split(",") if v] if raw else []
+
+
+def _param_date(name: str) -> date | None:
+    try:
+        return date.fromisoformat(st.query_params.get(name, ""))
+    except ValueError:
+        return None
+
+
+if "usage_period" not in st.session_state:  # first run: take the view from the URL
+    period_param = st.query_params.get("period", "billing")
+    st.session_state["usage_period"] = period_param if period_param in usage.PERIODS else (
+        "billing")
+    start_param, end_param = _param_date("from"), _param_date("to")
+    if start_param and end_param and start_param <= end_param:
+        st.session_state["usage_range"] = (start_param, end_param)
+    st.session_state["usage_models"] = _param_list("models")
+    st.session_state["usage_providers"] = _param_list("providers")
+    st.session_state["usage_modes"] = _param_list("modes")
+    st.session_state["usage_members"] = [int(v) for v in _param_list("members") if v.isdigit()]
+
+st.title("Usage")
+if is_admin:
+    st.caption("Spend and activity of the whole organization. Days and hours are UTC.")
+else:
+    st.caption("Your own usage (members see only their own). Days and hours are UTC.")
+
+cols = st.columns([1.2, 1.6, 1, 1, 1])
+period = cols[0].selectbox("Period", list(usage.PERIODS), format_func=usage.PERIODS.get,
+                           key="usage_period")
+custom = None
+if period == "custom":
+    custom = cols[1].date_input("Range (UTC days)", value=st.session_state.get(
+        "usage_range", (today - timedelta(days=29), today)), max_value=today, key="usage_range")
+try:
+    if period == "custom":
+        if not isinstance(custom, tuple | list) or len(custom) != 2:
+            st.info("Choose the last day of the range.", icon=":material/date_range:")
+            st.stop()
+        start, end = usage.resolve_period("custom", today=today, start=custom[0], end=custom[1])
+    else:
+        start, end = usage.resolve_period(period, today=today)
+except ValidationError as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+if period != "custom":
+    cols[1].markdown(f"**{start:%d %b %Y} – {end:%d %b %Y}**")
+
+options = get("list_filter_options", start=start - timedelta(days=365), end=end)
+for key, dim in (("usage_models", "model_id"), ("usage_providers", "provider"),
+                 ("usage_modes", "mode")):  # keep URL values that are not in the list
+    extra = [v for v in st.session_state.get(key, []) if v not in options[dim]]
+    options[dim] = options[dim] + extra
+models = cols[2].multiselect("Models", options["model_id"], key="usage_models",
+                             placeholder="All models")
+providers = cols[3].multiselect("Providers", options["provider"], key="usage_providers",
+                                placeholder="All providers")
+modes = cols[4].multiselect("Modes", options["mode"], key="usage_modes", placeholder="All modes")
+members: list[int] = []
+if per_member:
+    member_labels = dict(options["members"])
+    st.session_state["usage_members"] = [m for m in st.session_state.get("usage_members", [])
+                                         if m in member_labels]
+    members = st.multiselect("Members", list(member_labels), format_func=member_labels.get,
+                             key="usage_members", placeholder="All members")
+elif is_admin:
+    st.session_state["usage_members"] = []
+
+st.query_params.from_dict({
+    k: v for k, v in {
+        "period": period,
+        "from": start.isoformat() if period == "custom" else "",
+        "to": end.isoformat() if period == "custom" else "",
+        "models": ",".join(models), "providers": ",".join(providers),
+        "modes": ",".join(modes), "members": ",".join(str(m) for m in members),
+    }.items() if v
+})
+view = usage.UsageFilter(start=start, end=end, members=tuple(members), models=tuple(models),
+                         providers=tuple(providers), modes=tuple(modes))
+
+
+# ---- Overview ------------------------------------------------------------------------
+def _delta(now: int, before: int, money: bool = False) -> str | None:
+    if before == 0:
+        return None if now == 0 else "new"
+    diff = now - before
+    pct = f"{diff / before:+.1%}"
+    return f"{'+' if diff >= 0 else '-'}{ui.fmt_micros(abs(diff))} ({pct})" if money else (
+        f"{diff:+,} ({pct})")
+
+
+overview = get("get_overview", view, billing=period == "billing", today=today)
+cur, prev = overview["current"], overview["previous"]
+prev_span = overview["previous_period"]
+metric_cols = st.columns(6)
+metric_cols[0].metric("Total spend", ui.fmt_micros(cur["spend_micros"]),
+                      _delta(cur["spend_micros"], prev["spend_micros"], money=True),
+                      delta_color="inverse")
+metric_cols[1].metric("Successful requests", f"{cur['successful']:,}",
+                      _delta(cur["successful"], prev["successful"]))
+metric_cols[2].metric("Avg cost / request", ui.fmt_micros(cur["avg_cost_micros"], 4),
+                      _delta(cur["avg_cost_micros"], prev["avg_cost_micros"], money=True),
+                      delta_color="inverse")
+metric_cols[3].metric("Input tokens", f"{cur['input_tokens']:,}",
+                      _delta(cur["input_tokens"], prev["input_tokens"]))
+metric_cols[4].metric("Output tokens", f"{cur['output_tokens']:,}",
+                      _delta(cur["output_tokens"], prev["output_tokens"]))
+metric_cols[5].metric("Active users (7 days)", f"{cur['active_7d']:,}",
+                      _delta(cur["active_7d"], prev["active_7d"]))
+st.caption(f"Changes compare with {prev_span['start']:%d %b %Y} – {prev_span['end']:%d %b %Y}. "
+           "Average cost is per successful request.")
+
+if cur["requests"] == 0:
+    st.info("No usage in this period for these filters. Choose a longer period or clear "
+            "filters; usage arrives from the Kilo gateway or `python -m kilo ingest FILE`.",
+            icon=":material/query_stats:")
+
+tab_models, tab_time, tab_members, tab_costs, tab_data = st.tabs(
+    ["Models", "Time", "Members" if is_admin else "My usage", "Modes & forecast", "Data"])
+
+# ---- Models --------------------------------------------------------------------------
+with tab_models:
+    by_model = get("get_breakdown", view, by=("model_id",))
+    by_provider = get("get_breakdown", view, by=("provider",))
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Most used models")
+        if not by_model.empty:
+            st.altair_chart(charts.usage_ranked_bars(by_model, category="model_id",
+                                                     measure="requests"), width="stretch")
+    with right:
+        st.subheader("Spend by model")
+        if not by_model.empty:
+            st.altair_chart(charts.usage_ranked_bars(by_model, category="model_id",
+                                                     measure="cost"), width="stretch")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Provider mix")
+        if not by_provider.empty:
+            st.altair_chart(charts.usage_share_donut(by_provider, category="provider"),
+                            width="stretch")
+    perf = get("get_model_performance", view)
+    with right:
+        st.subheader("Latency per model")
+        if not perf.empty:
+            st.altair_chart(charts.usage_latency(perf), width="stretch")
+    st.subheader("Performance per model")
+    if not perf.empty:
+        st.dataframe(pd.DataFrame({
+            "Model": perf["model_id"],
+            "Requests": perf["requests"],
+            "Error rate": perf["error_rate"],
+            "Spend": [ui.fmt_micros(int(c)) for c in perf["cost_micros"]],
+            "p50 latency (s)": perf["latency_p50_ms"] / 1000,
+            "p95 latency (s)": perf["latency_p95_ms"] / 1000,
+            "Output tokens/s": perf["output_tokens_per_s"],
+        }), hide_index=True, width="stretch", column_config={
+            "Error rate": st.column_config.NumberColumn(format="percent"),
+            "p50 latency (s)": st.column_config.NumberColumn(format="%.2f"),
+            "p95 latency (s)": st.column_config.NumberColumn(format="%.2f"),
+            "Output tokens/s": st.column_config.NumberColumn(format="%.1f"),
+        })
+        st.caption("Latency percentiles are read from a histogram kept on ingest (exact to "
+                   "the bucket: 250 ms steps up to 3 s, wider above). Output tokens per second "
+                   "= output tokens ÷ total request time.")
+
+# ---- Time ----------------------------------------------------------------------------
+with tab_time:
+    st.subheader("Daily trend")
+    c1, c2 = st.columns(2)
+    stack = c1.segmented_control("Stack by", ["model_id", "provider"], default="model_id",
+                                 format_func=charts.USAGE_DIMENSION_TITLES.get,
+                                 key="usage_trend_stack") or "model_id"
+    measure = c2.segmented_control("Measure", list(charts.USAGE_MEASURES), default="cost",
+                                   format_func=str.capitalize, key="usage_trend_measure") or "cost"
+    trend = get("get_breakdown", view, by=(stack,), daily=True)
+    if not trend.empty:
+        st.altair_chart(charts.usage_daily_trend(trend, stack=stack, measure=measure),
+                        width="stretch")
+    st.subheader("Weekly pattern")
+    heat = get("get_heatmap", view)
+    st.altair_chart(charts.usage_heatmap(heat, measure=measure), width="stretch")
+    st.subheader("Month by month")
+    monthly = get("get_monthly", view, months=6)
+    if not monthly.empty:
+        st.altair_chart(charts.usage_monthly(monthly, measure=measure), width="stretch")
+        st.caption("The six calendar months up to the period's end, with the filters above.")
+
+# ---- Members -------------------------------------------------------------------------
+with tab_members:
+    if not is_admin:
+        st.subheader("Your usage by model")
+        if not by_model.empty:
+            st.altair_chart(charts.usage_ranked_bars(by_model, category="model_id",
+                                                     measure="cost"), width="stretch")
+    elif not analytics_on:
+        st.info("Per-member usage analytics are turned off for this organization, so "
+                "per-user statistics, top users and member drill-down are hidden. Owners and "
+                "admins can turn them on in Organization settings.", icon=":material/visibility_off:")
+    else:
+        stats = get("list_member_usage", view)
+        if stats.empty:
+            st.info("No member used Kilo in this view.")
+        else:
+            conc = usage.spend_concentration(stats["cost_micros"])
+            m1, m2, m3 = st.columns(3)
+            m1.metric("Members with usage", f"{conc['members']:,}")
+            m2.metric("Spend of the top 10 % of members", f"{conc['top10_share']:.0%}")
+            m3.metric("Gini coefficient of spend", f"{conc['gini']:.2f}",
+                      help="0 = everyone spends the same, 1 = one member spends everything.")
+            left, right = st.columns(2)
+            with left:
+                st.subheader("Top users by requests")
+                st.altair_chart(charts.usage_ranked_bars(stats, category="name",
+                                                         measure="requests", top=10),
+                                width="stretch")
+            with right:
+                st.subheader("Top users by spend")
+                st.altair_chart(charts.usage_ranked_bars(stats, category="name",
+                                                         measure="cost", top=10),
+                                width="stretch")
+            st.subheader("How concentrated spend is")
+            st.altair_chart(charts.usage_concentration(stats["cost_micros"]), width="stretch")
+            st.subheader("Per-user statistics")
+            table = pd.DataFrame({
+                "Member": stats["name"], "E-mail": stats["email"], "Role": stats["role"],
+                "Requests": stats["requests"], "Successful": stats["successful"],
+                "Errors": stats["errors"],
+                "Spend": [ui.fmt_micros(int(c)) for c in stats["cost_micros"]],
+                "Share of spend": stats["share_of_spend"],
+                "Input tokens": stats["input_tokens"], "Output tokens": stats["output_tokens"],
+                "Active days": stats["active_days"],
+            })
+            st.dataframe(table, hide_index=True, width="stretch", column_config={
+                "Share of spend": st.column_config.NumberColumn(format="percent")})
+            st.download_button(
+                "Download per-user CSV", data=stats.drop(columns=["removed"]).to_csv(index=False),
+                file_name=f"usage-members-{start}-{end}.csv", mime="text/csv",
+                key="usage_members_csv", icon=":material/download:")
+            st.subheader("Drill down into a member")
+            names = dict(zip(stats["member_id"].astype(int), stats["name"], strict=True))
+            chosen = st.selectbox("Member", list(names), format_func=names.get,
+                                  key="usage_drill_member")
+            if chosen is not None:
+                one = usage.UsageFilter(start=start, end=end, members=(int(chosen),),
+                                        models=view.models, providers=view.providers,
+                                        modes=view.modes)
+                row = stats[stats["member_id"] == chosen].iloc[0]
+                d1, d2, d3 = st.columns(3)
+                d1.metric("Spend", ui.fmt_micros(int(row["cost_micros"])))
+                d2.metric("Requests", f"{int(row['requests']):,}")
+                d3.metric("Active days", f"{int(row['active_days']):,}")
+                member_trend = get("get_breakdown", one, by=("model_id",), daily=True)
+                if not member_trend.empty:
+                    st.altair_chart(charts.usage_daily_trend(member_trend, measure="cost"),
+                                    width="stretch")
+
+# ---- Modes, forecast, runway -----------------------------------------------------------
+with tab_costs:
+    by_mode = get("get_breakdown", view, by=("mode",))
+    st.subheader("Spend by mode")
+    if not by_mode.empty:
+        st.altair_chart(charts.usage_ranked_bars(by_mode, category="mode", measure="cost"),
+                        width="stretch")
+    forecast = get("get_forecast", view, today=today)
+    st.subheader("Forecast for this billing period")
+    f1, f2, f3 = st.columns(3)
+    f1.metric(f"Spent since {forecast['period_start']:%d %b}",
+              ui.fmt_micros(forecast["spent_micros"]))
+    f2.metric("Current rate (last 7 days)", f"{ui.fmt_micros(forecast['daily_rate_micros'])}/day")
+    f3.metric(f"Projected by {forecast['period_end']:%d %b}",
+              ui.fmt_micros(forecast["projected_micros"]))
+    st.caption("Projection = spend so far + the last 7 days' average daily spend × the "
+               f"{forecast['remaining_days']} remaining day(s); the filters above apply.")
+    if is_admin:
+        runway = get("get_credit_runway", today=today)
+        st.subheader("Credit runway")
+        r1, r2 = st.columns(2)
+        r1.metric("Credit balance", ui.fmt_micros(runway["balance_micros"]))
+        if runway["days"] is None:
+            r2.metric("Runway", "No recent spend")
+        else:
+            r2.metric("Runway", f"{runway['days']:,.0f} days",
+                      help=f"At {ui.fmt_micros(runway['daily_rate_micros'])}/day (the whole "
+                      "organization's last 7 days).")
+            st.caption(f"At the current rate the balance runs out around "
+                       f"{runway['runs_out']:%d %b %Y}.")
+
+# ---- Data behind the view -------------------------------------------------------------
+with tab_data:
+    st.subheader("Daily table behind this view")
+    csv_text = get("export_csv", view)
+    st.download_button("Download CSV", data=csv_text, file_name=f"usage-{start}-{end}.csv",
+                       mime="text/csv", key="usage_export_csv", icon=":material/download:")
+    by_day = get("get_breakdown", view, by=(), daily=True)
+    if not by_day.empty:
+        st.dataframe(pd.DataFrame({
+            "Day (UTC)": by_day["day"], "Requests": by_day["requests"],
+            "Errors": by_day["errors"],
+            "Spend": [ui.fmt_micros(int(c)) for c in by_day["cost_micros"]],
+            "Input tokens": by_day["input_tokens"], "Output tokens": by_day["output_tokens"],
+        }).sort_values("Day (UTC)", ascending=False), hide_index=True, width="stretch")
+    st.caption("The CSV has one row per day × " + ("member × " if per_member else "")
+               + "model × provider × mode, with exact costs (cost_usd = cost_micros ÷ 1,000,000).")
