@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import random
+import unicodedata
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
@@ -109,8 +110,8 @@ def _seed_members(session: Session, org: Organization, rng: random.Random, t0: d
     people = [(u, n, r) for u, n, r in DEMO_ACCOUNTS] + [(None, n, r) for n, r in OTHER_PEOPLE]
     members = []
     for i, (username, name, role) in enumerate(people):
-        slug = name.lower().replace("'", "").replace(" ", ".")
-        slug = slug.encode("ascii", "ignore").decode() or f"user{i}"
+        plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+        slug = plain.lower().replace("'", "").replace(" ", ".") or f"user{i}"
         email = f"{slug}@acme-robotics.example"
         joined = t0 + timedelta(days=min(i * 4, 120), hours=rng.randint(0, 8))
         active_days_ago = rng.choice([0, 0, 0, 1, 1, 2, 3, 5, 9, 16])

@@ -125,3 +125,41 @@ def dollars_to_micros(text: str) -> int:
     if not value.is_finite() or value < 0:
         raise ValidationError("The amount must be zero or more.")
     return int((value * 1_000_000).to_integral_value())
+
+
+def public_base_url() -> str:
+    """Where members reach the dashboard: KILO_PUBLIC_URL, else the URL this browser used."""
+    import os
+    from urllib.parse import urlsplit
+
+    configured = os.environ.get("KILO_PUBLIC_URL")
+    if configured:
+        return configured.rstrip("/")
+    try:
+        parts = urlsplit(st.context.url or "")
+    except Exception:  # noqa: BLE001
+        parts = None
+    if parts and parts.scheme and parts.netloc:
+        return f"{parts.scheme}://{parts.netloc}"
+    return "http://localhost:8501"
+
+
+# ---- dialogs that survive full reruns -----------------------------------------------
+# A dialog opened only inside `if st.button(...)` vanishes on the next full rerun (and under
+# AppTest, which has no fragment reruns). Keep which dialog is open in session state instead:
+# buttons call open_dialog via on_click, the page calls the dialog named by opened_dialog(),
+# and dialogs pass `on_dismiss=ui.close_dialog` and call close_dialog() after success.
+
+_DIALOG = "_ui_open_dialog"
+
+
+def open_dialog(name: str, payload: Any = None) -> None:
+    st.session_state[_DIALOG] = (name, payload)
+
+
+def close_dialog() -> None:
+    st.session_state.pop(_DIALOG, None)
+
+
+def opened_dialog() -> tuple[str | None, Any]:
+    return st.session_state.get(_DIALOG, (None, None))

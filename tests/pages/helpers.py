@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 DEMO_NAMES = {"owner": "Olivia Bennett", "admin": "Arjun Mehta", "member": "Mia Schneider"}
 
 
 def app_as(username: str, timeout: float = 60) -> AppTest:
     """The app with `username` (owner/admin/member of the demo org) already signed in."""
-    at = AppTest.from_file("app.py", default_timeout=timeout)
+    at = AppTest.from_file(APP, default_timeout=timeout)
     at.session_state["authentication_status"] = True
     at.session_state["username"] = username
     at.session_state["name"] = DEMO_NAMES.get(username, username)

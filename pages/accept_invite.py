@@ -1,0 +1,47 @@
+"""Accept an invitation: the invitee sets a name and password and becomes a member."""
+
+import streamlit as st
+
+import ui
+from kilo import members
+from kilo.errors import KiloError
+
+st.title("Join your organization")
+token = st.query_params.get("token", "")
+if not token:
+    st.error("This page needs the invitation link you were sent (it ends in ?token=…).")
+    st.stop()
+if st.session_state.get("authentication_status"):
+    st.info("You are signed in. Sign out first to accept an invitation for another account.")
+    st.stop()
+
+done = st.session_state.get("accept_done")
+if done:
+    st.success(f"Welcome! Sign in with the username **{done}** and the password you chose.")
+    st.page_link("app.py", label="Go to sign in", icon=":material/login:")
+    st.stop()
+
+try:
+    with ui.read_session() as session:
+        invitation = members.find_invitation(session, token=token)
+except KiloError as exc:
+    st.error(str(exc), icon=":material/link_off:")
+    st.stop()
+
+st.write(f"You were invited to join as **{invitation.role}** with the email "
+         f"**{invitation.email}**.")
+with st.form("accept_form"):
+    name = st.text_input("Your name", key="accept_name")
+    password = st.text_input("Password (at least 8 characters)", type="password",
+                             key="accept_password")
+    confirm = st.text_input("Repeat the password", type="password", key="accept_confirm")
+    submitted = st.form_submit_button("Join", type="primary")
+if submitted:
+    if password != confirm:
+        st.error("The two passwords differ; type the same password twice.")
+    else:
+        member = ui.run_action(
+            lambda s: members.accept_invitation(s, token=token, name=name, password=password))
+        if member is not None:
+            st.session_state["accept_done"] = member.username
+            st.rerun()
