@@ -1,0 +1,508 @@
+"""Custom Modes tab: Kilo Code's built-in modes as the organization has them, custom modes,
+a plain-words preview, and import/export in Kilo Code's `customModes` format.
+
+Owners and admins change modes; members see them and export them. Dialogs stay open
+through `st.session_state["custom_modes_dialog"]` until saved or dismissed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from kilo import modes
+from kilo.modes import ModeConfig
+from kilo.permissions import Actor, allowed
+
+actor = ui.guard("modes.view")
+can_edit = allowed(actor, "modes.change")
+DIALOG = "custom_modes_dialog"
+
+
+# ---- loaders (plain data, cached) ---------------------------------------------------
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_modes(actor: Actor) -> list[dict]:
+    return [asdict(v) for v in ui.read(modes.list_modes, actor=actor)]
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_export(actor: Actor, fmt: str, include_builtins: bool) -> str:
+    return ui.read(modes.export_modes, actor=actor, fmt=fmt, include_builtins=include_builtins)
+
+
+def config_of(row: dict) -> ModeConfig:
+    return ModeConfig(
+        row["slug"],
+        row["name"],
+        row["role_definition"],
+        row["when_to_use"],
+        row["description"],
+        row["custom_instructions"],
+        list(row["groups"]),
+    )
+
+
+def status_of(row: dict) -> str:
+    if row["kind"] == "custom":
+        return "Custom"
+    parts = ["Adjusted" if row["overridden"] else "Kilo Code default"]
+    if row["disabled"]:
+        parts.append("disabled")
+    return " · ".join(parts)
+
+
+def open_dialog(kind: str, slug: str = "") -> None:
+    st.session_state[DIALOG] = (kind, slug)
+
+
+def close_dialog() -> None:
+    st.session_state.pop(DIALOG, None)
+
+
+# ---- dialogs ------------------------------------------------------------------------
+
+
+def mode_form(original: ModeConfig | None, *, builtin: bool) -> ModeConfig:
+    """The mode's fields as widgets; returns what the form currently says."""
+    p = f"custom_modes_form_{original.slug if original else 'new'}"
+    o = original or ModeConfig("", "", "", groups=["read"])
+    c1, c2 = st.columns(2)
+    slug = c1.text_input(
+        "Slug",
+        value=o.slug,
+        key=f"{p}_slug",
+        max_chars=modes.SLUG_MAX,
+        disabled=builtin,
+        placeholder="e.g. test-engineer",
+        help="Lower-case letters, digits and dashes; unique in the organization.",
+    )
+    name = c2.text_input("Name", value=o.name, key=f"{p}_name", max_chars=modes.NAME_MAX)
+    role = st.text_area(
+        "Role definition",
+        value=o.role_definition,
+        key=f"{p}_role",
+        help="Who the assistant is in this mode (required).",
+    )
+    when = st.text_area(
+        "When to use",
+        value=o.when_to_use,
+        key=f"{p}_when",
+        height=80,
+        help="Helps the Orchestrator and members pick this mode.",
+    )
+    desc = st.text_input(
+        "Description",
+        value=o.description,
+        key=f"{p}_desc",
+        help="A short summary shown in the mode picker.",
+    )
+    instr = st.text_area("Custom instructions", value=o.custom_instructions, key=f"{p}_instr")
+    st.markdown("**Tools**")
+    opts = {
+        g if isinstance(g, str) else g[0]: ({} if isinstance(g, str) else g[1]) for g in o.groups
+    }
+    cols = st.columns(len(modes.TOOL_GROUPS))
+    checked = {
+        g: col.checkbox(
+            g, value=g in opts, key=f"{p}_group_{g}", help=modes.GROUP_LABELS[g].capitalize()
+        )
+        for g, col in zip(modes.TOOL_GROUPS, cols, strict=True)
+    }
+    edit_opts = opts.get("edit", {})
+    regex, regex_desc = "", ""
+    if checked["edit"]:
+        e1, e2 = st.columns(2)
+        regex = e1.text_input(
+            "Edit only files matching (fileRegex)",
+            value=edit_opts.get("fileRegex", ""),
+            key=f"{p}_edit_regex",
+            placeholder=r"e.g. \.md$",
+            help="Empty: any file may be edited.",
+        )
+        regex_desc = e2.text_input(
+            "Which files these are",
+            value=edit_opts.get("description", ""),
+            key=f"{p}_edit_regex_desc",
+            placeholder="e.g. Markdown files only",
+        )
+    new_options = dict(opts) | {
+        "edit": {
+            k: v
+            for k, v in (("fileRegex", regex.strip()), ("description", regex_desc.strip()))
+            if v
+        }
+    }
+    # Keep the mode's own order of groups; newly ticked groups go last.
+    order = [g for g in opts if checked.get(g)] + [
+        g for g in modes.TOOL_GROUPS if checked[g] and g not in opts
+    ]
+    groups = [[g, new_options[g]] if new_options.get(g) else g for g in order]
+    return ModeConfig(slug.strip(), name.strip(), role, when, desc, instr, groups)
+
+
+def show_preview(config: ModeConfig) -> None:
+    st.markdown("\n".join(f"- {line}" for line in modes.describe_mode(config)))
+
+
+@st.dialog("Mode", width="large", on_dismiss=close_dialog)
+def edit_dialog(row: dict | None) -> None:
+    builtin = row is not None and row["kind"] == "built-in"
+    if row is None:
+        st.subheader("New custom mode")
+    else:
+        st.subheader(f"Edit {row['name']} ({'built-in' if builtin else 'custom'})")
+        if builtin:
+            st.caption(
+                "Your changes replace Kilo Code's definition for everyone in the "
+                "organization. “Reset to default” brings the original back."
+            )
+    config = mode_form(config_of(row) if row else None, builtin=builtin)
+    with st.expander("Preview: what this mode can do", expanded=True):
+        show_preview(config)
+    if st.button("Save", type="primary", key="custom_modes_form_save"):
+        if row is None:
+            done = ui.run_action(
+                lambda s: modes.create_mode(s, actor=actor, mode=config),
+                success=f"Created mode {config.name}",
+            )
+        else:
+            done = ui.run_action(
+                lambda s: modes.update_mode(s, actor=actor, slug=row["slug"], mode=config),
+                success=f"Saved mode {config.name}",
+            )
+        if done is not None:
+            close_dialog()
+            st.rerun()
+
+
+@st.dialog("Duplicate mode", on_dismiss=close_dialog)
+def duplicate_dialog(row: dict) -> None:
+    st.write(f"Make a new custom mode from **{row['name']}** (`{row['slug']}`).")
+    taken = {r["slug"] for r in load_modes(actor)} | set(modes.BUILTIN_SLUGS)
+    suggestion, n = f"{row['slug']}-copy"[: modes.SLUG_MAX], 2
+    while suggestion in taken:
+        suggestion, n = f"{row['slug'][: modes.SLUG_MAX - 8]}-copy-{n}", n + 1
+    slug = st.text_input("Slug", value=suggestion, key="custom_modes_dup_slug")
+    name = st.text_input(
+        "Name", value=f"{row['name']} (copy)"[: modes.NAME_MAX], key="custom_modes_dup_name"
+    )
+    if st.button("Duplicate", type="primary", key="custom_modes_dup_submit"):
+        if (
+            ui.run_action(
+                lambda s: modes.duplicate_mode(
+                    s, actor=actor, slug=row["slug"], new_slug=slug.strip(), new_name=name.strip()
+                ),
+                success=f"Created mode {name}",
+            )
+            is not None
+        ):
+            close_dialog()
+            st.rerun()
+
+
+@st.dialog("Delete mode", on_dismiss=close_dialog)
+def delete_dialog(row: dict) -> None:
+    st.write(f"Delete the custom mode **{row['name']}** (`{row['slug']}`)?")
+    st.caption("Members' editors stop offering it. Export the modes first to keep a copy.")
+    if st.button("Delete", type="primary", key="custom_modes_delete_confirm"):
+        if ui.run_action(
+            lambda s: modes.delete_mode(s, actor=actor, slug=row["slug"]) or True,
+            success=f"Deleted mode {row['name']}",
+        ):
+            close_dialog()
+            st.rerun()
+
+
+@st.dialog("Reset to default", on_dismiss=close_dialog)
+def reset_dialog(row: dict) -> None:
+    st.write(
+        f"Replace the organization's **{row['name']}** mode with Kilo Code's default "
+        "definition? The adjusted version is kept in the audit log."
+    )
+    if st.button("Reset", type="primary", key="custom_modes_reset_confirm"):
+        if (
+            ui.run_action(
+                lambda s: modes.reset_builtin(s, actor=actor, slug=row["slug"]),
+                success=f"{row['name']} reset to Kilo Code's default",
+            )
+            is not None
+        ):
+            close_dialog()
+            st.rerun()
+
+
+# ---- page ---------------------------------------------------------------------------
+
+all_modes = load_modes(actor)
+by_slug = {r["slug"]: r for r in all_modes}
+
+st.title("Custom Modes")
+st.caption(
+    "A mode tells Kilo Code who to be and which tools it may use. Members' editors get "
+    "the enabled modes below: Kilo Code's built-ins as your organization adjusted them, "
+    "then your custom modes."
+)
+if not can_edit:
+    st.info(
+        "Owners and admins change modes. You can view and export them.",
+        icon=":material/visibility:",
+    )
+
+tab_modes, tab_preview, tab_io = st.tabs(["Modes", "Preview", "Import & export"])
+
+with tab_modes:
+    st.subheader("Built-in modes")
+    for row in (r for r in all_modes if r["kind"] == "built-in"):
+        slug = row["slug"]
+        with st.container(border=True):
+            left, right = st.columns([3, 2], vertical_alignment="center")
+            left.markdown(f"**{row['name']}** `{slug}` · {status_of(row)}")
+            left.caption(f"{row['description']} · Tools: {modes.tools_summary(row['groups'])}")
+            if can_edit:
+                b1, b2, b3 = right.columns(3)
+                if b1.button("Edit", key=f"custom_modes_edit_{slug}", icon=":material/edit:"):
+                    open_dialog("edit", slug)
+                if row["overridden"] and b2.button(
+                    "Reset", key=f"custom_modes_reset_{slug}", icon=":material/restart_alt:"
+                ):
+                    open_dialog("reset", slug)
+                enabled = b3.toggle(
+                    "Enabled", value=not row["disabled"], key=f"custom_modes_enabled_{slug}"
+                )
+                if enabled == row["disabled"]:
+                    if (
+                        ui.run_action(
+                            lambda s, slug=slug, enabled=enabled: modes.set_builtin_disabled(
+                                s, actor=actor, slug=slug, disabled=not enabled
+                            ),
+                            success=f"{row['name']} {'enabled' if enabled else 'disabled'}",
+                        )
+                        is not None
+                    ):
+                        st.rerun()
+
+    st.subheader("Custom modes")
+    s1, s2 = st.columns([3, 1], vertical_alignment="bottom")
+    search = s1.text_input(
+        "Search", key="custom_modes_search", placeholder="Slug, name, description or when to use"
+    )
+    if can_edit and s2.button(
+        "New mode", type="primary", key="custom_modes_new", icon=":material/add:"
+    ):
+        open_dialog("new")
+    needle = search.strip().casefold()
+    custom = [r for r in all_modes if r["kind"] == "custom"]
+    shown = [
+        r
+        for r in custom
+        if not needle
+        or any(needle in r[f].casefold() for f in ("slug", "name", "description", "when_to_use"))
+    ]
+    if not custom:
+        st.info(
+            "No custom modes yet."
+            + (" Create one, or import a .kilocodemodes file." if can_edit else ""),
+            icon=":material/info:",
+        )
+    elif not shown:
+        st.info(f"No custom mode matches “{search}”.", icon=":material/search_off:")
+    for row in shown:
+        slug = row["slug"]
+        with st.container(border=True):
+            left, right = st.columns([3, 2], vertical_alignment="center")
+            left.markdown(f"**{row['name']}** `{slug}`")
+            left.caption(
+                " · ".join(
+                    x
+                    for x in (
+                        row["description"],
+                        f"Tools: {modes.tools_summary(row['groups'])}",
+                        f"Updated {ui.fmt_datetime(row['updated_at'])}",
+                    )
+                    if x
+                )
+            )
+            if can_edit:
+                b1, b2, b3 = right.columns(3)
+                if b1.button("Edit", key=f"custom_modes_edit_{slug}", icon=":material/edit:"):
+                    open_dialog("edit", slug)
+                if b2.button(
+                    "Duplicate",
+                    key=f"custom_modes_duplicate_{slug}",
+                    icon=":material/content_copy:",
+                ):
+                    open_dialog("duplicate", slug)
+                if b3.button("Delete", key=f"custom_modes_delete_{slug}", icon=":material/delete:"):
+                    open_dialog("delete", slug)
+
+with tab_preview:
+    labels = {r["slug"]: f"{r['name']} ({r['slug']})" for r in all_modes}
+    chosen = st.selectbox(
+        "Mode", list(labels), format_func=labels.get, key="custom_modes_preview_mode"
+    )
+    row = by_slug[chosen]
+    config = config_of(row)
+    st.markdown(f"### {row['name']}")
+    st.caption(f"`{row['slug']}` · {status_of(row)}")
+    if row["disabled"]:
+        st.warning(
+            "This built-in mode is disabled: members' editors do not offer it.",
+            icon=":material/block:",
+        )
+    if row["description"]:
+        st.markdown(f"**Description:** {row['description']}")
+    if row["when_to_use"]:
+        st.markdown(f"**When to use:** {row['when_to_use']}")
+    st.markdown("**Tools and restrictions**")
+    show_preview(config)
+    path = st.text_input(
+        "Try a file path",
+        key="custom_modes_preview_path",
+        placeholder="e.g. docs/plan.md or src/app.py",
+    )
+    if path.strip():
+        verdict = "may" if modes.can_edit_file(config, path.strip()) else "may not"
+        st.markdown(f"{row['name']} **{verdict}** edit `{path.strip()}`.")
+    with st.expander("Role definition"):
+        st.text(row["role_definition"])
+    if row["custom_instructions"]:
+        with st.expander("Custom instructions"):
+            st.text(row["custom_instructions"])
+    if can_edit and st.button(
+        "Duplicate as a custom mode",
+        key="custom_modes_preview_duplicate",
+        icon=":material/content_copy:",
+    ):
+        open_dialog("duplicate", chosen)
+
+with tab_io:
+    st.subheader("Export")
+    scope = st.radio(
+        "What to export",
+        ["org", "all"],
+        key="custom_modes_export_scope",
+        horizontal=True,
+        format_func={
+            "org": "Custom and adjusted built-in modes (.kilocodemodes)",
+            "all": "Every enabled mode, as members' editors see them",
+        }.get,
+    )
+    include = scope == "all"
+    yaml_text = load_export(actor, "yaml", include)
+    json_text = load_export(actor, "json", include)
+    d1, d2, _ = st.columns([1, 1, 3])
+    d1.download_button(
+        "Download YAML",
+        yaml_text,
+        file_name="custom_modes.yaml",
+        mime="application/yaml",
+        key="custom_modes_download_yaml",
+        icon=":material/download:",
+    )
+    d2.download_button(
+        "Download JSON",
+        json_text,
+        file_name="custom_modes.json",
+        mime="application/json",
+        key="custom_modes_download_json",
+        icon=":material/download:",
+    )
+    st.caption(
+        "Save the YAML as `.kilocodemodes` in a project, or as Kilo Code's global "
+        "`custom_modes.yaml`. Disabled built-ins cannot be expressed in this format."
+    )
+    with st.expander("Show YAML"):
+        st.code(yaml_text, language="yaml")
+
+    st.subheader("Import")
+    if not can_edit:
+        st.caption("Owners and admins import modes.")
+    else:
+        st.caption(
+            "A `customModes` document from Kilo Code or Roo Code (`.kilocodemodes`, "
+            "`.roomodes`, `custom_modes.yaml`, YAML or JSON). A slug of a built-in "
+            "adjusts that built-in; nothing is deleted. All modes are imported or none."
+        )
+        upload = st.file_uploader("File", key="custom_modes_import_file")
+        pasted = st.text_area("…or paste the document", key="custom_modes_import_text", height=150)
+        source = ""
+        if upload is not None:
+            try:
+                source = upload.getvalue().decode("utf-8")
+            except UnicodeDecodeError:
+                st.error("The file is not UTF-8 text; save it as UTF-8 and try again.")
+        elif pasted.strip():
+            source = pasted
+        if source:
+            plan = ui.read(modes.plan_import, actor=actor, text=source)
+            if plan.problems:
+                st.error(
+                    f"{len(plan.problems)} problem(s); nothing can be imported until "
+                    "they are fixed:\n" + "\n".join(f"- {p}" for p in plan.problems),
+                    icon=":material/error:",
+                )
+            if plan.items:
+                st.dataframe(
+                    pd.DataFrame(
+                        [
+                            {
+                                "Slug": i.slug,
+                                "Name": i.name,
+                                "Kind": i.kind,
+                                "Action": i.action,
+                                "Changes": ", ".join(i.changed),
+                            }
+                            for i in plan.items
+                        ]
+                    ),
+                    hide_index=True,
+                    width="stretch",
+                    key="custom_modes_import_preview",
+                )
+            if plan.ignored:
+                st.caption("Not kept (editor-only fields): " + ", ".join(plan.ignored))
+            todo = plan.count("create") + plan.count("update")
+            if plan.ok:
+                st.markdown(
+                    f"**{plan.count('create')}** to create, **{plan.count('update')}** "
+                    f"to update, **{plan.count('unchanged')}** unchanged."
+                )
+            if st.button(
+                f"Import {todo} mode(s)",
+                type="primary",
+                key="custom_modes_import_submit",
+                disabled=not plan.ok or todo == 0,
+            ):
+                if (
+                    ui.run_action(
+                        lambda s: modes.import_modes(s, actor=actor, text=source),
+                        success=f"Imported {todo} mode(s)",
+                    )
+                    is not None
+                ):
+                    st.session_state.pop("custom_modes_import_text", None)
+                    st.rerun()
+
+
+# ---- open dialog (kept open across reruns until saved or dismissed) ------------------
+
+if can_edit and (pending := st.session_state.get(DIALOG)):
+    kind, slug = pending
+    target = by_slug.get(slug)
+    if kind == "new":
+        edit_dialog(None)
+    elif target is None:
+        close_dialog()
+    elif kind == "edit":
+        edit_dialog(target)
+    elif kind == "duplicate":
+        duplicate_dialog(target)
+    elif kind == "delete" and target["kind"] == "custom":
+        delete_dialog(target)
+    elif kind == "reset" and target["kind"] == "built-in":
+        reset_dialog(target)
