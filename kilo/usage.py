@@ -56,8 +56,14 @@ from kilo.models import (
 from kilo.permissions import Actor, allowed, ensure_allowed
 
 MEASURES = (
-    "requests", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "cost_micros", "latency_ms_sum",
+    "requests",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_micros",
+    "latency_ms_sum",
 )
 HISTOGRAM = tuple(f"lat_b{i}" for i in range(LATENCY_BUCKETS))
 ROLLUP_SUMS = MEASURES  # kept for callers of the first version
@@ -65,9 +71,20 @@ DIMENSIONS = ("member_id", "model_id", "provider", "mode")
 STATUSES = ("success", "error")
 MODE_RE = re.compile(r"^[a-z0-9-]{1,50}$")
 _EVENT_COLUMNS = (
-    "org_id", "at", "member_id", "model_id", "provider", "mode", "input_tokens",
-    "output_tokens", "cache_read_tokens", "cache_write_tokens", "cost_micros", "latency_ms",
-    "status", "external_id",
+    "org_id",
+    "at",
+    "member_id",
+    "model_id",
+    "provider",
+    "mode",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_micros",
+    "latency_ms",
+    "status",
+    "external_id",
 )
 _BATCH = 20_000
 
@@ -127,8 +144,9 @@ def _accumulate(events: Iterable[dict]) -> tuple[dict, dict]:
     return full, hourly
 
 
-def _fold(source: dict[tuple, list[int]], key_of: Callable[[tuple], tuple],
-          width: int) -> dict[tuple, list[int]]:
+def _fold(
+    source: dict[tuple, list[int]], key_of: Callable[[tuple], tuple], width: int
+) -> dict[tuple, list[int]]:
     out: dict[tuple, list[int]] = {}
     for k, v in source.items():
         nk = key_of(k)
@@ -146,14 +164,26 @@ def rollup_rows(org_id: int, events: Iterable[dict]) -> list[dict]:
     full, _ = _accumulate(events)
     cols = MEASURES + HISTOGRAM
     return [
-        {"org_id": org_id, "day": k[0], "member_id": k[1], "model_id": k[2], "provider": k[3],
-         "mode": k[4], **dict(zip(cols, v, strict=True))}
+        {
+            "org_id": org_id,
+            "day": k[0],
+            "member_id": k[1],
+            "model_id": k[2],
+            "provider": k[3],
+            "mode": k[4],
+            **dict(zip(cols, v, strict=True)),
+        }
         for k, v in full.items()
     ]
 
 
-def _upsert(session: Session, table: str, keys: tuple[str, ...], measures: tuple[str, ...],
-            rows: list[tuple]) -> None:
+def _upsert(
+    session: Session,
+    table: str,
+    keys: tuple[str, ...],
+    measures: tuple[str, ...],
+    rows: list[tuple],
+) -> None:
     """INSERT .. ON CONFLICT DO UPDATE adding the measures (same SQL on SQLite and PostgreSQL).
 
     `weekday` is derived from `day`, so it is not part of the unique key."""
@@ -168,7 +198,7 @@ def _upsert(session: Session, table: str, keys: tuple[str, ...], measures: tuple
         + ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
     )
     for start in range(0, len(rows), _BATCH):
-        conn.exec_driver_sql(sql, rows[start:start + _BATCH])
+        conn.exec_driver_sql(sql, rows[start : start + _BATCH])
 
 
 def _insert_raw(session: Session, org_id: int, events: list[dict]) -> None:
@@ -178,18 +208,29 @@ def _insert_raw(session: Session, org_id: int, events: list[dict]) -> None:
     def row(e: dict) -> tuple:
         at = e["at"].astimezone(UTC)
         return (
-            org_id, at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at, e["member_id"],
-            e["model_id"], e["provider"], e.get("mode") or "code", e.get("input_tokens", 0),
-            e.get("output_tokens", 0), e.get("cache_read_tokens", 0),
-            e.get("cache_write_tokens", 0), e.get("cost_micros", 0), e.get("latency_ms", 0),
-            e.get("status", "success"), e.get("external_id"),
+            org_id,
+            at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at,
+            e["member_id"],
+            e["model_id"],
+            e["provider"],
+            e.get("mode") or "code",
+            e.get("input_tokens", 0),
+            e.get("output_tokens", 0),
+            e.get("cache_read_tokens", 0),
+            e.get("cache_write_tokens", 0),
+            e.get("cost_micros", 0),
+            e.get("latency_ms", 0),
+            e.get("status", "success"),
+            e.get("external_id"),
         )
 
     if sqlite:
-        sql = (f"INSERT INTO usageevent ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
-               f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})")
+        sql = (
+            f"INSERT INTO usageevent ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+        )
         for start in range(0, len(events), _BATCH):
-            conn.exec_driver_sql(sql, [row(e) for e in events[start:start + _BATCH]])
+            conn.exec_driver_sql(sql, [row(e) for e in events[start : start + _BATCH]])
         return
     # PostgreSQL: COPY is several times faster than INSERT for bulk rows.
     cursor = conn.connection.dbapi_connection.cursor()
@@ -215,21 +256,44 @@ def insert_events(session: Session, *, org_id: int, events: list[dict]) -> int:
         return day.isoformat() if sqlite else day
 
     n = len(MEASURES)
-    _upsert(session, "usagedaily", ("day", "member_id", "model_id", "provider", "mode"),
-            MEASURES + HISTOGRAM,
-            [(org_id, d(k[0]), k[1], k[2], k[3], k[4], *v) for k, v in full.items()])
+    _upsert(
+        session,
+        "usagedaily",
+        ("day", "member_id", "model_id", "provider", "mode"),
+        MEASURES + HISTOGRAM,
+        [(org_id, d(k[0]), k[1], k[2], k[3], k[4], *v) for k, v in full.items()],
+    )
     by_model = _fold(full, lambda k: (k[0], k[2], k[3], k[4]), n + LATENCY_BUCKETS)
-    _upsert(session, "usagedailymodel", ("day", "model_id", "provider", "mode"),
-            MEASURES + HISTOGRAM,
-            [(org_id, d(k[0]), k[1], k[2], k[3], *v) for k, v in by_model.items()])
+    _upsert(
+        session,
+        "usagedailymodel",
+        ("day", "model_id", "provider", "mode"),
+        MEASURES + HISTOGRAM,
+        [(org_id, d(k[0]), k[1], k[2], k[3], *v) for k, v in by_model.items()],
+    )
     by_member = _fold(full, lambda k: (k[0], k[1]), n)
-    _upsert(session, "usagedailymember", ("day", "member_id"), MEASURES,
-            [(org_id, d(k[0]), k[1], *v) for k, v in by_member.items()])
-    _upsert(session, "usagehourlymember", ("member_id", "day", "hour", "weekday"), MEASURES,
-            [(org_id, k[2], d(k[0]), k[1], k[0].weekday(), *v) for k, v in hourly.items()])
+    _upsert(
+        session,
+        "usagedailymember",
+        ("day", "member_id"),
+        MEASURES,
+        [(org_id, d(k[0]), k[1], *v) for k, v in by_member.items()],
+    )
+    _upsert(
+        session,
+        "usagehourlymember",
+        ("member_id", "day", "hour", "weekday"),
+        MEASURES,
+        [(org_id, k[2], d(k[0]), k[1], k[0].weekday(), *v) for k, v in hourly.items()],
+    )
     by_hour = _fold(hourly, lambda k: (k[0], k[1]), n)
-    _upsert(session, "usagehourly", ("day", "hour", "weekday"), MEASURES,
-            [(org_id, d(k[0]), k[1], k[0].weekday(), *v) for k, v in by_hour.items()])
+    _upsert(
+        session,
+        "usagehourly",
+        ("day", "hour", "weekday"),
+        MEASURES,
+        [(org_id, d(k[0]), k[1], k[0].weekday(), *v) for k, v in by_hour.items()],
+    )
     return len(events)
 
 
@@ -276,12 +340,14 @@ def _timestamp(value: object, *, assume_utc: bool = False) -> datetime:
         try:
             at = datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"timestamp “{text}” is not ISO 8601 "
-                             "(like 2026-05-01T14:03:00Z)") from None
+            raise ValueError(
+                f"timestamp “{text}” is not ISO 8601 (like 2026-05-01T14:03:00Z)"
+            ) from None
     if at.tzinfo is None:
         if not assume_utc:
-            raise ValueError(f"timestamp “{value}” has no time zone; add Z or an offset "
-                             "like +02:00")
+            raise ValueError(
+                f"timestamp “{value}” has no time zone; add Z or an offset like +02:00"
+            )
         at = at.replace(tzinfo=UTC)
     return at.astimezone(UTC)
 
@@ -295,10 +361,23 @@ def _text(value: object, name: str, max_len: int) -> str:
     return text
 
 
-def _event(*, at: object, member_id: int, model_id: object, provider: object, mode: object,
-           input_tokens: object, output_tokens: object, cache_read_tokens: object = 0,
-           cache_write_tokens: object = 0, cost: object, latency_ms: object, status: object,
-           external_id: object = None, assume_utc: bool = False) -> dict:
+def _event(
+    *,
+    at: object,
+    member_id: int,
+    model_id: object,
+    provider: object,
+    mode: object,
+    input_tokens: object,
+    output_tokens: object,
+    cache_read_tokens: object = 0,
+    cache_write_tokens: object = 0,
+    cost: object,
+    latency_ms: object,
+    status: object,
+    external_id: object = None,
+    assume_utc: bool = False,
+) -> dict:
     """Check one event's fields; raises ValueError naming the first bad field."""
     mode_text = str(mode or "code").strip().lower()
     if not MODE_RE.match(mode_text):
@@ -326,11 +405,24 @@ def _event(*, at: object, member_id: int, model_id: object, provider: object, mo
     }
 
 
-def record_usage(session: Session, *, actor: Actor, member_id: int, model_id: str,
-                 provider: str, input_tokens: int, output_tokens: int, cost_usd: Decimal | str,
-                 latency_ms: int, status: str = "success", mode: str = "code",
-                 cache_read_tokens: int = 0, cache_write_tokens: int = 0,
-                 at: datetime | None = None, external_id: str | None = None) -> bool:
+def record_usage(
+    session: Session,
+    *,
+    actor: Actor,
+    member_id: int,
+    model_id: str,
+    provider: str,
+    input_tokens: int,
+    output_tokens: int,
+    cost_usd: Decimal | str,
+    latency_ms: int,
+    status: str = "success",
+    mode: str = "code",
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    at: datetime | None = None,
+    external_id: str | None = None,
+) -> bool:
     """Record one gateway request for a member of the actor's organization.
 
     Idempotent on `external_id`: a request already recorded is not counted twice (returns
@@ -342,11 +434,21 @@ def record_usage(session: Session, *, actor: Actor, member_id: int, model_id: st
     if member is None or member.org_id != actor.org_id:
         raise NotFound(f"Member {member_id} is not in this organization.")
     try:
-        event = _event(at=at or datetime.now(UTC), member_id=member_id, model_id=model_id,
-                       provider=provider, mode=mode, input_tokens=input_tokens,
-                       output_tokens=output_tokens, cache_read_tokens=cache_read_tokens,
-                       cache_write_tokens=cache_write_tokens, cost=cost_usd,
-                       latency_ms=latency_ms, status=status, external_id=external_id)
+        event = _event(
+            at=at or datetime.now(UTC),
+            member_id=member_id,
+            model_id=model_id,
+            provider=provider,
+            mode=mode,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
+            cost=cost_usd,
+            latency_ms=latency_ms,
+            status=status,
+            external_id=external_id,
+        )
     except ValueError as exc:
         raise ValidationError(f"Usage not recorded: {exc}.") from None
     if event["external_id"] and _existing_ids(session, actor.org_id, [event["external_id"]]):
@@ -358,9 +460,14 @@ def record_usage(session: Session, *, actor: Actor, member_id: int, model_id: st
 def _existing_ids(session: Session, org_id: int, ids: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(ids), 900):
-        chunk = ids[start:start + 900]
-        found.update(session.execute(select(UsageEvent.external_id).where(
-            UsageEvent.org_id == org_id, UsageEvent.external_id.in_(chunk))).scalars())
+        chunk = ids[start : start + 900]
+        found.update(
+            session.execute(
+                select(UsageEvent.external_id).where(
+                    UsageEvent.org_id == org_id, UsageEvent.external_id.in_(chunk)
+                )
+            ).scalars()
+        )
     return found
 
 
@@ -368,12 +475,29 @@ def _existing_ids(session: Session, org_id: int, ids: list[str]) -> set[str]:
 # File ingest (CSV / JSONL / OpenRouter activity export)
 # ---------------------------------------------------------------------------------------
 
-NATIVE_REQUIRED = ("timestamp", "user_email", "model", "provider", "input_tokens",
-                   "output_tokens", "cost_usd", "latency_ms", "status")
+NATIVE_REQUIRED = (
+    "timestamp",
+    "user_email",
+    "model",
+    "provider",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "latency_ms",
+    "status",
+)
 NATIVE_OPTIONAL = ("mode", "cache_read_tokens", "cache_write_tokens", "id")
-OPENROUTER_REQUIRED = ("generation_id", "created_at", "cost_total", "tokens_prompt",
-                       "tokens_completion", "model_permaslug", "provider_name", "cancelled",
-                       "generation_time_ms")
+OPENROUTER_REQUIRED = (
+    "generation_id",
+    "created_at",
+    "cost_total",
+    "tokens_prompt",
+    "tokens_completion",
+    "model_permaslug",
+    "provider_name",
+    "cancelled",
+    "generation_time_ms",
+)
 MAX_REPORTED_PROBLEMS = 50
 PROGRESS_MIN_LINES = 5_000  # smaller files import too fast for a progress bar to help
 
@@ -394,13 +518,18 @@ class ImportResult:
     last_at: datetime | None = None
 
     def summary(self) -> str:
-        span = (f"{self.first_at:%Y-%m-%d %H:%M} – {self.last_at:%Y-%m-%d %H:%M} UTC"
-                if self.first_at else "no rows")
+        span = (
+            f"{self.first_at:%Y-%m-%d %H:%M} – {self.last_at:%Y-%m-%d %H:%M} UTC"
+            if self.first_at
+            else "no rows"
+        )
         dollars = Decimal(self.cost_micros) / 1_000_000
-        return (f"{self.path} ({self.file_format}): {self.rows:,} rows read, "
-                f"{self.imported:,} imported, {self.already_imported:,} already imported "
-                f"(skipped); {len(self.members)} member(s), {len(self.models)} model(s), "
-                f"${dollars:,.6f}; {span}")
+        return (
+            f"{self.path} ({self.file_format}): {self.rows:,} rows read, "
+            f"{self.imported:,} imported, {self.already_imported:,} already imported "
+            f"(skipped); {len(self.members)} member(s), {len(self.models)} model(s), "
+            f"${dollars:,.6f}; {span}"
+        )
 
 
 @cache
@@ -412,8 +541,11 @@ def _canonical_models() -> dict[str, str]:
         doc = json.loads((Path(CATALOG_DIR) / "models.json").read_text())
     except (OSError, ValueError):
         return {}
-    return {m["canonical_slug"]: m["id"] for m in doc.get("data", [])
-            if m.get("canonical_slug") and m.get("id")}
+    return {
+        m["canonical_slug"]: m["id"]
+        for m in doc.get("data", [])
+        if m.get("canonical_slug") and m.get("id")
+    }
 
 
 def _openrouter_model(permaslug: str) -> str:
@@ -432,6 +564,7 @@ def _detect_format(path: Path, header: list[str] | None) -> str:
 def _read_records(path: Path) -> tuple[str, Iterator[tuple[int, dict]]]:
     """(format, iterator of (file line number, raw record dict))."""
     if path.suffix.lower() in (".jsonl", ".ndjson"):
+
         def jsonl() -> Iterator[tuple[int, dict]]:
             with path.open(encoding="utf-8-sig") as fh:
                 for line_no, line in enumerate(fh, 1):
@@ -446,6 +579,7 @@ def _read_records(path: Path) -> tuple[str, Iterator[tuple[int, dict]]]:
                         yield line_no, {"__error__": "each line must be a JSON object"}
                         continue
                     yield line_no, {str(k).strip().lower(): v for k, v in obj.items()}
+
         return "jsonl", jsonl()
     with path.open(encoding="utf-8-sig", newline="") as fh:
         header = [h.strip().lower() for h in next(csv.reader(fh), [])]
@@ -458,7 +592,8 @@ def _read_records(path: Path) -> tuple[str, Iterator[tuple[int, dict]]]:
         raise ValidationError(
             f"{path.name} line 1: missing column(s) {', '.join(missing)}; the header must "
             f"name {', '.join(required)} (optional: {', '.join(NATIVE_OPTIONAL)}). "
-            "Nothing was imported.")
+            "Nothing was imported."
+        )
 
     def rows() -> Iterator[tuple[int, dict]]:
         with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -469,10 +604,13 @@ def _read_records(path: Path) -> tuple[str, Iterator[tuple[int, dict]]]:
                     continue
                 line_no = reader.line_num
                 if len(values) != len(header):
-                    yield line_no, {"__error__": f"{len(values)} fields, the header has "
-                                    f"{len(header)}"}
+                    yield (
+                        line_no,
+                        {"__error__": f"{len(values)} fields, the header has {len(header)}"},
+                    )
                     continue
                 yield line_no, dict(zip(header, values, strict=True))
+
     return fmt, rows()
 
 
@@ -496,8 +634,10 @@ class _Resolver:
             return self.key_members[key_name.strip()]
         if self.default_member is not None:
             return self.default_member
-        raise ValueError("the row names no user; pass --member EMAIL for rows without one, "
-                         "or --key-member 'KEY NAME=EMAIL' to map an API key to a member")
+        raise ValueError(
+            "the row names no user; pass --member EMAIL for rows without one, "
+            "or --key-member 'KEY NAME=EMAIL' to map an API key to a member"
+        )
 
 
 def _provider_slugs(session: Session) -> dict[str, str]:
@@ -507,38 +647,57 @@ def _provider_slugs(session: Session) -> dict[str, str]:
     return out
 
 
-def _convert(fmt: str, record: dict, line_no: int, resolver: _Resolver,
-             providers: dict[str, str], default_mode: str) -> dict | None:
+def _convert(
+    fmt: str,
+    record: dict,
+    line_no: int,
+    resolver: _Resolver,
+    providers: dict[str, str],
+    default_mode: str,
+) -> dict | None:
     if fmt == "openrouter":
-        member_id = resolver.member(line_no, record.get("user", ""),
-                                    record.get("api_key_name", ""))
+        member_id = resolver.member(line_no, record.get("user", ""), record.get("api_key_name", ""))
         provider_name = str(record.get("provider_name") or "").strip()
         provider = providers.get(provider_name.lower()) or re.sub(
-            r"[^a-z0-9]+", "-", provider_name.lower()).strip("-")
+            r"[^a-z0-9]+", "-", provider_name.lower()
+        ).strip("-")
         cancelled = str(record.get("cancelled", "")).strip().lower() == "true"
         failed = str(record.get("finish_reason_normalized", "")).strip().lower() == "error"
         event = _event(
-            at=record["created_at"], assume_utc=True, member_id=member_id or 0,
-            model_id=_openrouter_model(str(record["model_permaslug"])), provider=provider,
-            mode=default_mode, input_tokens=record["tokens_prompt"] or 0,
+            at=record["created_at"],
+            assume_utc=True,
+            member_id=member_id or 0,
+            model_id=_openrouter_model(str(record["model_permaslug"])),
+            provider=provider,
+            mode=default_mode,
+            input_tokens=record["tokens_prompt"] or 0,
             output_tokens=record["tokens_completion"] or 0,
             cache_read_tokens=record.get("tokens_cached") or 0,
-            cost=record["cost_total"] or "0", latency_ms=record["generation_time_ms"] or 0,
+            cost=record["cost_total"] or "0",
+            latency_ms=record["generation_time_ms"] or 0,
             status="error" if cancelled or failed else "success",
-            external_id=record["generation_id"])
+            external_id=record["generation_id"],
+        )
     else:
         missing = [c for c in NATIVE_REQUIRED if c not in record]
         if missing:
             raise ValueError(f"missing field(s) {', '.join(missing)}")
         member_id = resolver.member(line_no, str(record["user_email"] or ""))
         event = _event(
-            at=record["timestamp"], member_id=member_id or 0, model_id=record["model"],
-            provider=record["provider"], mode=record.get("mode") or default_mode,
-            input_tokens=record["input_tokens"], output_tokens=record["output_tokens"],
+            at=record["timestamp"],
+            member_id=member_id or 0,
+            model_id=record["model"],
+            provider=record["provider"],
+            mode=record.get("mode") or default_mode,
+            input_tokens=record["input_tokens"],
+            output_tokens=record["output_tokens"],
             cache_read_tokens=record.get("cache_read_tokens") or 0,
             cache_write_tokens=record.get("cache_write_tokens") or 0,
-            cost=record["cost_usd"], latency_ms=record["latency_ms"], status=record["status"],
-            external_id=record.get("id"))
+            cost=record["cost_usd"],
+            latency_ms=record["latency_ms"],
+            status=record["status"],
+            external_id=record.get("id"),
+        )
     return event if member_id is not None else None
 
 
@@ -559,10 +718,17 @@ def _problem_report(name: str, problems: dict[str, list[int]]) -> str:
     return "\n".join(out)
 
 
-def import_usage(session: Session, *, actor: Actor, path: str | Path,
-                 member_email: str | None = None, key_members: dict[str, str] | None = None,
-                 default_mode: str = "code", dry_run: bool = False,
-                 progress: Callable[[str, int, int], None] | None = None) -> ImportResult:
+def import_usage(
+    session: Session,
+    *,
+    actor: Actor,
+    path: str | Path,
+    member_email: str | None = None,
+    key_members: dict[str, str] | None = None,
+    default_mode: str = "code",
+    dry_run: bool = False,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ImportResult:
     """Ingest a usage file: validated whole first; any problem stores nothing.
 
     Formats: CSV or JSONL with our columns (see README, "Usage import"), or OpenRouter's
@@ -578,8 +744,9 @@ def import_usage(session: Session, *, actor: Actor, path: str | Path,
         raise ValidationError(f"{path} is not a file.")
     if not MODE_RE.match(default_mode or ""):
         raise ValidationError(f"Mode “{default_mode}” must be a mode slug like code or ask.")
-    members = session.execute(select(Member.id, Member.email).where(
-        Member.org_id == actor.org_id)).all()
+    members = session.execute(
+        select(Member.id, Member.email).where(Member.org_id == actor.org_id)
+    ).all()
     by_email = {email.lower(): member_id for member_id, email in members}
 
     def lookup(email: str, what: str) -> int:
@@ -590,8 +757,9 @@ def import_usage(session: Session, *, actor: Actor, path: str | Path,
 
     resolver = _Resolver(
         by_email=by_email,
-        key_members={k.strip(): lookup(v, f"--key-member {k}:")
-                     for k, v in (key_members or {}).items()},
+        key_members={
+            k.strip(): lookup(v, f"--key-member {k}:") for k, v in (key_members or {}).items()
+        },
         default_member=lookup(member_email, "--member") if member_email else None,
     )
     providers = _provider_slugs(session)
@@ -611,8 +779,11 @@ def import_usage(session: Session, *, actor: Actor, path: str | Path,
                 yield line_no, None, record["__error__"]
                 continue
             try:
-                yield line_no, _convert(fmt, record, line_no, resolver, providers,
-                                        default_mode), None
+                yield (
+                    line_no,
+                    _convert(fmt, record, line_no, resolver, providers, default_mode),
+                    None,
+                )
             except ValueError as exc:
                 yield line_no, None, str(exc)
             except KeyError as exc:
@@ -633,8 +804,10 @@ def import_usage(session: Session, *, actor: Actor, path: str | Path,
             else:
                 seen_ids[ext] = line_no
     for email, lines in sorted(resolver.unknown.items()):
-        problems[f"unknown user {email} (not a member; invite them first or fix the "
-                 "e-mail; imports never create members)"] = lines
+        problems[
+            f"unknown user {email} (not a member; invite them first or fix the "
+            "e-mail; imports never create members)"
+        ] = lines
     if problems:
         raise ValidationError(_problem_report(path.name, problems))
     if result.rows == 0:
@@ -664,14 +837,24 @@ def import_usage(session: Session, *, actor: Actor, path: str | Path,
         progress("done", total_lines, total_lines)
     if not dry_run:
         audit.record(
-            session, actor=actor, action="organization.usage.import", target=path.name,
+            session,
+            actor=actor,
+            action="organization.usage.import",
+            target=path.name,
             message=f"Imported {result.imported:,} usage events from {path.name} "
-                    f"({result.already_imported:,} already imported)",
-            details={"file": path.name, "format": result.file_format, "rows": result.rows,
-                     "imported": result.imported, "already_imported": result.already_imported,
-                     "cost_micros": result.cost_micros, "members": len(result.members),
-                     "first_at": result.first_at.isoformat() if result.first_at else None,
-                     "last_at": result.last_at.isoformat() if result.last_at else None})
+            f"({result.already_imported:,} already imported)",
+            details={
+                "file": path.name,
+                "format": result.file_format,
+                "rows": result.rows,
+                "imported": result.imported,
+                "already_imported": result.already_imported,
+                "cost_micros": result.cost_micros,
+                "members": len(result.members),
+                "first_at": result.first_at.isoformat() if result.first_at else None,
+                "last_at": result.last_at.isoformat() if result.last_at else None,
+            },
+        )
     return result
 
 
@@ -708,16 +891,25 @@ class UsageFilter:
     modes: tuple[str, ...] = ()
 
     def dims(self) -> dict[str, tuple]:
-        return {k: v for k, v in (("member_id", self.members), ("model_id", self.models),
-                                  ("provider", self.providers), ("mode", self.modes)) if v}
+        return {
+            k: v
+            for k, v in (
+                ("member_id", self.members),
+                ("model_id", self.models),
+                ("provider", self.providers),
+                ("mode", self.modes),
+            )
+            if v
+        }
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
 
 
-def resolve_period(kind: str, *, today: date, start: date | None = None,
-                   end: date | None = None) -> tuple[date, date]:
+def resolve_period(
+    kind: str, *, today: date, start: date | None = None, end: date | None = None
+) -> tuple[date, date]:
     """The (start, end) days of a period choice; the billing period is the calendar month."""
     if kind == "billing":
         return month_start(today), today
@@ -777,9 +969,11 @@ def _scope(session: Session, actor: Actor, f: UsageFilter) -> UsageFilter:
     if not allowed(actor, "usage.view_all"):
         return replace(f, members=(actor.id,))
     if f.members and not analytics_enabled(session, org_id=actor.org_id):
-        raise PermissionDenied("Per-member usage analytics are turned off for this "
-                               "organization; an owner or admin can turn them on in "
-                               "Organization settings.")
+        raise PermissionDenied(
+            "Per-member usage analytics are turned off for this "
+            "organization; an owner or admin can turn them on in "
+            "Organization settings."
+        )
     return f
 
 
@@ -798,18 +992,25 @@ def _to_int(value: Any) -> int:
     return int(value or 0)
 
 
-def _aggregate(session: Session, org_id: int, f: UsageFilter, group: tuple[str, ...] = (),
-               *, histogram: bool = False, measures: tuple[str, ...] = MEASURES,
-               hourly: bool = False) -> list[dict]:
+def _aggregate(
+    session: Session,
+    org_id: int,
+    f: UsageFilter,
+    group: tuple[str, ...] = (),
+    *,
+    histogram: bool = False,
+    measures: tuple[str, ...] = MEASURES,
+    hourly: bool = False,
+) -> list[dict]:
     needed = set(f.dims()) | {g for g in group if g in DIMENSIONS}
     rollup = _pick(needed, hourly=hourly, histogram=histogram)
     if rollup is None:
         raise ValueError(f"no rollup covers {sorted(needed)}")  # a programming error
     t = rollup.table
     cols = measures + (HISTOGRAM if histogram else ())
-    stmt = select(*[getattr(t, g) for g in group],
-                  *[func.sum(getattr(t, c)).label(c) for c in cols]).where(
-        t.org_id == org_id, t.day >= f.start, t.day <= f.end)
+    stmt = select(
+        *[getattr(t, g) for g in group], *[func.sum(getattr(t, c)).label(c) for c in cols]
+    ).where(t.org_id == org_id, t.day >= f.start, t.day <= f.end)
     for dim, values in f.dims().items():
         stmt = stmt.where(getattr(t, dim).in_(values))
     if group:
@@ -850,14 +1051,21 @@ def count_active_members(session: Session, *, actor: Actor, f: UsageFilter) -> i
     rollup = _pick(set(f.dims()) | {"member_id"})
     t = rollup.table
     stmt = select(func.count(distinct(t.member_id))).where(
-        t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end, t.requests > 0)
+        t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end, t.requests > 0
+    )
     for dim, values in f.dims().items():
         stmt = stmt.where(getattr(t, dim).in_(values))
     return _to_int(session.execute(stmt).scalar())
 
 
-def get_overview(session: Session, *, actor: Actor, f: UsageFilter, billing: bool = False,
-                 today: date | None = None) -> dict[str, dict[str, int]]:
+def get_overview(
+    session: Session,
+    *,
+    actor: Actor,
+    f: UsageFilter,
+    billing: bool = False,
+    today: date | None = None,
+) -> dict[str, dict[str, int]]:
     """Overview metrics of the view and of the previous period (for the deltas).
 
     Keys of each side: spend_micros, successful, avg_cost_micros (per successful request,
@@ -870,19 +1078,30 @@ def get_overview(session: Session, *, actor: Actor, f: UsageFilter, billing: boo
         t = get_totals(session, actor=actor, f=view)
         last = min(view.end, today) if today else view.end
         active = count_active_members(
-            session, actor=actor, f=replace(view, start=last - timedelta(days=6), end=last))
+            session, actor=actor, f=replace(view, start=last - timedelta(days=6), end=last)
+        )
         out[name] = {
-            "spend_micros": t["cost_micros"], "successful": t["successful"],
+            "spend_micros": t["cost_micros"],
+            "successful": t["successful"],
             "avg_cost_micros": t["cost_micros"] // t["successful"] if t["successful"] else 0,
-            "input_tokens": t["input_tokens"], "output_tokens": t["output_tokens"],
-            "requests": t["requests"], "errors": t["errors"], "active_7d": active,
+            "input_tokens": t["input_tokens"],
+            "output_tokens": t["output_tokens"],
+            "requests": t["requests"],
+            "errors": t["errors"],
+            "active_7d": active,
         }
     out["previous_period"] = {"start": prev.start, "end": prev.end}  # type: ignore[assignment]
     return out
 
 
-def get_breakdown(session: Session, *, actor: Actor, f: UsageFilter,
-                  by: tuple[str, ...] = ("model_id",), daily: bool = False) -> pd.DataFrame:
+def get_breakdown(
+    session: Session,
+    *,
+    actor: Actor,
+    f: UsageFilter,
+    by: tuple[str, ...] = ("model_id",),
+    daily: bool = False,
+) -> pd.DataFrame:
     """Sums grouped by dimensions (member_id, model_id, provider, mode), optionally per day.
 
     Returns a DataFrame with the group columns (plus `day`) and every measure, as int64.
@@ -928,18 +1147,34 @@ def get_model_performance(session: Session, *, actor: Actor, f: UsageFilter) -> 
     for r in rows:
         counts = [r[h] for h in HISTOGRAM]
         req = r["requests"]
-        out.append({
-            "model_id": r["model_id"], "requests": req, "errors": r["errors"],
-            "error_rate": r["errors"] / req if req else 0.0, "cost_micros": r["cost_micros"],
-            "output_tokens": r["output_tokens"],
-            "latency_p50_ms": percentile_from_histogram(counts, 0.5),
-            "latency_p95_ms": percentile_from_histogram(counts, 0.95),
-            "latency_mean_ms": r["latency_ms_sum"] / req if req else None,
-            "output_tokens_per_s": (r["output_tokens"] * 1000 / r["latency_ms_sum"]
-                                    if r["latency_ms_sum"] else None),
-        })
-    cols = ["model_id", "requests", "errors", "error_rate", "cost_micros", "output_tokens",
-            "latency_p50_ms", "latency_p95_ms", "latency_mean_ms", "output_tokens_per_s"]
+        out.append(
+            {
+                "model_id": r["model_id"],
+                "requests": req,
+                "errors": r["errors"],
+                "error_rate": r["errors"] / req if req else 0.0,
+                "cost_micros": r["cost_micros"],
+                "output_tokens": r["output_tokens"],
+                "latency_p50_ms": percentile_from_histogram(counts, 0.5),
+                "latency_p95_ms": percentile_from_histogram(counts, 0.95),
+                "latency_mean_ms": r["latency_ms_sum"] / req if req else None,
+                "output_tokens_per_s": (
+                    r["output_tokens"] * 1000 / r["latency_ms_sum"] if r["latency_ms_sum"] else None
+                ),
+            }
+        )
+    cols = [
+        "model_id",
+        "requests",
+        "errors",
+        "error_rate",
+        "cost_micros",
+        "output_tokens",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_mean_ms",
+        "output_tokens_per_s",
+    ]
     frame = pd.DataFrame(out, columns=cols)
     return frame.sort_values("requests", ascending=False).reset_index(drop=True)
 
@@ -956,11 +1191,14 @@ def _heatmap_from_events(session: Session, org_id: int, f: UsageFilter) -> list[
     start = datetime.combine(f.start, datetime.min.time(), tzinfo=UTC)
     end = datetime.combine(f.end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
     err = func.sum(func.cast(t.status != literal("success"), _INT))
-    stmt = select(weekday.label("weekday"), hour.label("hour"),
-                  func.count().label("requests"), err.label("errors"),
-                  func.sum(t.cost_micros).label("cost_micros"),
-                  func.sum(t.input_tokens + t.output_tokens).label("tokens")).where(
-        t.org_id == org_id, t.at >= start, t.at < end)
+    stmt = select(
+        weekday.label("weekday"),
+        hour.label("hour"),
+        func.count().label("requests"),
+        err.label("errors"),
+        func.sum(t.cost_micros).label("cost_micros"),
+        func.sum(t.input_tokens + t.output_tokens).label("tokens"),
+    ).where(t.org_id == org_id, t.at >= start, t.at < end)
     for dim, values in f.dims().items():
         stmt = stmt.where(getattr(t, dim).in_(values))
     stmt = stmt.group_by(weekday, hour)
@@ -975,27 +1213,31 @@ def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFra
         rows = _heatmap_from_events(session, actor.org_id, f)
     else:
         t = rollup.table
-        stmt = select(t.weekday, t.hour, func.sum(t.requests).label("requests"),
-                      func.sum(t.errors).label("errors"),
-                      func.sum(t.cost_micros).label("cost_micros"),
-                      func.sum(t.input_tokens + t.output_tokens).label("tokens")).where(
-            t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
+        stmt = select(
+            t.weekday,
+            t.hour,
+            func.sum(t.requests).label("requests"),
+            func.sum(t.errors).label("errors"),
+            func.sum(t.cost_micros).label("cost_micros"),
+            func.sum(t.input_tokens + t.output_tokens).label("tokens"),
+        ).where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
         for dim, values in f.dims().items():
             stmt = stmt.where(getattr(t, dim).in_(values))
         stmt = stmt.group_by(t.weekday, t.hour)
         rows = [{k: _to_int(v) for k, v in r.items()} for r in session.execute(stmt).mappings()]
-    grid = pd.DataFrame([(w, h) for w in range(7) for h in range(24)],
-                        columns=["weekday", "hour"])
-    cells = pd.DataFrame(rows, columns=["weekday", "hour", "requests", "errors", "cost_micros",
-                                        "tokens"])
+    grid = pd.DataFrame([(w, h) for w in range(7) for h in range(24)], columns=["weekday", "hour"])
+    cells = pd.DataFrame(
+        rows, columns=["weekday", "hour", "requests", "errors", "cost_micros", "tokens"]
+    )
     frame = grid.merge(cells, on=["weekday", "hour"], how="left").fillna(0)
     for c in ("requests", "errors", "cost_micros", "tokens"):
         frame[c] = frame[c].astype("int64")
     return frame
 
 
-def get_monthly(session: Session, *, actor: Actor, f: UsageFilter, months: int = 6,
-                by: str = "model_id") -> pd.DataFrame:
+def get_monthly(
+    session: Session, *, actor: Actor, f: UsageFilter, months: int = 6, by: str = "model_id"
+) -> pd.DataFrame:
     """Month by month (the `months` calendar months ending with the view's last day),
     grouped by `by`; the view's dimension filters apply, its start day does not."""
     start = month_start(f.end)
@@ -1010,11 +1252,24 @@ def get_monthly(session: Session, *, actor: Actor, f: UsageFilter, months: int =
 
 
 def _member_names(session: Session, org_id: int) -> pd.DataFrame:
-    rows = session.execute(select(Member.id, Member.name, Member.email, Member.role,
-                                  Member.removed_at).where(Member.org_id == org_id)).all()
-    return pd.DataFrame([{"member_id": r[0], "name": r[1], "email": r[2], "role": r[3],
-                          "removed": r[4] is not None} for r in rows],
-                        columns=["member_id", "name", "email", "role", "removed"])
+    rows = session.execute(
+        select(Member.id, Member.name, Member.email, Member.role, Member.removed_at).where(
+            Member.org_id == org_id
+        )
+    ).all()
+    return pd.DataFrame(
+        [
+            {
+                "member_id": r[0],
+                "name": r[1],
+                "email": r[2],
+                "role": r[3],
+                "removed": r[4] is not None,
+            }
+            for r in rows
+        ],
+        columns=["member_id", "name", "email", "role", "removed"],
+    )
 
 
 def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFrame:
@@ -1025,16 +1280,20 @@ def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.D
     """
     ensure_allowed(actor, "usage.view_all")
     if not analytics_enabled(session, org_id=actor.org_id):
-        raise PermissionDenied("Per-member usage analytics are turned off for this "
-                               "organization; an owner or admin can turn them on in "
-                               "Organization settings.")
+        raise PermissionDenied(
+            "Per-member usage analytics are turned off for this "
+            "organization; an owner or admin can turn them on in "
+            "Organization settings."
+        )
     f = _scope(session, actor, f)
     rollup = _pick(set(f.dims()) | {"member_id"})
     t = rollup.table
     active_days = func.count(distinct(t.day))
-    stmt = select(t.member_id, *[func.sum(getattr(t, m)).label(m) for m in MEASURES],
-                  active_days.label("active_days")).where(
-        t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
+    stmt = select(
+        t.member_id,
+        *[func.sum(getattr(t, m)).label(m) for m in MEASURES],
+        active_days.label("active_days"),
+    ).where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
     for dim, values in f.dims().items():
         stmt = stmt.where(getattr(t, dim).in_(values))
     stmt = stmt.group_by(t.member_id)
@@ -1061,8 +1320,9 @@ def spend_concentration(costs: Iterable[int]) -> dict[str, float]:
     return {"gini": gini, "top10_share": top(0.10), "top20_share": top(0.20), "members": n}
 
 
-def list_filter_options(session: Session, *, actor: Actor, start: date,
-                        end: date) -> dict[str, list]:
+def list_filter_options(
+    session: Session, *, actor: Actor, start: date, end: date
+) -> dict[str, list]:
     """Values for the filter widgets: models, providers and modes seen in the days (for
     the actor's scope), and members (owners/admins with analytics on)."""
     f = _scope(session, actor, UsageFilter(start=start, end=end))
@@ -1070,13 +1330,16 @@ def list_filter_options(session: Session, *, actor: Actor, start: date,
     for dim in ("model_id", "provider", "mode"):
         rollup = _pick(set(f.dims()) | {dim})
         t = rollup.table
-        stmt = select(getattr(t, dim)).distinct().where(
-            t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
+        stmt = (
+            select(getattr(t, dim))
+            .distinct()
+            .where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
+        )
         for d, values in f.dims().items():
             stmt = stmt.where(getattr(t, d).in_(values))
         options[dim] = sorted(session.execute(stmt).scalars())
     members = []
-    if (allowed(actor, "usage.view_all") and analytics_enabled(session, org_id=actor.org_id)):
+    if allowed(actor, "usage.view_all") and analytics_enabled(session, org_id=actor.org_id):
         names = _member_names(session, actor.org_id)
         members = [(int(r.member_id), f"{r.name} <{r.email}>") for r in names.itertuples()]
         members.sort(key=lambda m: m[1].lower())
@@ -1088,16 +1351,22 @@ def get_forecast(session: Session, *, actor: Actor, f: UsageFilter, today: date)
     """Spend so far in the calendar month of `today` and a projection to its end, at the
     average daily spend of the last 7 days (the view's filters apply)."""
     period_start, period_end = month_start(today), month_end(today)
-    so_far = get_totals(session, actor=actor,
-                        f=replace(f, start=period_start, end=today))["cost_micros"]
-    recent = get_totals(session, actor=actor, f=replace(f, start=today - timedelta(days=6),
-                                                         end=today))["cost_micros"]
+    so_far = get_totals(session, actor=actor, f=replace(f, start=period_start, end=today))[
+        "cost_micros"
+    ]
+    recent = get_totals(
+        session, actor=actor, f=replace(f, start=today - timedelta(days=6), end=today)
+    )["cost_micros"]
     daily_rate = recent // 7
     remaining_days = (period_end - today).days
-    return {"period_start": period_start, "period_end": period_end,
-            "spent_micros": so_far, "daily_rate_micros": daily_rate,
-            "remaining_days": remaining_days,
-            "projected_micros": so_far + daily_rate * remaining_days}
+    return {
+        "period_start": period_start,
+        "period_end": period_end,
+        "spent_micros": so_far,
+        "daily_rate_micros": daily_rate,
+        "remaining_days": remaining_days,
+        "projected_micros": so_far + daily_rate * remaining_days,
+    }
 
 
 def get_credit_runway(session: Session, *, actor: Actor, today: date) -> dict:
@@ -1106,18 +1375,37 @@ def get_credit_runway(session: Session, *, actor: Actor, today: date) -> dict:
 
     ensure_allowed(actor, "usage.view_all")
     balance = balance_micros(session, org_id=actor.org_id)
-    recent = _aggregate(session, actor.org_id,
-                        UsageFilter(start=today - timedelta(days=6), end=today))
+    recent = _aggregate(
+        session, actor.org_id, UsageFilter(start=today - timedelta(days=6), end=today)
+    )
     spent = recent[0]["cost_micros"] if recent else 0
     daily = spent // 7
     days = None if daily <= 0 else max(balance, 0) / daily
-    return {"balance_micros": balance, "daily_rate_micros": daily, "days": days,
-            "runs_out": today + timedelta(days=int(days)) if days is not None else None}
+    return {
+        "balance_micros": balance,
+        "daily_rate_micros": daily,
+        "days": days,
+        "runs_out": today + timedelta(days=int(days)) if days is not None else None,
+    }
 
 
-EXPORT_COLUMNS = ("day", "member_email", "model_id", "provider", "mode", "requests",
-                  "successful", "errors", "input_tokens", "output_tokens", "cache_read_tokens",
-                  "cache_write_tokens", "cost_usd", "cost_micros", "latency_ms_sum")
+EXPORT_COLUMNS = (
+    "day",
+    "member_email",
+    "model_id",
+    "provider",
+    "mode",
+    "requests",
+    "successful",
+    "errors",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "cost_micros",
+    "latency_ms_sum",
+)
 
 
 def export_csv(session: Session, *, actor: Actor, f: UsageFilter) -> str:
@@ -1127,13 +1415,18 @@ def export_csv(session: Session, *, actor: Actor, f: UsageFilter) -> str:
     own rows); cost_usd is the exact decimal of cost_micros.
     """
     f = _scope(session, actor, f)
-    per_member = bool(f.members) or (allowed(actor, "usage.view_all")
-                                     and analytics_enabled(session, org_id=actor.org_id))
-    by = ("member_id", "model_id", "provider", "mode") if per_member else (
-        "model_id", "provider", "mode")
+    per_member = bool(f.members) or (
+        allowed(actor, "usage.view_all") and analytics_enabled(session, org_id=actor.org_id)
+    )
+    by = (
+        ("member_id", "model_id", "provider", "mode")
+        if per_member
+        else ("model_id", "provider", "mode")
+    )
     frame = get_breakdown(session, actor=actor, f=f, by=by, daily=True)
-    emails = dict(session.execute(select(Member.id, Member.email).where(
-        Member.org_id == actor.org_id)).all())
+    emails = dict(
+        session.execute(select(Member.id, Member.email).where(Member.org_id == actor.org_id)).all()
+    )
     frame["member_email"] = frame["member_id"].map(emails) if per_member else ""
     frame["successful"] = frame["requests"] - frame["errors"]
     frame["cost_usd"] = [f"{Decimal(int(c)) / 1_000_000:.6f}" for c in frame["cost_micros"]]
@@ -1155,8 +1448,9 @@ def _progress_bar(stage: str, done: int, total: int) -> None:
         end = "\n"
     else:
         end = ""
-    sys.stderr.write(f"\r{stage:>9} [{'#' * filled}{'.' * (width - filled)}] "
-                     f"{done:,}/{total:,} lines{end}")
+    sys.stderr.write(
+        f"\r{stage:>9} [{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} lines{end}"
+    )
     sys.stderr.flush()
 
 
@@ -1175,39 +1469,62 @@ def _cmd_ingest(args: Any) -> int:
         if org_id is None:
             ids = session.execute(select(Organization.id)).scalars().all()
             if len(ids) != 1:
-                raise ValidationError(f"The database holds {len(ids)} organizations; "
-                                      "choose one with --org ID.")
+                raise ValidationError(
+                    f"The database holds {len(ids)} organizations; choose one with --org ID."
+                )
             org_id = ids[0]
         elif session.get(Organization, org_id) is None:
             raise ValidationError(f"There is no organization {org_id}.")
         from kilo.permissions import system_actor
 
-        result = import_usage(session, actor=system_actor(org_id), path=args.file,
-                              member_email=args.member, key_members=key_members,
-                              default_mode=args.mode, dry_run=args.dry_run,
-                              progress=None if args.quiet else _progress_bar)
-    print(("Checked (dry run, nothing stored): " if args.dry_run else "Imported: ")
-          + result.summary())
+        result = import_usage(
+            session,
+            actor=system_actor(org_id),
+            path=args.file,
+            member_email=args.member,
+            key_members=key_members,
+            default_mode=args.mode,
+            dry_run=args.dry_run,
+            progress=None if args.quiet else _progress_bar,
+        )
+    print(
+        ("Checked (dry run, nothing stored): " if args.dry_run else "Imported: ") + result.summary()
+    )
     return 0
 
 
 def register_cli(subparsers: Any) -> None:
     p = subparsers.add_parser(
-        "ingest", help="import usage events from a CSV or JSONL file",
+        "ingest",
+        help="import usage events from a CSV or JSONL file",
         description="Import usage events. The whole file is checked first; if any row is "
         "bad, its line number and reason are printed and nothing is stored. Accepts our "
         "CSV/JSONL columns (see README, 'Usage import') or an OpenRouter activity export "
-        "CSV. Rows whose id/generation_id is already stored are skipped.")
+        "CSV. Rows whose id/generation_id is already stored are skipped.",
+    )
     p.add_argument("file", help="path to a .csv, .jsonl or .ndjson file")
-    p.add_argument("--org", type=int, default=None,
-                   help="organization id (needed only when the database holds several)")
-    p.add_argument("--member", metavar="EMAIL",
-                   help="member to charge rows that name no user (OpenRouter exports)")
-    p.add_argument("--key-member", action="append", metavar="'KEY NAME=EMAIL'",
-                   help="charge OpenRouter rows of this api_key_name to this member "
-                   "(repeatable)")
-    p.add_argument("--mode", default="code",
-                   help="mode for rows without one (OpenRouter exports); default: code")
+    p.add_argument(
+        "--org",
+        type=int,
+        default=None,
+        help="organization id (needed only when the database holds several)",
+    )
+    p.add_argument(
+        "--member",
+        metavar="EMAIL",
+        help="member to charge rows that name no user (OpenRouter exports)",
+    )
+    p.add_argument(
+        "--key-member",
+        action="append",
+        metavar="'KEY NAME=EMAIL'",
+        help="charge OpenRouter rows of this api_key_name to this member (repeatable)",
+    )
+    p.add_argument(
+        "--mode",
+        default="code",
+        help="mode for rows without one (OpenRouter exports); default: code",
+    )
     p.add_argument("--dry-run", action="store_true", help="check the file, store nothing")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_ingest)

@@ -26,8 +26,9 @@ URL = database_url()
 
 
 @st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
-def load(name: str, url: str, actor_key: tuple, f: usage.UsageFilter | None = None,
-         **kwargs: object) -> object:
+def load(
+    name: str, url: str, actor_key: tuple, f: usage.UsageFilter | None = None, **kwargs: object
+) -> object:
     """Any read service of kilo.usage, cached per database, actor and view."""
     if f is not None:
         kwargs["f"] = f
@@ -60,8 +61,9 @@ def _param_date(name: str) -> date | None:
 
 if "usage_period" not in st.session_state:  # first run: take the view from the URL
     period_param = st.query_params.get("period", "billing")
-    st.session_state["usage_period"] = period_param if period_param in usage.PERIODS else (
-        "billing")
+    st.session_state["usage_period"] = (
+        period_param if period_param in usage.PERIODS else ("billing")
+    )
     start_param, end_param = _param_date("from"), _param_date("to")
     if start_param and end_param and start_param <= end_param:
         st.session_state["usage_range"] = (start_param, end_param)
@@ -77,12 +79,17 @@ else:
     st.caption("Your own usage (members see only their own). Days and hours are UTC.")
 
 cols = st.columns([1.2, 1.6, 1, 1, 1])
-period = cols[0].selectbox("Period", list(usage.PERIODS), format_func=usage.PERIODS.get,
-                           key="usage_period")
+period = cols[0].selectbox(
+    "Period", list(usage.PERIODS), format_func=usage.PERIODS.get, key="usage_period"
+)
 custom = None
 if period == "custom":
-    custom = cols[1].date_input("Range (UTC days)", value=st.session_state.get(
-        "usage_range", (today - timedelta(days=29), today)), max_value=today, key="usage_range")
+    custom = cols[1].date_input(
+        "Range (UTC days)",
+        value=st.session_state.get("usage_range", (today - timedelta(days=29), today)),
+        max_value=today,
+        key="usage_range",
+    )
 try:
     if period == "custom":
         if not isinstance(custom, tuple | list) or len(custom) != 2:
@@ -98,36 +105,59 @@ if period != "custom":
     cols[1].markdown(f"**{start:%d %b %Y} – {end:%d %b %Y}**")
 
 options = get("list_filter_options", start=start - timedelta(days=365), end=end)
-for key, dim in (("usage_models", "model_id"), ("usage_providers", "provider"),
-                 ("usage_modes", "mode")):  # keep URL values that are not in the list
+for key, dim in (
+    ("usage_models", "model_id"),
+    ("usage_providers", "provider"),
+    ("usage_modes", "mode"),
+):  # keep URL values that are not in the list
     extra = [v for v in st.session_state.get(key, []) if v not in options[dim]]
     options[dim] = options[dim] + extra
-models = cols[2].multiselect("Models", options["model_id"], key="usage_models",
-                             placeholder="All models")
-providers = cols[3].multiselect("Providers", options["provider"], key="usage_providers",
-                                placeholder="All providers")
+models = cols[2].multiselect(
+    "Models", options["model_id"], key="usage_models", placeholder="All models"
+)
+providers = cols[3].multiselect(
+    "Providers", options["provider"], key="usage_providers", placeholder="All providers"
+)
 modes = cols[4].multiselect("Modes", options["mode"], key="usage_modes", placeholder="All modes")
 members: list[int] = []
 if per_member:
     member_labels = dict(options["members"])
-    st.session_state["usage_members"] = [m for m in st.session_state.get("usage_members", [])
-                                         if m in member_labels]
-    members = st.multiselect("Members", list(member_labels), format_func=member_labels.get,
-                             key="usage_members", placeholder="All members")
+    st.session_state["usage_members"] = [
+        m for m in st.session_state.get("usage_members", []) if m in member_labels
+    ]
+    members = st.multiselect(
+        "Members",
+        list(member_labels),
+        format_func=member_labels.get,
+        key="usage_members",
+        placeholder="All members",
+    )
 elif is_admin:
     st.session_state["usage_members"] = []
 
-st.query_params.from_dict({
-    k: v for k, v in {
-        "period": period,
-        "from": start.isoformat() if period == "custom" else "",
-        "to": end.isoformat() if period == "custom" else "",
-        "models": ",".join(models), "providers": ",".join(providers),
-        "modes": ",".join(modes), "members": ",".join(str(m) for m in members),
-    }.items() if v
-})
-view = usage.UsageFilter(start=start, end=end, members=tuple(members), models=tuple(models),
-                         providers=tuple(providers), modes=tuple(modes))
+st.query_params.from_dict(
+    {
+        k: v
+        for k, v in {
+            "period": period,
+            "from": start.isoformat() if period == "custom" else "",
+            "to": end.isoformat() if period == "custom" else "",
+            "models": ",".join(models),
+            "providers": ",".join(providers),
+            "modes": ",".join(modes),
+            "members": ",".join(str(m) for m in members),
+        }.items()
+        if v
+    }
+)
+view = usage.UsageFilter(
+    start=start,
+    end=end,
+    members=tuple(members),
+    models=tuple(models),
+    providers=tuple(providers),
+    modes=tuple(modes),
+)
 
 
 # ---- Overview ------------------------------------------------------------------------
@@ -136,38 +166,58 @@ def _delta(now: int, before: int, money: bool = False) -> str | None:
         return None if now == 0 else "new"
     diff = now - before
     pct = f"{diff / before:+.1%}"
-    return f"{'+' if diff >= 0 else '-'}{ui.fmt_micros(abs(diff))} ({pct})" if money else (
-        f"{diff:+,} ({pct})")
+    return (
+        f"{'+' if diff >= 0 else '-'}{ui.fmt_micros(abs(diff))} ({pct})"
+        if money
+        else (f"{diff:+,} ({pct})")
+    )
 
 
 overview = get("get_overview", view, billing=period == "billing", today=today)
 cur, prev = overview["current"], overview["previous"]
 prev_span = overview["previous_period"]
 metric_cols = st.columns(6)
-metric_cols[0].metric("Total spend", ui.fmt_micros(cur["spend_micros"]),
-                      _delta(cur["spend_micros"], prev["spend_micros"], money=True),
-                      delta_color="inverse")
-metric_cols[1].metric("Successful requests", f"{cur['successful']:,}",
-                      _delta(cur["successful"], prev["successful"]))
-metric_cols[2].metric("Avg cost / request", ui.fmt_micros(cur["avg_cost_micros"], 4),
-                      _delta(cur["avg_cost_micros"], prev["avg_cost_micros"], money=True),
-                      delta_color="inverse")
-metric_cols[3].metric("Input tokens", f"{cur['input_tokens']:,}",
-                      _delta(cur["input_tokens"], prev["input_tokens"]))
-metric_cols[4].metric("Output tokens", f"{cur['output_tokens']:,}",
-                      _delta(cur["output_tokens"], prev["output_tokens"]))
-metric_cols[5].metric("Active users (7 days)", f"{cur['active_7d']:,}",
-                      _delta(cur["active_7d"], prev["active_7d"]))
-st.caption(f"Changes compare with {prev_span['start']:%d %b %Y} – {prev_span['end']:%d %b %Y}. "
-           "Average cost is per successful request.")
+metric_cols[0].metric(
+    "Total spend",
+    ui.fmt_micros(cur["spend_micros"]),
+    _delta(cur["spend_micros"], prev["spend_micros"], money=True),
+    delta_color="inverse",
+)
+metric_cols[1].metric(
+    "Successful requests", f"{cur['successful']:,}", _delta(cur["successful"], prev["successful"])
+)
+metric_cols[2].metric(
+    "Avg cost / request",
+    ui.fmt_micros(cur["avg_cost_micros"], 4),
+    _delta(cur["avg_cost_micros"], prev["avg_cost_micros"], money=True),
+    delta_color="inverse",
+)
+metric_cols[3].metric(
+    "Input tokens", f"{cur['input_tokens']:,}", _delta(cur["input_tokens"], prev["input_tokens"])
+)
+metric_cols[4].metric(
+    "Output tokens",
+    f"{cur['output_tokens']:,}",
+    _delta(cur["output_tokens"], prev["output_tokens"]),
+)
+metric_cols[5].metric(
+    "Active users (7 days)", f"{cur['active_7d']:,}", _delta(cur["active_7d"], prev["active_7d"])
+)
+st.caption(
+    f"Changes compare with {prev_span['start']:%d %b %Y} – {prev_span['end']:%d %b %Y}. "
+    "Average cost is per successful request."
+)
 
 if cur["requests"] == 0:
-    st.info("No usage in this period for these filters. Choose a longer period or clear "
-            "filters; usage arrives from the Kilo gateway or `python -m kilo ingest FILE`.",
-            icon=":material/query_stats:")
+    st.info(
+        "No usage in this period for these filters. Choose a longer period or clear "
+        "filters; usage arrives from the Kilo gateway or `python -m kilo ingest FILE`.",
+        icon=":material/query_stats:",
+    )
 
 tab_models, tab_time, tab_members, tab_costs, tab_data = st.tabs(
-    ["Models", "Time", "Members" if is_admin else "My usage", "Modes & forecast", "Data"])
+    ["Models", "Time", "Members" if is_admin else "My usage", "Modes & forecast", "Data"]
+)
 
 # ---- Models --------------------------------------------------------------------------
 with tab_models:
@@ -177,19 +227,24 @@ with tab_models:
     with left:
         st.subheader("Most used models")
         if not by_model.empty:
-            st.altair_chart(charts.usage_ranked_bars(by_model, category="model_id",
-                                                     measure="requests"), width="stretch")
+            st.altair_chart(
+                charts.usage_ranked_bars(by_model, category="model_id", measure="requests"),
+                width="stretch",
+            )
     with right:
         st.subheader("Spend by model")
         if not by_model.empty:
-            st.altair_chart(charts.usage_ranked_bars(by_model, category="model_id",
-                                                     measure="cost"), width="stretch")
+            st.altair_chart(
+                charts.usage_ranked_bars(by_model, category="model_id", measure="cost"),
+                width="stretch",
+            )
     left, right = st.columns(2)
     with left:
         st.subheader("Provider mix")
         if not by_provider.empty:
-            st.altair_chart(charts.usage_share_donut(by_provider, category="provider"),
-                            width="stretch")
+            st.altair_chart(
+                charts.usage_share_donut(by_provider, category="provider"), width="stretch"
+            )
     perf = get("get_model_performance", view)
     with right:
         st.subheader("Latency per model")
@@ -197,37 +252,62 @@ with tab_models:
             st.altair_chart(charts.usage_latency(perf), width="stretch")
     st.subheader("Performance per model")
     if not perf.empty:
-        st.dataframe(pd.DataFrame({
-            "Model": perf["model_id"],
-            "Requests": perf["requests"],
-            "Error rate": perf["error_rate"],
-            "Spend": [ui.fmt_micros(int(c)) for c in perf["cost_micros"]],
-            "p50 latency (s)": perf["latency_p50_ms"] / 1000,
-            "p95 latency (s)": perf["latency_p95_ms"] / 1000,
-            "Output tokens/s": perf["output_tokens_per_s"],
-        }), hide_index=True, width="stretch", column_config={
-            "Error rate": st.column_config.NumberColumn(format="percent"),
-            "p50 latency (s)": st.column_config.NumberColumn(format="%.2f"),
-            "p95 latency (s)": st.column_config.NumberColumn(format="%.2f"),
-            "Output tokens/s": st.column_config.NumberColumn(format="%.1f"),
-        })
-        st.caption("Latency percentiles are read from a histogram kept on ingest (exact to "
-                   "the bucket: 250 ms steps up to 3 s, wider above). Output tokens per second "
-                   "= output tokens ÷ total request time.")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Model": perf["model_id"],
+                    "Requests": perf["requests"],
+                    "Error rate": perf["error_rate"],
+                    "Spend": [ui.fmt_micros(int(c)) for c in perf["cost_micros"]],
+                    "p50 latency (s)": perf["latency_p50_ms"] / 1000,
+                    "p95 latency (s)": perf["latency_p95_ms"] / 1000,
+                    "Output tokens/s": perf["output_tokens_per_s"],
+                }
+            ),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "Error rate": st.column_config.NumberColumn(format="percent"),
+                "p50 latency (s)": st.column_config.NumberColumn(format="%.2f"),
+                "p95 latency (s)": st.column_config.NumberColumn(format="%.2f"),
+                "Output tokens/s": st.column_config.NumberColumn(format="%.1f"),
+            },
+        )
+        st.caption(
+            "Latency percentiles are read from a histogram kept on ingest (exact to "
+            "the bucket: 250 ms steps up to 3 s, wider above). Output tokens per second "
+            "= output tokens ÷ total request time."
+        )
 
 # ---- Time ----------------------------------------------------------------------------
 with tab_time:
     st.subheader("Daily trend")
     c1, c2 = st.columns(2)
-    stack = c1.segmented_control("Stack by", ["model_id", "provider"], default="model_id",
-                                 format_func=charts.USAGE_DIMENSION_TITLES.get,
-                                 key="usage_trend_stack") or "model_id"
-    measure = c2.segmented_control("Measure", list(charts.USAGE_MEASURES), default="cost",
-                                   format_func=str.capitalize, key="usage_trend_measure") or "cost"
+    stack = (
+        c1.segmented_control(
+            "Stack by",
+            ["model_id", "provider"],
+            default="model_id",
+            format_func=charts.USAGE_DIMENSION_TITLES.get,
+            key="usage_trend_stack",
+        )
+        or "model_id"
+    )
+    measure = (
+        c2.segmented_control(
+            "Measure",
+            list(charts.USAGE_MEASURES),
+            default="cost",
+            format_func=str.capitalize,
+            key="usage_trend_measure",
+        )
+        or "cost"
+    )
     trend = get("get_breakdown", view, by=(stack,), daily=True)
     if not trend.empty:
-        st.altair_chart(charts.usage_daily_trend(trend, stack=stack, measure=measure),
-                        width="stretch")
+        st.altair_chart(
+            charts.usage_daily_trend(trend, stack=stack, measure=measure), width="stretch"
+        )
     st.subheader("Weekly pattern")
     heat = get("get_heatmap", view)
     st.altair_chart(charts.usage_heatmap(heat, measure=measure), width="stretch")
@@ -242,12 +322,17 @@ with tab_members:
     if not is_admin:
         st.subheader("Your usage by model")
         if not by_model.empty:
-            st.altair_chart(charts.usage_ranked_bars(by_model, category="model_id",
-                                                     measure="cost"), width="stretch")
+            st.altair_chart(
+                charts.usage_ranked_bars(by_model, category="model_id", measure="cost"),
+                width="stretch",
+            )
     elif not analytics_on:
-        st.info("Per-member usage analytics are turned off for this organization, so "
-                "per-user statistics, top users and member drill-down are hidden. Owners and "
-                "admins can turn them on in Organization settings.", icon=":material/visibility_off:")
+        st.info(
+            "Per-member usage analytics are turned off for this organization, so "
+            "per-user statistics, top users and member drill-down are hidden. Owners and "
+            "admins can turn them on in Organization settings.",
+            icon=":material/visibility_off:",
+        )
     else:
         stats = get("list_member_usage", view)
         if stats.empty:
@@ -257,45 +342,70 @@ with tab_members:
             m1, m2, m3 = st.columns(3)
             m1.metric("Members with usage", f"{conc['members']:,}")
             m2.metric("Spend of the top 10 % of members", f"{conc['top10_share']:.0%}")
-            m3.metric("Gini coefficient of spend", f"{conc['gini']:.2f}",
-                      help="0 = everyone spends the same, 1 = one member spends everything.")
+            m3.metric(
+                "Gini coefficient of spend",
+                f"{conc['gini']:.2f}",
+                help="0 = everyone spends the same, 1 = one member spends everything.",
+            )
             left, right = st.columns(2)
             with left:
                 st.subheader("Top users by requests")
-                st.altair_chart(charts.usage_ranked_bars(stats, category="name",
-                                                         measure="requests", top=10),
-                                width="stretch")
+                st.altair_chart(
+                    charts.usage_ranked_bars(stats, category="name", measure="requests", top=10),
+                    width="stretch",
+                )
             with right:
                 st.subheader("Top users by spend")
-                st.altair_chart(charts.usage_ranked_bars(stats, category="name",
-                                                         measure="cost", top=10),
-                                width="stretch")
+                st.altair_chart(
+                    charts.usage_ranked_bars(stats, category="name", measure="cost", top=10),
+                    width="stretch",
+                )
             st.subheader("How concentrated spend is")
             st.altair_chart(charts.usage_concentration(stats["cost_micros"]), width="stretch")
             st.subheader("Per-user statistics")
-            table = pd.DataFrame({
-                "Member": stats["name"], "E-mail": stats["email"], "Role": stats["role"],
-                "Requests": stats["requests"], "Successful": stats["successful"],
-                "Errors": stats["errors"],
-                "Spend": [ui.fmt_micros(int(c)) for c in stats["cost_micros"]],
-                "Share of spend": stats["share_of_spend"],
-                "Input tokens": stats["input_tokens"], "Output tokens": stats["output_tokens"],
-                "Active days": stats["active_days"],
-            })
-            st.dataframe(table, hide_index=True, width="stretch", column_config={
-                "Share of spend": st.column_config.NumberColumn(format="percent")})
+            table = pd.DataFrame(
+                {
+                    "Member": stats["name"],
+                    "E-mail": stats["email"],
+                    "Role": stats["role"],
+                    "Requests": stats["requests"],
+                    "Successful": stats["successful"],
+                    "Errors": stats["errors"],
+                    "Spend": [ui.fmt_micros(int(c)) for c in stats["cost_micros"]],
+                    "Share of spend": stats["share_of_spend"],
+                    "Input tokens": stats["input_tokens"],
+                    "Output tokens": stats["output_tokens"],
+                    "Active days": stats["active_days"],
+                }
+            )
+            st.dataframe(
+                table,
+                hide_index=True,
+                width="stretch",
+                column_config={"Share of spend": st.column_config.NumberColumn(format="percent")},
+            )
             st.download_button(
-                "Download per-user CSV", data=stats.drop(columns=["removed"]).to_csv(index=False),
-                file_name=f"usage-members-{start}-{end}.csv", mime="text/csv",
-                key="usage_members_csv", icon=":material/download:")
+                "Download per-user CSV",
+                data=stats.drop(columns=["removed"]).to_csv(index=False),
+                file_name=f"usage-members-{start}-{end}.csv",
+                mime="text/csv",
+                key="usage_members_csv",
+                icon=":material/download:",
+            )
             st.subheader("Drill down into a member")
             names = dict(zip(stats["member_id"].astype(int), stats["name"], strict=True))
-            chosen = st.selectbox("Member", list(names), format_func=names.get,
-                                  key="usage_drill_member")
+            chosen = st.selectbox(
+                "Member", list(names), format_func=names.get, key="usage_drill_member"
+            )
             if chosen is not None:
-                one = usage.UsageFilter(start=start, end=end, members=(int(chosen),),
-                                        models=view.models, providers=view.providers,
-                                        modes=view.modes)
+                one = usage.UsageFilter(
+                    start=start,
+                    end=end,
+                    members=(int(chosen),),
+                    models=view.models,
+                    providers=view.providers,
+                    modes=view.modes,
+                )
                 row = stats[stats["member_id"] == chosen].iloc[0]
                 d1, d2, d3 = st.columns(3)
                 d1.metric("Spend", ui.fmt_micros(int(row["cost_micros"])))
@@ -303,26 +413,32 @@ with tab_members:
                 d3.metric("Active days", f"{int(row['active_days']):,}")
                 member_trend = get("get_breakdown", one, by=("model_id",), daily=True)
                 if not member_trend.empty:
-                    st.altair_chart(charts.usage_daily_trend(member_trend, measure="cost"),
-                                    width="stretch")
+                    st.altair_chart(
+                        charts.usage_daily_trend(member_trend, measure="cost"), width="stretch"
+                    )
 
 # ---- Modes, forecast, runway -----------------------------------------------------------
 with tab_costs:
     by_mode = get("get_breakdown", view, by=("mode",))
     st.subheader("Spend by mode")
     if not by_mode.empty:
-        st.altair_chart(charts.usage_ranked_bars(by_mode, category="mode", measure="cost"),
-                        width="stretch")
+        st.altair_chart(
+            charts.usage_ranked_bars(by_mode, category="mode", measure="cost"), width="stretch"
+        )
     forecast = get("get_forecast", view, today=today)
     st.subheader("Forecast for this billing period")
     f1, f2, f3 = st.columns(3)
-    f1.metric(f"Spent since {forecast['period_start']:%d %b}",
-              ui.fmt_micros(forecast["spent_micros"]))
+    f1.metric(
+        f"Spent since {forecast['period_start']:%d %b}", ui.fmt_micros(forecast["spent_micros"])
+    )
     f2.metric("Current rate (last 7 days)", f"{ui.fmt_micros(forecast['daily_rate_micros'])}/day")
-    f3.metric(f"Projected by {forecast['period_end']:%d %b}",
-              ui.fmt_micros(forecast["projected_micros"]))
-    st.caption("Projection = spend so far + the last 7 days' average daily spend × the "
-               f"{forecast['remaining_days']} remaining day(s); the filters above apply.")
+    f3.metric(
+        f"Projected by {forecast['period_end']:%d %b}", ui.fmt_micros(forecast["projected_micros"])
+    )
+    st.caption(
+        "Projection = spend so far + the last 7 days' average daily spend × the "
+        f"{forecast['remaining_days']} remaining day(s); the filters above apply."
+    )
     if is_admin:
         runway = get("get_credit_runway", today=today)
         st.subheader("Credit runway")
@@ -331,25 +447,46 @@ with tab_costs:
         if runway["days"] is None:
             r2.metric("Runway", "No recent spend")
         else:
-            r2.metric("Runway", f"{runway['days']:,.0f} days",
-                      help=f"At {ui.fmt_micros(runway['daily_rate_micros'])}/day (the whole "
-                      "organization's last 7 days).")
-            st.caption(f"At the current rate the balance runs out around "
-                       f"{runway['runs_out']:%d %b %Y}.")
+            r2.metric(
+                "Runway",
+                f"{runway['days']:,.0f} days",
+                help=f"At {ui.fmt_micros(runway['daily_rate_micros'])}/day (the whole "
+                "organization's last 7 days).",
+            )
+            st.caption(
+                f"At the current rate the balance runs out around {runway['runs_out']:%d %b %Y}."
+            )
 
 # ---- Data behind the view -------------------------------------------------------------
 with tab_data:
     st.subheader("Daily table behind this view")
     csv_text = get("export_csv", view)
-    st.download_button("Download CSV", data=csv_text, file_name=f"usage-{start}-{end}.csv",
-                       mime="text/csv", key="usage_export_csv", icon=":material/download:")
+    st.download_button(
+        "Download CSV",
+        data=csv_text,
+        file_name=f"usage-{start}-{end}.csv",
+        mime="text/csv",
+        key="usage_export_csv",
+        icon=":material/download:",
+    )
     by_day = get("get_breakdown", view, by=(), daily=True)
     if not by_day.empty:
-        st.dataframe(pd.DataFrame({
-            "Day (UTC)": by_day["day"], "Requests": by_day["requests"],
-            "Errors": by_day["errors"],
-            "Spend": [ui.fmt_micros(int(c)) for c in by_day["cost_micros"]],
-            "Input tokens": by_day["input_tokens"], "Output tokens": by_day["output_tokens"],
-        }).sort_values("Day (UTC)", ascending=False), hide_index=True, width="stretch")
-    st.caption("The CSV has one row per day × " + ("member × " if per_member else "")
-               + "model × provider × mode, with exact costs (cost_usd = cost_micros ÷ 1,000,000).")
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "Day (UTC)": by_day["day"],
+                    "Requests": by_day["requests"],
+                    "Errors": by_day["errors"],
+                    "Spend": [ui.fmt_micros(int(c)) for c in by_day["cost_micros"]],
+                    "Input tokens": by_day["input_tokens"],
+                    "Output tokens": by_day["output_tokens"],
+                }
+            ).sort_values("Day (UTC)", ascending=False),
+            hide_index=True,
+            width="stretch",
+        )
+    st.caption(
+        "The CSV has one row per day × "
+        + ("member × " if per_member else "")
+        + "model × provider × mode, with exact costs (cost_usd = cost_micros ÷ 1,000,000)."
+    )

@@ -1,0 +1,301 @@
+"""Usage service: rollups equal raw sums, permissions, analytics helpers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+from kilo import usage
+from kilo.errors import NotFound, PermissionDenied, ValidationError
+from kilo.models import (
+    LATENCY_BOUNDS_MS,
+    Organization,
+    UsageDaily,
+    UsageDailyMember,
+    UsageDailyModel,
+    UsageEvent,
+    UsageHourly,
+    UsageHourlyMember,
+)
+from kilo.permissions import system_actor
+from tests.factories import create_team
+
+START = date(2026, 3, 1)
+MODELS = ["anthropic/claude-sonnet-4.5", "openai/gpt-5.4", "google/gemini-2.5-pro"]
+PROVIDERS = ["anthropic", "openai", "google-vertex"]
+MODES = ["code", "ask", "debug"]
+
+event_strategy = st.fixed_dictionaries(
+    {
+        "day": st.integers(0, 40),
+        "second": st.integers(0, 86_399),
+        "member": st.integers(0, 2),
+        "model": st.sampled_from(MODELS),
+        "provider": st.sampled_from(PROVIDERS),
+        "mode": st.sampled_from(MODES),
+        "input_tokens": st.integers(0, 200_000),
+        "output_tokens": st.integers(0, 50_000),
+        "cache_read_tokens": st.integers(0, 10_000),
+        "cost_micros": st.integers(0, 5_000_000),
+        "latency_ms": st.integers(0, 60_000),
+        "error": st.booleans(),
+    }
+)
+
+
+def _events(specs: list[dict], member_ids: list[int]) -> list[dict]:
+    out = []
+    for s in specs:
+        at = datetime.combine(START, datetime.min.time(), tzinfo=UTC) + timedelta(
+            days=s["day"], seconds=s["second"]
+        )
+        out.append(
+            {
+                "at": at,
+                "member_id": member_ids[s["member"]],
+                "model_id": s["model"],
+                "provider": s["provider"],
+                "mode": s["mode"],
+                "input_tokens": s["input_tokens"],
+                "output_tokens": s["output_tokens"],
+                "cache_read_tokens": s["cache_read_tokens"],
+                "cache_write_tokens": 0,
+                "cost_micros": s["cost_micros"],
+                "latency_ms": s["latency_ms"],
+                "status": "error" if s["error"] else "success",
+            }
+        )
+    return out
+
+
+def _raw_sums(session, org_id: int, start: date, end: date, **where) -> dict[str, int]:
+    t = UsageEvent
+    lo = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+    hi = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    stmt = select(
+        func.count(),
+        func.coalesce(func.sum(t.cost_micros), 0),
+        func.coalesce(func.sum(t.input_tokens), 0),
+        func.coalesce(func.sum(t.output_tokens), 0),
+    ).where(t.org_id == org_id, t.at >= lo, t.at < hi)
+    for col, values in where.items():
+        stmt = stmt.where(getattr(t, col).in_(values))
+    n, cost, inp, out = session.execute(stmt).one()
+    errors = session.execute(
+        select(func.count())
+        .select_from(t)
+        .where(t.org_id == org_id, t.status == "error", t.at >= lo, t.at < hi)
+    ).scalar()
+    return {
+        "requests": int(n),
+        "cost_micros": int(cost),
+        "input_tokens": int(inp),
+        "output_tokens": int(out),
+        "errors": int(errors),
+    }
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    specs=st.lists(event_strategy, min_size=1, max_size=60),
+    split=st.integers(1, 5),
+    window=st.tuples(st.integers(0, 40), st.integers(0, 40)),
+)
+def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window):
+    team = create_team(session)
+    owner = team["owner"]
+    member_ids = [team["owner"].id, team["admin"].id, team["member"].id]
+    events = _events(specs, member_ids)
+    chunk = max(1, len(events) // split)
+    for i in range(0, len(events), chunk):  # several batches hit the upsert path
+        usage.insert_events(session, org_id=owner.org_id, events=events[i : i + chunk])
+    session.flush()
+    org_id = owner.org_id
+
+    # Every rollup table sums to the raw events.
+    raw_all = _raw_sums(session, org_id, START, START + timedelta(days=41))
+    for table in (UsageDaily, UsageDailyModel, UsageDailyMember, UsageHourly, UsageHourlyMember):
+        cost, req, err = session.execute(
+            select(
+                func.sum(table.cost_micros), func.sum(table.requests), func.sum(table.errors)
+            ).where(table.org_id == org_id)
+        ).one()
+        assert (int(cost), int(req), int(err)) == (
+            raw_all["cost_micros"],
+            raw_all["requests"],
+            raw_all["errors"],
+        ), table.__name__
+    hist = session.execute(
+        select(*[func.sum(getattr(UsageDaily, h)) for h in usage.HISTOGRAM]).where(
+            UsageDaily.org_id == org_id
+        )
+    ).one()
+    assert sum(int(h) for h in hist) == len(events)
+
+    # The page's totals and the CSV export equal raw sums for a period and filters.
+    lo, hi = sorted(window)
+    f = usage.UsageFilter(start=START + timedelta(days=lo), end=START + timedelta(days=hi))
+    expected = _raw_sums(session, org_id, f.start, f.end)
+    totals = usage.get_totals(session, actor=owner, f=f)
+    assert {k: totals[k] for k in expected} == expected
+    rows = list(csv.DictReader(io.StringIO(usage.export_csv(session, actor=owner, f=f))))
+    assert sum(int(r["cost_micros"]) for r in rows) == expected["cost_micros"]
+    assert sum(int(r["requests"]) for r in rows) == expected["requests"]
+    assert all(int(r["cost_micros"]) == int(r["cost_usd"].replace(".", "")) for r in rows)
+
+    filtered = usage.UsageFilter(start=f.start, end=f.end, models=(MODELS[0],), modes=("code",))
+    exp_f = _raw_sums(session, org_id, f.start, f.end, model_id=[MODELS[0]], mode=["code"])
+    got = usage.get_totals(session, actor=owner, f=filtered)
+    assert (got["cost_micros"], got["requests"]) == (exp_f["cost_micros"], exp_f["requests"])
+    by_member = usage.list_member_usage(session, actor=owner, f=f)
+    assert int(by_member["cost_micros"].sum()) == expected["cost_micros"]
+    heat = usage.get_heatmap(session, actor=owner, f=f)
+    assert int(heat["requests"].sum()) == expected["requests"]
+    heat_f = usage.get_heatmap(session, actor=owner, f=filtered)  # raw-event SQL path
+    assert int(heat_f["cost_micros"].sum()) == exp_f["cost_micros"]
+    perf = usage.get_model_performance(session, actor=owner, f=f)
+    assert int(perf["requests"].sum()) == expected["requests"]
+
+    # A member sees exactly their own events, whatever filter they ask for.
+    member = team["member"]
+    own = _raw_sums(session, org_id, f.start, f.end, member_id=[member.id])
+    got = usage.get_totals(
+        session, actor=member, f=usage.UsageFilter(start=f.start, end=f.end, members=(owner.id,))
+    )
+    assert (got["cost_micros"], got["requests"]) == (own["cost_micros"], own["requests"])
+    session.rollback()
+
+
+@given(
+    values=st.lists(st.integers(0, 40_000), min_size=1, max_size=300),
+    q=st.sampled_from([0.5, 0.95]),
+)
+def test_percentile_from_histogram_lies_in_the_true_bucket(values, q):
+    counts = [0] * (len(LATENCY_BOUNDS_MS) + 1)
+    for v in values:
+        counts[usage.latency_bucket(v)] += 1
+    estimate = usage.percentile_from_histogram(counts, q)
+    ordered = sorted(values)
+    rank = max(1, -(-int(q * len(values) * 1000) // 1000))  # ceil(q*n)
+    true = ordered[min(len(ordered), rank) - 1]
+    bucket = usage.latency_bucket(true)
+    low = LATENCY_BOUNDS_MS[bucket - 1] if bucket else 0
+    high = LATENCY_BOUNDS_MS[bucket] if bucket < len(LATENCY_BOUNDS_MS) else low
+    assert low <= estimate <= high
+
+
+def test_member_cannot_see_per_user_stats_and_analytics_off_hides_them(session):
+    team = create_team(session)
+    f = usage.UsageFilter(start=START, end=START)
+    with pytest.raises(PermissionDenied):
+        usage.list_member_usage(session, actor=team["member"], f=f)
+    with pytest.raises(PermissionDenied):
+        usage.get_credit_runway(session, actor=team["member"], today=START)
+    org = session.get(Organization, team["owner"].org_id)
+    org.usage_analytics_enabled = False
+    session.add(org)
+    session.flush()
+    with pytest.raises(PermissionDenied, match="turned off"):
+        usage.list_member_usage(session, actor=team["admin"], f=f)
+    with pytest.raises(PermissionDenied, match="turned off"):
+        usage.get_totals(
+            session,
+            actor=team["admin"],
+            f=usage.UsageFilter(start=START, end=START, members=(team["member"].id,)),
+        )
+    assert usage.get_totals(session, actor=team["admin"], f=f)["requests"] == 0
+    assert (
+        usage.list_filter_options(session, actor=team["admin"], start=START, end=START)["members"]
+        == []
+    )
+
+
+def test_record_usage_validates_and_is_idempotent(session):
+    team = create_team(session)
+    gateway = system_actor(team["owner"].org_id, "Gateway")
+    kwargs = dict(
+        member_id=team["member"].id,
+        model_id="openai/gpt-5.4",
+        provider="openai",
+        input_tokens=100,
+        output_tokens=20,
+        cost_usd="0.001234",
+        latency_ms=900,
+        at=datetime(2026, 3, 2, 10, tzinfo=UTC),
+        external_id="req-1",
+    )
+    assert usage.record_usage(session, actor=gateway, **kwargs) is True
+    assert usage.record_usage(session, actor=gateway, **kwargs) is False
+    totals = usage.get_totals(
+        session,
+        actor=team["owner"],
+        f=usage.UsageFilter(start=date(2026, 3, 2), end=date(2026, 3, 2)),
+    )
+    assert (totals["requests"], totals["cost_micros"]) == (1, 1234)
+    with pytest.raises(ValidationError, match="status"):
+        usage.record_usage(
+            session, actor=gateway, **(kwargs | {"status": "ok", "external_id": "req-2"})
+        )
+    with pytest.raises(ValidationError, match="cost"):
+        usage.record_usage(
+            session, actor=gateway, **(kwargs | {"cost_usd": "-1", "external_id": "req-3"})
+        )
+    with pytest.raises(PermissionDenied):
+        usage.record_usage(session, actor=team["member"], **(kwargs | {"external_id": "r4"}))
+    other = create_team(session)
+    with pytest.raises(NotFound):
+        usage.record_usage(
+            session,
+            actor=gateway,
+            **(kwargs | {"member_id": other["member"].id, "external_id": "r5"}),
+        )
+
+
+def test_periods_previous_period_forecast_and_concentration():
+    today = date(2026, 3, 15)
+    assert usage.resolve_period("billing", today=today) == (date(2026, 3, 1), today)
+    assert usage.resolve_period("7d", today=today) == (date(2026, 3, 9), today)
+    with pytest.raises(ValidationError):
+        usage.resolve_period("custom", today=today, start=today, end=date(2026, 3, 1))
+    f = usage.UsageFilter(start=date(2026, 3, 1), end=today)
+    prev = usage.previous_period(f, billing=True)
+    assert (prev.start, prev.end) == (date(2026, 2, 1), date(2026, 2, 15))
+    prev = usage.previous_period(usage.UsageFilter(start=date(2026, 3, 9), end=today))
+    assert (prev.start, prev.end) == (date(2026, 3, 2), date(2026, 3, 8))
+    even = usage.spend_concentration([10, 10, 10, 10])
+    assert abs(even["gini"]) < 1e-9
+    skewed = usage.spend_concentration([0, 0, 0, 100])
+    assert skewed["gini"] == pytest.approx(0.75) and skewed["top10_share"] == 1.0
+
+
+def test_forecast_and_runway(session):
+    team = create_team(session)
+    today = date(2026, 3, 20)
+    events = [
+        {
+            "at": datetime.combine(today - timedelta(days=d), datetime.min.time(), tzinfo=UTC)
+            + timedelta(hours=12),
+            "member_id": team["member"].id,
+            "model_id": "m/x",
+            "provider": "p",
+            "cost_micros": 7_000_000,
+        }
+        for d in range(7)
+    ]
+    usage.insert_events(session, org_id=team["owner"].org_id, events=events)
+    f = usage.UsageFilter(start=date(2026, 3, 1), end=today)
+    fc = usage.get_forecast(session, actor=team["owner"], f=f, today=today)
+    assert fc["spent_micros"] == 49_000_000 and fc["daily_rate_micros"] == 7_000_000
+    assert fc["projected_micros"] == 49_000_000 + 7_000_000 * 11
+    runway = usage.get_credit_runway(session, actor=team["owner"], today=today)
+    assert runway["balance_micros"] == -49_000_000 and runway["days"] == 0
