@@ -60,7 +60,8 @@ class FakeStripe:
         self._idempotent: dict[str, tuple[int, dict]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
 
     # ---- lifecycle ------------------------------------------------------------------
 
