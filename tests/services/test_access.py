@@ -34,8 +34,9 @@ def change(session, actor, **kw):
 
 
 def audit_entries(session, action="organization.model_access.change"):
-    return session.exec(select(AuditEntry).where(AuditEntry.action == action)
-                        .order_by(AuditEntry.id)).all()
+    return session.exec(
+        select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id)
+    ).all()
 
 
 def test_no_rules_allows_everything_served(session, team):
@@ -77,7 +78,10 @@ def test_wildcards_and_exact_exceptions(session, team):
     change(session, admin, patterns=((MODEL, "openai/*", None),))
     assert allowed(session, team, "openai/gpt-5.4")
     messages = [e.message for e in audit_entries(session)]
-    assert messages[0].startswith("Disabled models: openai/") and "Rules: model openai/* → disabled" in messages[0]
+    assert (
+        messages[0].startswith("Disabled models: openai/")
+        and "Rules: model openai/* → disabled" in messages[0]
+    )
     assert messages[1] == "Enabled models: openai/gpt-5.4-mini"
     assert "Rules: model openai/* → rule removed" in messages[2]
 
@@ -107,9 +111,11 @@ def test_code_training_opt_out_excludes_training_providers(session, team):
 def test_default_model_must_stay_allowed(session, team):
     admin = team["admin"]
     rules_before = session.exec(select(func.count()).select_from(AccessRule)).one()
-    for kw in ({"disable_models": (SONNET,)},
-               {"patterns": ((MODEL, "anthropic/*", False),)},
-               {"disable_providers": ("anthropic", "amazon-bedrock", "google-vertex")}):
+    for kw in (
+        {"disable_models": (SONNET,)},
+        {"patterns": ((MODEL, "anthropic/*", False),)},
+        {"disable_providers": ("anthropic", "amazon-bedrock", "google-vertex")},
+    ):
         preview = access.preview_access_change(session, actor=admin, change=AccessChange(**kw))
         assert "default model anthropic/claude-sonnet-4.5" in preview.problem
         with pytest.raises(ValidationError, match="Choose another default model"):
@@ -126,8 +132,9 @@ def test_bulk_preview_then_apply_writes_one_audit_entry(session, team):
     admin = team["admin"]
     change(session, admin, disable_models=("qwen/qwen3-coder",))
     qwen = tuple(m.id for m in catalog.list_models(session) if m.author == "qwen")
-    preview = access.preview_access_change(session, actor=admin,
-                                           change=AccessChange(disable_models=qwen))
+    preview = access.preview_access_change(
+        session, actor=admin, change=AccessChange(disable_models=qwen)
+    )
     assert preview.unchanged == 1 and len(preview.disabled_models) == len(qwen) - 1
     assert "qwen/qwen3-coder" in qwen and "qwen/qwen3-coder" not in preview.newly_blocked
     assert preview.problem == "" and len(preview.newly_blocked) == len(qwen) - 1
@@ -148,10 +155,12 @@ def test_bulk_preview_then_apply_writes_one_audit_entry(session, team):
 
 def test_unknown_subjects_and_bad_patterns_are_refused(session, team):
     admin = team["admin"]
-    for kw, msg in [({"disable_models": ("nope/x",)}, "not in the catalogue"),
-                    ({"enable_providers": ("nope",)}, "not in the catalogue"),
-                    ({"patterns": ((MODEL, "has space/*", False),)}, "not a valid rule"),
-                    ({"enable_models": (SONNET,), "disable_models": (SONNET,)}, "both")]:
+    for kw, msg in [
+        ({"disable_models": ("nope/x",)}, "not in the catalogue"),
+        ({"enable_providers": ("nope",)}, "not in the catalogue"),
+        ({"patterns": ((MODEL, "has space/*", False),)}, "not a valid rule"),
+        ({"enable_models": (SONNET,), "disable_models": (SONNET,)}, "both"),
+    ]:
         with pytest.raises(ValidationError, match=msg):
             access.change_access(session, actor=admin, change=AccessChange(**kw))
         session.rollback()
@@ -161,8 +170,9 @@ def test_members_can_view_but_not_change(session, team):
     member = team["member"]
     assert len(access.list_model_rows(session, actor=member)) == 356
     with pytest.raises(PermissionDenied):
-        access.change_access(session, actor=member,
-                             change=AccessChange(disable_models=("openai/gpt-5.4",)))
+        access.change_access(
+            session, actor=member, change=AccessChange(disable_models=("openai/gpt-5.4",))
+        )
     with pytest.raises(PermissionDenied):
         access.preview_access_change(session, actor=member, change=AccessChange())
     with pytest.raises(PermissionDenied):
@@ -179,8 +189,9 @@ def test_new_model_policy_setting_is_audited(session, team):
 
 
 def test_allowed_model_ids_agrees_with_the_single_check(session, team):
-    change(session, team["admin"], disable_providers=("mistral",),
-           patterns=((MODEL, "*:free", False),))
+    change(
+        session, team["admin"], disable_providers=("mistral",), patterns=((MODEL, "*:free", False),)
+    )
     org_id = team["owner"].org_id
     ids = set(access.allowed_model_ids(session, org_id=org_id))
     for m in catalog.list_models(session):

@@ -29,8 +29,9 @@ def _count(session, table) -> int:
 
 
 def _import_all(session, actor, models=MODELS):
-    return catalog.import_catalog(session, actor=actor, models_path=models,
-                                  providers_path=PROVIDERS, policies_path=POLICIES)
+    return catalog.import_catalog(
+        session, actor=actor, models_path=models, providers_path=PROVIDERS, policies_path=POLICIES
+    )
 
 
 def _write(tmp_path: Path, name: str, doc: object) -> Path:
@@ -40,9 +41,11 @@ def _write(tmp_path: Path, name: str, doc: object) -> Path:
 
 
 def test_shipped_snapshot_is_the_real_openrouter_files():
-    for shipped, real in [(MODELS, "openrouter-models.json"),
-                          (PROVIDERS, "openrouter-providers-v1.json"),
-                          (POLICIES, "provider-data-policies.json")]:
+    for shipped, real in [
+        (MODELS, "openrouter-models.json"),
+        (PROVIDERS, "openrouter-providers-v1.json"),
+        (POLICIES, "provider-data-policies.json"),
+    ]:
         if (REAL / real).exists():
             assert shipped.read_bytes() == (REAL / real).read_bytes()
     assert (SHIPPED / "SOURCES.md").exists()
@@ -58,7 +61,9 @@ def test_import_real_openrouter_catalogue(session):
 
     sonnet = session.get(CatalogModel, "anthropic/claude-sonnet-4.5")
     assert sonnet.name == "Anthropic: Claude Sonnet 4.5"
-    assert sonnet.prompt_price_mtok == Decimal("3") and sonnet.completion_price_mtok == Decimal("15")
+    assert sonnet.prompt_price_mtok == Decimal("3") and sonnet.completion_price_mtok == Decimal(
+        "15"
+    )
     assert sonnet.providers == ["anthropic", "amazon-bedrock", "google-vertex"]
     assert "image" in sonnet.input_modalities and sonnet.context_length >= 200_000
     # "-1" means "varies" (routers): stored as unknown, not as a negative price.
@@ -101,8 +106,10 @@ def test_every_model_provider_exists_and_unknown_ones_are_empty(session):
         ({"data": [{"id": "a/b", "pricing": {"prompt": "cheap"}}]}, "is not a number"),
         ({"data": [{"id": "a/b"}, {"id": "a/b"}]}, "appears twice"),
         ({"data": [{"id": "a/b", "context_length": "big"}]}, "context_length"),
-        ({"data": [{"id": "a/b", "architecture": {"input_modalities": "text"}}]},
-         "input_modalities"),
+        (
+            {"data": [{"id": "a/b", "architecture": {"input_modalities": "text"}}]},
+            "input_modalities",
+        ),
     ],
 )
 def test_bad_models_file_is_rejected_and_catalogue_unchanged(session, tmp_path, doc, message):
@@ -121,12 +128,18 @@ def test_bad_providers_or_policies_file_is_rejected(session, tmp_path):
     team = create_team(session)
     bad_providers = _write(tmp_path, "p.json", {"data": [{"slug": "Bad Slug", "name": "x"}]})
     with pytest.raises(ValidationError, match="no valid slug"):
-        catalog.import_catalog(session, actor=team["admin"], models_path=MODELS,
-                               providers_path=bad_providers)
+        catalog.import_catalog(
+            session, actor=team["admin"], models_path=MODELS, providers_path=bad_providers
+        )
     bad_policy = _write(tmp_path, "pol.json", {"providers": {"openai": {"training": "no"}}})
     with pytest.raises(ValidationError, match="true, false or null"):
-        catalog.import_catalog(session, actor=team["admin"], models_path=MODELS,
-                               providers_path=PROVIDERS, policies_path=bad_policy)
+        catalog.import_catalog(
+            session,
+            actor=team["admin"],
+            models_path=MODELS,
+            providers_path=PROVIDERS,
+            policies_path=bad_policy,
+        )
     with pytest.raises(ValidationError, match="does not exist"):
         catalog.import_catalog(session, actor=team["admin"], models_path=tmp_path / "none.json")
     session.rollback()
@@ -143,8 +156,9 @@ def test_new_models_follow_each_organizations_setting(session, tmp_path):
     gone = doc["data"].pop()["id"]
     new = dict(doc["data"][0], id="anthropic/claude-next", name="Anthropic: Claude Next")
     doc["data"].append(new)
-    result = catalog.import_catalog(session, actor=admin,
-                                    models_path=_write(tmp_path, "models.json", doc))
+    result = catalog.import_catalog(
+        session, actor=admin, models_path=_write(tmp_path, "models.json", doc)
+    )
     session.commit()
     assert result.new_models == ["anthropic/claude-next"] and result.removed_models == [gone]
     assert session.get(CatalogModel, gone) is None
@@ -168,8 +182,9 @@ def test_import_refuses_to_drop_a_default_model(session, tmp_path):
     doc = json.loads(MODELS.read_text())
     doc["data"] = [m for m in doc["data"] if m["id"] != "anthropic/claude-sonnet-4.5"]
     with pytest.raises(ValidationError, match="default model"):
-        catalog.import_catalog(session, actor=team["owner"],
-                               models_path=_write(tmp_path, "m.json", doc))
+        catalog.import_catalog(
+            session, actor=team["owner"], models_path=_write(tmp_path, "m.json", doc)
+        )
     session.rollback()
     assert session.get(CatalogModel, "anthropic/claude-sonnet-4.5") is not None
 
@@ -181,8 +196,20 @@ def test_members_cannot_import(session):
 
 
 def test_cli_import_and_bad_file(db_url, tmp_path, capsys):
-    assert main(["catalog", "import", str(MODELS), "--providers", str(PROVIDERS),
-                 "--policies", str(POLICIES)]) == 0
+    assert (
+        main(
+            [
+                "catalog",
+                "import",
+                str(MODELS),
+                "--providers",
+                str(PROVIDERS),
+                "--policies",
+                str(POLICIES),
+            ]
+        )
+        == 0
+    )
     assert "356 models" in capsys.readouterr().out
     bad = _write(tmp_path, "bad.json", '{"data": [{"id": "x/y", "pricing": {"prompt": "?"}}]}')
     assert main(["catalog", "import", str(bad)]) == 2
@@ -245,8 +272,7 @@ def test_model_filters(rows):
     assert all(m.context_length <= 8192 for m in models if m.id in small)
     cheap = ids(price_min=Decimal(0), price_max=Decimal("0.5"))
     assert "openrouter/auto" not in cheap  # unknown price is excluded once a range is set
-    assert all(Decimal(0) <= m.prompt_price_mtok <= Decimal("0.5")
-               for m in models if m.id in cheap)
+    assert all(Decimal(0) <= m.prompt_price_mtok <= Decimal("0.5") for m in models if m.id in cheap)
     pricey_output = ids(price_min=Decimal(60), price_of="completion")
     assert all(m.completion_price_mtok >= 60 for m in models if m.id in pricey_output)
     # Provider criteria: a model matches when one of its providers matches.

@@ -1,0 +1,509 @@
+"""Model Access tab: the provider and model catalogue, filters, and the organization's rules.
+
+Everyone may look; owners and admins change. Every change is previewed in a dialog
+(what changes, which models members gain or lose) before it is applied. The same check
+the gateway calls (`kilo.access.is_model_allowed`) decides the "Status" column.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from kilo import access, catalog
+from kilo.access import MODEL, PROVIDER, AccessChange
+from kilo.catalog import ANY, CatalogFilter, ModelRow, ProviderRow
+from kilo.errors import KiloError
+from kilo.permissions import Actor, allowed
+
+actor = ui.guard("access.view")
+can_change = allowed(actor, "access.change")
+PENDING = "model_access_pending"
+CONTEXT_STEPS = [
+    0,
+    4_096,
+    8_192,
+    16_384,
+    32_768,
+    65_536,
+    131_072,
+    200_000,
+    262_144,
+    400_000,
+    1_000_000,
+    2_000_000,
+]
+POLICY_CHOICES = {ANY: "Any", "yes": "Yes", "no": "No"}
+
+
+# ---- loaders (plain data, cached) ---------------------------------------------------
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_summary(actor: Actor) -> access.AccessSummary:
+    return ui.read(access.get_summary, actor=actor)
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_providers(actor: Actor) -> list[ProviderRow]:
+    return ui.read(access.list_provider_rows, actor=actor)
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_models(actor: Actor) -> list[ModelRow]:
+    return ui.read(access.list_model_rows, actor=actor)
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_rules(actor: Actor) -> pd.DataFrame:
+    rows = [
+        {
+            "Applies to": r.kind,
+            "Rule": r.subject,
+            "Effect": "enable" if r.enabled else "disable",
+            "Kind": "pattern" if r.is_pattern else "exact",
+            "Since": ui.local_time(r.created_at),
+        }
+        for r in ui.read(access.list_rules, actor=actor)
+    ]
+    return pd.DataFrame(rows, columns=["Applies to", "Rule", "Effect", "Kind", "Since"])
+
+
+# ---- formatting ---------------------------------------------------------------------
+
+
+def yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else "yes" if value else "no"
+
+
+def retention(p: ProviderRow) -> str:
+    if p.retains_prompts is None:
+        return "unknown"
+    if not p.retains_prompts:
+        return "no"
+    return f"yes, {p.retention_days} days" if p.retention_days else "yes (period unknown)"
+
+
+def status(row: ProviderRow | ModelRow) -> str:
+    if row.allowed:
+        return "Usable"
+    return "Disabled" if not row.enabled else "Blocked"
+
+
+def providers_frame(rows: list[ProviderRow]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {
+                "Provider": p.name,
+                "Slug": p.slug,
+                "Status": status(p),
+                "Why not usable": p.reason,
+                "Trains on data": yes_no(p.training),
+                "Retains prompts": retention(p),
+                "Can publish": yes_no(p.can_publish),
+                "Headquarters": p.headquarters or "unknown",
+                "Datacenters": ", ".join(p.datacenters) or "unknown",
+                "Models": p.models,
+                "Privacy policy": p.privacy_policy_url,
+            }
+            for p in rows
+        ],
+        columns=[
+            "Provider",
+            "Slug",
+            "Status",
+            "Why not usable",
+            "Trains on data",
+            "Retains prompts",
+            "Can publish",
+            "Headquarters",
+            "Datacenters",
+            "Models",
+            "Privacy policy",
+        ],
+    )
+
+
+def models_frame(rows: list[ModelRow], names: dict[str, str]) -> pd.DataFrame:
+    # Prices are per-million-token rates shown for reading and sorting, not money sums.
+    return pd.DataFrame(
+        [
+            {
+                "Model": m.id,
+                "Name": m.name,
+                "Status": status(m),
+                "Why not usable": m.reason,
+                "Context": m.context_length,
+                "Input": ", ".join(m.input_modalities),
+                "Output": ", ".join(m.output_modalities),
+                "Prompt $/M tokens": None
+                if m.prompt_price_mtok is None
+                else float(m.prompt_price_mtok),
+                "Completion $/M tokens": None
+                if m.completion_price_mtok is None
+                else float(m.completion_price_mtok),
+                "Providers": ", ".join(names.get(s, s) for s in m.providers) or "unknown",
+                "Added": ui.local_time(m.created),
+            }
+            for m in rows
+        ],
+        columns=[
+            "Model",
+            "Name",
+            "Status",
+            "Why not usable",
+            "Context",
+            "Input",
+            "Output",
+            "Prompt $/M tokens",
+            "Completion $/M tokens",
+            "Providers",
+            "Added",
+        ],
+    )
+
+
+def sorted_frame(df: pd.DataFrame, prefix: str, default: str) -> pd.DataFrame:
+    c1, c2 = st.columns([3, 1])
+    by = c1.selectbox(
+        "Sort by", list(df.columns), index=list(df.columns).index(default), key=f"{prefix}_sort"
+    )
+    desc = c2.toggle("Descending", key=f"{prefix}_desc")
+    return df.sort_values(by, ascending=not desc, na_position="last", kind="stable")
+
+
+def short(items: list[str], limit: int = 12) -> str:
+    shown = ", ".join(f"`{i}`" for i in items[:limit])
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+# ---- confirm dialog -------------------------------------------------------------------
+
+
+def ask(title: str, change: AccessChange) -> None:
+    st.session_state[PENDING] = (title, change)
+
+
+def forget_pending() -> None:
+    st.session_state.pop(PENDING, None)
+
+
+@st.dialog("Review the change", width="large", on_dismiss=forget_pending)
+def confirm_dialog(title: str, change: AccessChange) -> None:
+    st.markdown(f"**{title}**")
+    try:
+        preview = ui.read(access.preview_access_change, actor=actor, change=change)
+    except KiloError as exc:
+        st.error(str(exc), icon=":material/error:")
+        if st.button("Close", key="model_access_confirm_close"):
+            forget_pending()
+            st.rerun()
+        return
+    for label, items in (
+        ("Enable models", preview.enabled_models),
+        ("Disable models", preview.disabled_models),
+        ("Enable providers", preview.enabled_providers),
+        ("Disable providers", preview.disabled_providers),
+        ("Rules", preview.pattern_changes),
+    ):
+        if items:
+            st.markdown(f"- **{label} ({len(items)}):** {short(items)}")
+    if preview.unchanged:
+        st.caption(
+            f"{preview.unchanged} of the chosen are already in that state and stay as they are."
+        )
+    if preview.changes_anything:
+        st.markdown(
+            f"Members **gain** access to {len(preview.newly_usable)} models and "
+            f"**lose** access to {len(preview.newly_blocked)} models."
+        )
+        if preview.newly_blocked:
+            st.caption(f"Losing access: {short(preview.newly_blocked, 8)}")
+    if preview.problem:
+        st.error(preview.problem, icon=":material/block:")
+    elif not preview.changes_anything:
+        st.info("Nothing would change.", icon=":material/info:")
+    c1, c2 = st.columns(2)
+    apply = c1.button(
+        "Apply",
+        type="primary",
+        key="model_access_confirm_apply",
+        disabled=bool(preview.problem) or not preview.changes_anything,
+    )
+    if c2.button("Cancel", key="model_access_confirm_cancel"):
+        forget_pending()
+        st.rerun()
+    if apply:
+        done = ui.run_action(
+            lambda s: access.change_access(s, actor=actor, change=change),
+            success="Model access updated",
+        )
+        if done is not None:
+            forget_pending()
+            st.rerun()
+
+
+# ---- page -----------------------------------------------------------------------------
+
+summary = load_summary(actor)
+provider_rows = load_providers(actor)
+model_rows = load_models(actor)
+provider_names = {p.slug: p.name for p in provider_rows}
+
+st.title("Model Access")
+st.caption(
+    "Which AI providers and models members may use. The gateway enforces these "
+    "decisions with the same check that fills the Status columns below."
+)
+
+m1, m2, m3 = st.columns(3)
+m1.metric("Usable models", f"{summary.models_allowed} of {summary.models_total}")
+m2.metric("Usable providers", f"{summary.providers_allowed} of {summary.providers_total}")
+m3.metric("Default model", summary.default_model or "none")
+if summary.default_verdict is not None and not summary.default_verdict.allowed:
+    st.warning(
+        f"The default model is not usable: {summary.default_verdict.reason}. Choose "
+        "another one on the Organization tab.",
+        icon=":material/warning:",
+    )
+
+if summary.code_training_opt_out:
+    st.info(
+        "**Code-training opt-out is on** (Organization tab): providers whose data policy "
+        f"allows training are excluded ({', '.join(summary.training_providers) or 'none'}), "
+        "even where enabled here; models are routed to the other providers that serve them. "
+        f"The training policy of {len(summary.unknown_policy_providers)} providers is unknown "
+        "and they are not excluded automatically; filter on “Trains on data” and disable them "
+        "if you need certainty.",
+        icon=":material/shield:",
+    )
+else:
+    st.warning(
+        "**Code-training opt-out is off** (Organization tab): providers whose data policy "
+        f"allows training ({', '.join(summary.training_providers) or 'none'}) may receive "
+        "your code.",
+        icon=":material/policy:",
+    )
+if not can_change:
+    st.caption(":material/lock: You can view model access; only owners and admins change it.")
+
+# New-model setting.
+NEW_CHOICES = {True: "Allow them automatically", False: "Block them until an admin enables them"}
+with st.container(border=True):
+    choice = st.radio(
+        "When a catalogue import adds new models",
+        list(NEW_CHOICES),
+        index=list(NEW_CHOICES).index(summary.auto_allow_new_models),
+        format_func=NEW_CHOICES.get,
+        horizontal=True,
+        key="model_access_new_models",
+        disabled=not can_change,
+    )
+    if (
+        can_change
+        and choice != summary.auto_allow_new_models
+        and st.button("Save setting", key="model_access_new_models_save")
+    ):
+        saved = ui.run_action(
+            lambda s: access.set_new_model_policy(s, actor=actor, auto_allow=choice),
+            success="New-model setting saved",
+        )
+        if saved is not None:
+            st.rerun()
+    imported = ui.fmt_datetime(summary.catalogue_imported_at)
+    st.caption(
+        f"Catalogue: OpenRouter snapshot, imported {imported}. Data policies are "
+        "providers' published defaults; “unknown” means nobody published it. Serving "
+        "providers are approximate per model author (OpenRouter's public model list "
+        "does not name them); see data/catalog/SOURCES.md."
+    )
+
+# Shared filters: data policy and location (a model matches through any of its providers).
+with st.expander("Data policy and location filters", expanded=True, icon=":material/filter_alt:"):
+    c1, c2, c3 = st.columns(3)
+    f_training = c1.selectbox(
+        "Trains on data",
+        list(POLICY_CHOICES),
+        format_func=POLICY_CHOICES.get,
+        key="model_access_f_training",
+    )
+    f_retains = c2.selectbox(
+        "Retains prompts",
+        list(POLICY_CHOICES),
+        format_func=POLICY_CHOICES.get,
+        key="model_access_f_retains",
+    )
+    f_publish = c3.selectbox(
+        "Can publish prompts",
+        list(POLICY_CHOICES),
+        format_func=POLICY_CHOICES.get,
+        key="model_access_f_publish",
+    )
+    c4, c5, c6 = st.columns([2, 2, 1])
+    hq_options = sorted({p.headquarters for p in provider_rows if p.headquarters})
+    dc_options = sorted({d for p in provider_rows for d in p.datacenters})
+    f_hq = c4.multiselect("Headquarters in", hq_options, key="model_access_f_hq")
+    f_dc = c5.multiselect("Datacenters in", dc_options, key="model_access_f_dc")
+    f_enabled = c6.toggle(
+        "Enabled only", key="model_access_f_enabled", help="Only what members can use now."
+    )
+    st.caption("“Unknown” matches only “Any”. Locations are ISO country codes.")
+
+base_filter = dict(
+    training=f_training,
+    retains_prompts=f_retains,
+    can_publish=f_publish,
+    headquarters=tuple(f_hq),
+    datacenters=tuple(f_dc),
+    enabled_only=f_enabled,
+)
+
+tab_providers, tab_models, tab_rules = st.tabs(["Providers", "Models", "Rules"])
+
+with tab_providers:
+    search = st.text_input(
+        "Search providers", key="model_access_p_search", placeholder="name or slug"
+    )
+    shown = catalog.filter_providers(provider_rows, CatalogFilter(search=search, **base_filter))
+    df = sorted_frame(providers_frame(shown), "model_access_p", "Provider")
+    st.dataframe(
+        df,
+        hide_index=True,
+        key="model_access_p_table",
+        column_config={
+            "Models": st.column_config.NumberColumn(help="Catalogue models it serves"),
+            "Privacy policy": st.column_config.LinkColumn(display_text="policy"),
+        },
+    )
+    st.caption(f"{len(shown)} of {len(provider_rows)} providers shown.")
+    if can_change and shown:
+        slugs = [p.slug for p in shown]
+        picked = st.multiselect(
+            "Choose providers", slugs, format_func=provider_names.get, key="model_access_p_pick"
+        )
+        b1, b2, b3, b4 = st.columns(4)
+        if b1.button("Enable chosen", key="model_access_p_enable", disabled=not picked):
+            ask(
+                f"Enable {len(picked)} chosen providers",
+                AccessChange(enable_providers=tuple(picked)),
+            )
+        if b2.button("Disable chosen", key="model_access_p_disable", disabled=not picked):
+            ask(
+                f"Disable {len(picked)} chosen providers",
+                AccessChange(disable_providers=tuple(picked)),
+            )
+        if b3.button(f"Enable all {len(slugs)} shown", key="model_access_p_enable_all"):
+            ask(
+                f"Enable all {len(slugs)} providers shown",
+                AccessChange(enable_providers=tuple(slugs)),
+            )
+        if b4.button(f"Disable all {len(slugs)} shown", key="model_access_p_disable_all"):
+            ask(
+                f"Disable all {len(slugs)} providers shown",
+                AccessChange(disable_providers=tuple(slugs)),
+            )
+
+with tab_models:
+    c1, c2, c3 = st.columns([2, 1, 1])
+    search = c1.text_input(
+        "Search models", key="model_access_m_search", placeholder="id or name, e.g. claude"
+    )
+    in_opts = sorted({x for m in model_rows for x in m.input_modalities})
+    out_opts = sorted({x for m in model_rows for x in m.output_modalities})
+    f_in = c2.multiselect("Input includes", in_opts, key="model_access_m_input")
+    f_out = c3.multiselect("Output includes", out_opts, key="model_access_m_output")
+    c4, c5, c6, c7 = st.columns([3, 1, 1, 1])
+    ctx_lo, ctx_hi = c4.select_slider(
+        "Context length (tokens)",
+        CONTEXT_STEPS,
+        value=(CONTEXT_STEPS[0], CONTEXT_STEPS[-1]),
+        format_func=lambda v: f"{v:,}+" if v == CONTEXT_STEPS[-1] else f"{v:,}",
+        key="model_access_m_context",
+    )
+    price_of = c5.selectbox("Price of", ["prompt", "completion"], key="model_access_m_price_of")
+    p_min = c6.number_input(
+        "Min $/M tokens", min_value=0.0, value=0.0, step=0.1, key="model_access_m_price_min"
+    )
+    p_max = c7.number_input(
+        "Max $/M tokens (0 = no limit)",
+        min_value=0.0,
+        value=0.0,
+        step=0.5,
+        key="model_access_m_price_max",
+    )
+    mfilter = CatalogFilter(
+        search=search,
+        input_modalities=tuple(f_in),
+        output_modalities=tuple(f_out),
+        context_min=ctx_lo or None,
+        context_max=None if ctx_hi == CONTEXT_STEPS[-1] else ctx_hi,
+        price_min=Decimal(str(p_min)) if p_min else None,
+        price_max=Decimal(str(p_max)) if p_max else None,
+        price_of=price_of,
+        **base_filter,
+    )
+    shown_m = catalog.filter_models(model_rows, mfilter, {p.slug: p for p in provider_rows})
+    df = sorted_frame(models_frame(shown_m, provider_names), "model_access_m", "Model")
+    st.dataframe(
+        df,
+        hide_index=True,
+        key="model_access_m_table",
+        column_config={
+            "Context": st.column_config.NumberColumn(format="%d", help="tokens"),
+            "Prompt $/M tokens": st.column_config.NumberColumn(format="$%.4g"),
+            "Completion $/M tokens": st.column_config.NumberColumn(format="$%.4g"),
+            "Added": st.column_config.DateColumn(help="When OpenRouter listed the model"),
+        },
+    )
+    st.caption(
+        f"{len(shown_m)} of {len(model_rows)} models shown. Prices are USD per million "
+        "tokens; empty means it varies (routers) or is unknown."
+    )
+    if can_change and shown_m:
+        ids = [m.id for m in shown_m]
+        picked_m = st.multiselect("Choose models", ids, key="model_access_m_pick")
+        b1, b2, b3, b4 = st.columns(4)
+        if b1.button("Enable chosen", key="model_access_m_enable", disabled=not picked_m):
+            ask(
+                f"Enable {len(picked_m)} chosen models", AccessChange(enable_models=tuple(picked_m))
+            )
+        if b2.button("Disable chosen", key="model_access_m_disable", disabled=not picked_m):
+            ask(
+                f"Disable {len(picked_m)} chosen models",
+                AccessChange(disable_models=tuple(picked_m)),
+            )
+        if b3.button(f"Enable all {len(ids)} shown", key="model_access_m_enable_all"):
+            ask(f"Enable all {len(ids)} models shown", AccessChange(enable_models=tuple(ids)))
+        if b4.button(f"Disable all {len(ids)} shown", key="model_access_m_disable_all"):
+            ask(f"Disable all {len(ids)} models shown", AccessChange(disable_models=tuple(ids)))
+
+with tab_rules:
+    st.caption(
+        "Rules behind the Status columns. No rule means enabled. An exact id beats a "
+        "pattern; a longer pattern beats a shorter one; on a tie, disable wins. "
+        "Patterns use * and ?, e.g. `anthropic/*` (all Anthropic models) or `*:free`."
+    )
+    rules_df = load_rules(actor)
+    if rules_df.empty:
+        st.info("No rules: every provider and model is enabled.", icon=":material/info:")
+    else:
+        st.dataframe(rules_df, hide_index=True, key="model_access_rules_table")
+    if can_change:
+        c1, c2, c3, c4 = st.columns([1, 2, 1, 1], vertical_alignment="bottom")
+        kind = c1.selectbox("Applies to", [MODEL, PROVIDER], key="model_access_rule_kind")
+        pattern = c2.text_input(
+            "Id or pattern", key="model_access_rule_pattern", placeholder="anthropic/*"
+        )
+        effects = {"disable": False, "enable": True, "remove rule": None}
+        effect = c3.selectbox("Effect", list(effects), key="model_access_rule_effect")
+        if c4.button("Review", key="model_access_rule_review", disabled=not pattern.strip()):
+            ask(
+                f"Rule: {effect} {kind} `{pattern.strip()}`",
+                AccessChange(patterns=((kind, pattern.strip(), effects[effect]),)),
+            )
+
+if can_change and PENDING in st.session_state:
+    confirm_dialog(*st.session_state[PENDING])
