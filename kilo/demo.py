@@ -195,7 +195,7 @@ def _seed_billing(session: Session, org: Organization, owner: Member, rng: rando
         UsageDaily.org_id == org.id)).one()
     actor = actor_for(owner)
     # Credit purchases: enough to cover usage with a comfortable margin, in round amounts.
-    target = int(spent * 1.35) + 500_000_000
+    target = int(spent) * 135 // 100 + 500_000_000
     purchase_days = [0, 40, 75, 110, 135]
     step = -(-target // len(purchase_days) // 100_000_000) * 100_000_000
     for i, offset in enumerate(purchase_days):
