@@ -191,8 +191,8 @@ def _seed_usage(session: Session, org: Organization, members: list[Member], rng:
 
 def _seed_billing(session: Session, org: Organization, owner: Member, rng: random.Random,
                   t0: datetime, today: date) -> None:
-    spent = session.exec(select(func.coalesce(func.sum(UsageDaily.cost_micros), 0)).where(
-        UsageDaily.org_id == org.id)).one()
+    spent = int(session.exec(select(func.coalesce(func.sum(UsageDaily.cost_micros), 0)).where(
+        UsageDaily.org_id == org.id)).one())  # PostgreSQL sums BIGINT as Decimal
     actor = actor_for(owner)
     # Credit purchases: enough to cover usage with a comfortable margin, in round amounts.
     target = int(spent) * 135 // 100 + 500_000_000
