@@ -106,7 +106,9 @@ def _accumulate(events: Iterable[dict]) -> tuple[dict, dict]:
     hourly: dict[tuple, list[int]] = {}
     bounds = LATENCY_BOUNDS_MS
     for e in events:
-        at: datetime = e["at"].astimezone(UTC)
+        at: datetime = e["at"]
+        if at.tzinfo is not UTC:
+            at = at.astimezone(UTC)
         day = at.date()
         member = e["member_id"]
         err = e.get("status", "success") != "success"
@@ -206,10 +208,14 @@ def _insert_raw(session: Session, org_id: int, events: list[dict]) -> None:
     sqlite = conn.dialect.name == "sqlite"
 
     def row(e: dict) -> tuple:
-        at = e["at"].astimezone(UTC)
+        at = e["at"]
+        if at.tzinfo is not UTC:
+            at = at.astimezone(UTC)
+        if sqlite:  # the text SQLAlchemy's SQLite DateTime stores: naive UTC, microseconds
+            at = at.replace(tzinfo=None).isoformat(" ", "microseconds")
         return (
             org_id,
-            at.strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite else at,
+            at,
             e["member_id"],
             e["model_id"],
             e["provider"],
@@ -252,8 +258,15 @@ def insert_events(session: Session, *, org_id: int, events: list[dict]) -> int:
     full, hourly = _accumulate(events)
     sqlite = session.get_bind().dialect.name == "sqlite"
 
+    day_text: dict[date, str] = {}
+
     def d(day: date) -> Any:
-        return day.isoformat() if sqlite else day
+        if not sqlite:
+            return day
+        text = day_text.get(day)
+        if text is None:
+            text = day_text[day] = day.isoformat()
+        return text
 
     n = len(MEASURES)
     _upsert(
