@@ -252,7 +252,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
     pairs = {
         "totals (month)": (
             duck(
-                f"SELECT count(*), sum(cost_micros), sum(input_tokens), sum(output_tokens), "
+                f"SELECT count(*), sum(cost_micros), sum(input_tokens), sum(output_tokens), "  # noqa: S608 (constant SQL)
                 f"sum(CASE WHEN status='error' THEN 1 ELSE 0 END) FROM events WHERE {w}",
                 month_ts,
                 end_ts,
@@ -261,7 +261,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
         ),
         "by model (30d)": (
             duck(
-                f"SELECT model_id, count(*), sum(cost_micros) FROM events WHERE {w} GROUP BY 1",
+                f"SELECT model_id, count(*), sum(cost_micros) FROM events WHERE {w} GROUP BY 1",  # noqa: S608 (constant SQL)
                 d30_ts,
                 end_ts,
             ),
@@ -273,7 +273,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
         ),
         "daily by model (30d)": (
             duck(
-                f"SELECT CAST(at AS DATE), model_id, count(*), sum(cost_micros) FROM events "
+                f"SELECT CAST(at AS DATE), model_id, count(*), sum(cost_micros) FROM events "  # noqa: S608 (constant SQL)
                 f"WHERE {w} GROUP BY 1, 2",
                 d30_ts,
                 end_ts,
@@ -286,7 +286,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
         ),
         "daily by provider (365d)": (
             duck(
-                f"SELECT CAST(at AS DATE), provider, count(*), sum(cost_micros) FROM events "
+                f"SELECT CAST(at AS DATE), provider, count(*), sum(cost_micros) FROM events "  # noqa: S608 (constant SQL)
                 f"WHERE {w} GROUP BY 1, 2",
                 year_ts,
                 end_ts,
@@ -297,7 +297,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
         ),
         "model performance p50/p95 (30d)": (
             duck(
-                f"SELECT model_id, quantile_cont(latency_ms, 0.5), "
+                f"SELECT model_id, quantile_cont(latency_ms, 0.5), "  # noqa: S608 (constant SQL)
                 f"quantile_cont(latency_ms, 0.95), sum(output_tokens) FROM events WHERE {w} "
                 "GROUP BY 1",
                 d30_ts,
@@ -311,7 +311,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
         ),
         "weekday x hour heatmap (30d)": (
             duck(
-                f"SELECT isodow(at), hour(at), count(*), sum(cost_micros) FROM events "
+                f"SELECT isodow(at), hour(at), count(*), sum(cost_micros) FROM events "  # noqa: S608 (constant SQL)
                 f"WHERE {w} GROUP BY 1, 2",
                 d30_ts,
                 end_ts,
@@ -326,7 +326,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
         ),
         "weekday x hour heatmap (365d)": (
             duck(
-                f"SELECT isodow(at), hour(at), count(*), sum(cost_micros) FROM events "
+                f"SELECT isodow(at), hour(at), count(*), sum(cost_micros) FROM events "  # noqa: S608 (constant SQL)
                 f"WHERE {w} GROUP BY 1, 2",
                 year_ts,
                 end_ts,
@@ -335,7 +335,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
         ),
         "per-member stats (30d)": (
             duck(
-                f"SELECT member_id, count(*), sum(cost_micros), count(DISTINCT CAST(at AS "
+                f"SELECT member_id, count(*), sum(cost_micros), count(DISTINCT CAST(at AS "  # noqa: S608 (constant SQL)
                 f"DATE)) FROM events WHERE {w} GROUP BY 1",
                 d30_ts,
                 end_ts,
@@ -344,7 +344,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
         ),
         "per-member stats (365d)": (
             duck(
-                f"SELECT member_id, count(*), sum(cost_micros), count(DISTINCT CAST(at AS "
+                f"SELECT member_id, count(*), sum(cost_micros), count(DISTINCT CAST(at AS "  # noqa: S608 (constant SQL)
                 f"DATE)) FROM events WHERE {w} GROUP BY 1",
                 year_ts,
                 end_ts,
@@ -353,7 +353,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
         ),
         "one member, daily by model (30d)": (
             duck(
-                f"SELECT CAST(at AS DATE), model_id, sum(cost_micros) FROM events WHERE {w} "
+                f"SELECT CAST(at AS DATE), model_id, sum(cost_micros) FROM events WHERE {w} "  # noqa: S608 (constant SQL)
                 "AND member_id = ? GROUP BY 1, 2",
                 d30_ts,
                 end_ts,
@@ -367,7 +367,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
         ),
         "one model filter, totals (30d)": (
             duck(
-                f"SELECT count(*), sum(cost_micros) FROM events WHERE {w} AND model_id = ?",
+                f"SELECT count(*), sum(cost_micros) FROM events WHERE {w} AND model_id = ?",  # noqa: S608 (constant SQL)
                 d30_ts,
                 end_ts,
                 model,
