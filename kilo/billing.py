@@ -50,12 +50,23 @@ MAX_ADJUSTMENT_MICROS = 100_000 * 1_000_000  # $100,000 per manual entry
 MAX_ALERT_MICROS = 1_000_000 * 1_000_000
 RUNWAY_WINDOW_DAYS = 30
 MANUAL_KINDS = ("adjustment", "promo")
-LEDGER_KIND_LABELS = {"purchase": "Credit purchase", "usage": "Usage", "promo": "Promotional credit",
-                      "refund": "Refund", "adjustment": "Adjustment"}
+LEDGER_KIND_LABELS = {
+    "purchase": "Credit purchase",
+    "usage": "Usage",
+    "promo": "Promotional credit",
+    "refund": "Refund",
+    "adjustment": "Adjustment",
+}
 INVOICE_KIND_LABELS = {"seats": "Seats", "top-up": "Credit top-up", "other": "Other"}
-INVOICE_STATUS_LABELS = {"draft": "draft", "open": "open", "paid": "paid", "past_due": "past due",
-                         "void": "void", "uncollectible": "uncollectible",
-                         "refunded": "refunded"}
+INVOICE_STATUS_LABELS = {
+    "draft": "draft",
+    "open": "open",
+    "paid": "paid",
+    "past_due": "past due",
+    "void": "void",
+    "uncollectible": "uncollectible",
+    "refunded": "refunded",
+}
 
 
 class _UseEnv:
@@ -98,13 +109,23 @@ def _lock(session: Session, org_id: int) -> None:
 
 
 def ledger_total_micros(session: Session, *, org_id: int) -> int:
-    return int(session.exec(select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0))
-                            .where(LedgerEntry.org_id == org_id)).one())
+    return int(
+        session.exec(
+            select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(
+                LedgerEntry.org_id == org_id
+            )
+        ).one()
+    )
 
 
 def usage_cost_micros(session: Session, *, org_id: int) -> int:
-    return int(session.exec(select(func.coalesce(func.sum(UsageDaily.cost_micros), 0))
-                            .where(UsageDaily.org_id == org_id)).one())
+    return int(
+        session.exec(
+            select(func.coalesce(func.sum(UsageDaily.cost_micros), 0)).where(
+                UsageDaily.org_id == org_id
+            )
+        ).one()
+    )
 
 
 def balance_micros(session: Session, *, org_id: int) -> int:
@@ -112,13 +133,18 @@ def balance_micros(session: Session, *, org_id: int) -> int:
     return ledger_total_micros(session, org_id=org_id) - usage_cost_micros(session, org_id=org_id)
 
 
-def average_daily_spend_micros(session: Session, *, org_id: int, today: date | None = None,
-                               days: int = RUNWAY_WINDOW_DAYS) -> int:
+def average_daily_spend_micros(
+    session: Session, *, org_id: int, today: date | None = None, days: int = RUNWAY_WINDOW_DAYS
+) -> int:
     """Usage cost of the last `days` days (today included) divided by `days`, from the rollup."""
     today = today or utcnow().date()
-    total = session.exec(select(func.coalesce(func.sum(UsageDaily.cost_micros), 0)).where(
-        UsageDaily.org_id == org_id, UsageDaily.day > today - timedelta(days=days),
-        UsageDaily.day <= today)).one()
+    total = session.exec(
+        select(func.coalesce(func.sum(UsageDaily.cost_micros), 0)).where(
+            UsageDaily.org_id == org_id,
+            UsageDaily.day > today - timedelta(days=days),
+            UsageDaily.day <= today,
+        )
+    ).one()
     return int(total) // days
 
 
@@ -151,16 +177,23 @@ class BillingSummary:
 
     @property
     def below_alert(self) -> bool:
-        return self.low_balance_alert_micros > 0 and self.balance_micros < self.low_balance_alert_micros
+        return (
+            self.low_balance_alert_micros > 0
+            and self.balance_micros < self.low_balance_alert_micros
+        )
 
     @property
     def monthly_seat_cents(self) -> int:
         return self.seats * self.seat_price_cents
 
 
-def get_billing_summary(session: Session, *, actor: Actor,
-                        config: StripeConfig | None | _UseEnv = USE_ENV,
-                        today: date | None = None) -> BillingSummary:
+def get_billing_summary(
+    session: Session,
+    *,
+    actor: Actor,
+    config: StripeConfig | None | _UseEnv = USE_ENV,
+    today: date | None = None,
+) -> BillingSummary:
     """The figures at the top of the Invoices tab."""
     ensure_allowed(actor, "billing.view")
     org = _org(session, actor)
@@ -168,13 +201,21 @@ def get_billing_summary(session: Session, *, actor: Actor,
     used = usage_cost_micros(session, org_id=org.id)
     daily = average_daily_spend_micros(session, org_id=org.id, today=today)
     return BillingSummary(
-        org_name=org.name, mode="stripe" if resolve_config(config) else "demo",
-        balance_micros=credits - used, credits_micros=credits, usage_micros=used,
-        avg_daily_spend_micros=daily, runway_days=runway_days(credits - used, daily),
-        low_balance_alert_micros=org.low_balance_alert_micros, seats=org.seats,
-        seats_used=seats_in_use(session, org_id=org.id), seat_price_cents=org.seat_price_cents,
-        billing_company=org.billing_company, billing_address=org.billing_address,
-        billing_tax_id=org.billing_tax_id, billing_email=org.billing_email,
+        org_name=org.name,
+        mode="stripe" if resolve_config(config) else "demo",
+        balance_micros=credits - used,
+        credits_micros=credits,
+        usage_micros=used,
+        avg_daily_spend_micros=daily,
+        runway_days=runway_days(credits - used, daily),
+        low_balance_alert_micros=org.low_balance_alert_micros,
+        seats=org.seats,
+        seats_used=seats_in_use(session, org_id=org.id),
+        seat_price_cents=org.seat_price_cents,
+        billing_company=org.billing_company,
+        billing_address=org.billing_address,
+        billing_tax_id=org.billing_tax_id,
+        billing_email=org.billing_email,
         stripe_customer_id=org.stripe_customer_id,
         stripe_subscription_id=org.stripe_subscription_id,
     )
@@ -188,9 +229,12 @@ def low_balance_warning(session: Session, *, actor: Actor) -> str | None:
     balance = balance_micros(session, org_id=org.id)
     if balance >= org.low_balance_alert_micros:
         return None
-    what = ("Credits are used up" if balance <= 0 else f"Credits are low: {usd(balance)} left")
-    todo = ("Buy credits on the Invoices tab." if allowed(actor, "billing.purchase")
-            else "Ask an owner to buy credits.")
+    what = "Credits are used up" if balance <= 0 else f"Credits are low: {usd(balance)} left"
+    todo = (
+        "Buy credits on the Invoices tab."
+        if allowed(actor, "billing.purchase")
+        else "Ask an owner to buy credits."
+    )
     return f"{what} (alert below {usd(org.low_balance_alert_micros)}). {todo}"
 
 
@@ -206,26 +250,40 @@ def set_low_balance_alert(session: Session, *, actor: Actor, threshold_micros: i
     org.low_balance_alert_micros = threshold_micros
     session.add(org)
     off = "off"
-    audit.record(session, actor=actor, action="billing.alert.change", target="low_balance_alert",
-                 message=f"Low-balance alert: {usd(old) if old else off} → "
-                 f"{usd(threshold_micros) if threshold_micros else off}",
-                 details={"before_micros": old, "after_micros": threshold_micros})
+    audit.record(
+        session,
+        actor=actor,
+        action="billing.alert.change",
+        target="low_balance_alert",
+        message=f"Low-balance alert: {usd(old) if old else off} → "
+        f"{usd(threshold_micros) if threshold_micros else off}",
+        details={"before_micros": old, "after_micros": threshold_micros},
+    )
     return org
 
 
-BILLING_FIELDS = {"billing_company": ("Company name", 200), "billing_address": ("Address", 500),
-                  "billing_tax_id": ("Tax ID", 60), "billing_email": ("Invoice email", 254)}
+BILLING_FIELDS = {
+    "billing_company": ("Company name", 200),
+    "billing_address": ("Address", 500),
+    "billing_tax_id": ("Tax ID", 60),
+    "billing_email": ("Invoice email", 254),
+}
 
 
-def update_billing_details(session: Session, *, actor: Actor, company: str, address: str,
-                           tax_id: str, email: str) -> Organization:
+def update_billing_details(
+    session: Session, *, actor: Actor, company: str, address: str, tax_id: str, email: str
+) -> Organization:
     """Owner edits the details printed on invoices (company, address, tax id, email)."""
     ensure_allowed(actor, "billing.change")
     org = _org(session, actor)
-    new = {"billing_company": " ".join((company or "").split()),
-           "billing_address": "\n".join(line.strip() for line in (address or "").strip()
-                                        .splitlines() if line.strip()),
-           "billing_tax_id": (tax_id or "").strip(), "billing_email": (email or "").strip()}
+    new = {
+        "billing_company": " ".join((company or "").split()),
+        "billing_address": "\n".join(
+            line.strip() for line in (address or "").strip().splitlines() if line.strip()
+        ),
+        "billing_tax_id": (tax_id or "").strip(),
+        "billing_email": (email or "").strip(),
+    }
     for field, (label, limit) in BILLING_FIELDS.items():
         if len(new[field]) > limit:
             raise ValidationError(f"{label} is too long (at most {limit} characters).")
@@ -239,10 +297,15 @@ def update_billing_details(session: Session, *, actor: Actor, company: str, addr
     for field, (_, value) in changes.items():
         setattr(org, field, value)
     session.add(org)
-    audit.record(session, actor=actor, action="billing.details.change", target="billing_details",
-                 message="Billing details changed: "
-                 + ", ".join(BILLING_FIELDS[f][0].lower() for f in changes),
-                 details={"changes": changes})
+    audit.record(
+        session,
+        actor=actor,
+        action="billing.details.change",
+        target="billing_details",
+        message="Billing details changed: "
+        + ", ".join(BILLING_FIELDS[f][0].lower() for f in changes),
+        details={"changes": changes},
+    )
     return org
 
 
@@ -250,27 +313,41 @@ def update_billing_details(session: Session, *, actor: Actor, company: str, addr
 
 
 def _ledger_ref_exists(session: Session, ref: str) -> bool:
-    return session.exec(select(LedgerEntry.id).where(LedgerEntry.external_ref == ref)).first() \
+    return (
+        session.exec(select(LedgerEntry.id).where(LedgerEntry.external_ref == ref)).first()
         is not None
+    )
 
 
 def _payment_ref_exists(session: Session, ref: str) -> bool:
     return session.exec(select(Payment.id).where(Payment.external_ref == ref)).first() is not None
 
 
-def add_ledger_entry(session: Session, *, actor: Actor, kind: str, amount_micros: int,
-                     description: str, external_ref: str | None = None) -> LedgerEntry:
+def add_ledger_entry(
+    session: Session,
+    *,
+    actor: Actor,
+    kind: str,
+    amount_micros: int,
+    description: str,
+    external_ref: str | None = None,
+) -> LedgerEntry:
     """Owner records a promotional credit or a manual adjustment (signed) with its reason."""
     ensure_allowed(actor, "billing.change")
     if kind not in MANUAL_KINDS:
         raise ValidationError("Choose “adjustment” or “promo” for a manual ledger entry.")
-    if not isinstance(amount_micros, int) or amount_micros == 0 or \
-            abs(amount_micros) > MAX_ADJUSTMENT_MICROS:
-        raise ValidationError(f"The amount must be non-zero and at most "
-                              f"{usd(MAX_ADJUSTMENT_MICROS)} either way.")
+    if (
+        not isinstance(amount_micros, int)
+        or amount_micros == 0
+        or abs(amount_micros) > MAX_ADJUSTMENT_MICROS
+    ):
+        raise ValidationError(
+            f"The amount must be non-zero and at most {usd(MAX_ADJUSTMENT_MICROS)} either way."
+        )
     if kind == "promo" and amount_micros < 0:
-        raise ValidationError("Promotional credits add to the balance; use an adjustment to "
-                              "remove credits.")
+        raise ValidationError(
+            "Promotional credits add to the balance; use an adjustment to remove credits."
+        )
     description = " ".join((description or "").split())
     if not description:
         raise ValidationError("Give a reason; it is shown in the purchase history and audit log.")
@@ -280,13 +357,24 @@ def add_ledger_entry(session: Session, *, actor: Actor, kind: str, amount_micros
     ref = (external_ref or f"manual:{uuid.uuid4()}").strip()
     if _ledger_ref_exists(session, ref):
         raise Conflict(f"A ledger entry with reference {ref} already exists; nothing was added.")
-    entry = LedgerEntry(org_id=actor.org_id, kind=kind, amount_micros=amount_micros,
-                        description=description, external_ref=ref, actor_id=actor.id)
+    entry = LedgerEntry(
+        org_id=actor.org_id,
+        kind=kind,
+        amount_micros=amount_micros,
+        description=description,
+        external_ref=ref,
+        actor_id=actor.id,
+    )
     session.add(entry)
     session.flush()
-    audit.record(session, actor=actor, action="billing.adjustment", target=ref,
-                 message=f"{LEDGER_KIND_LABELS[kind]} of {usd(amount_micros)}: {description}",
-                 details={"kind": kind, "amount_micros": amount_micros, "external_ref": ref})
+    audit.record(
+        session,
+        actor=actor,
+        action="billing.adjustment",
+        target=ref,
+        message=f"{LEDGER_KIND_LABELS[kind]} of {usd(amount_micros)}: {description}",
+        details={"kind": kind, "amount_micros": amount_micros, "external_ref": ref},
+    )
     return entry
 
 
@@ -310,7 +398,8 @@ def list_ledger(session: Session, *, actor: Actor, today: date | None = None) ->
     ]
     per_day = session.exec(
         select(UsageDaily.day, func.sum(UsageDaily.cost_micros))
-        .where(UsageDaily.org_id == actor.org_id).group_by(UsageDaily.day)
+        .where(UsageDaily.org_id == actor.org_id)
+        .group_by(UsageDaily.day)
     ).all()
     months: dict[date, int] = {}
     for day, cost in per_day:
@@ -319,15 +408,29 @@ def list_ledger(session: Session, *, actor: Actor, today: date | None = None) ->
     for month, cost in months.items():
         end = min((month + timedelta(days=32)).replace(day=1) - timedelta(days=1), today)
         at = datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=UTC)
-        events.append((at, "usage", f"Usage {month:%B %Y}" + (" (to date)" if end == today
-                                                                 else ""),
-                       -cost, f"usage:{month:%Y-%m}"))
+        events.append(
+            (
+                at,
+                "usage",
+                f"Usage {month:%B %Y}" + (" (to date)" if end == today else ""),
+                -cost,
+                f"usage:{month:%Y-%m}",
+            )
+        )
     events.sort(key=lambda e: (e[0], e[4]))
     rows, running = [], 0
     for at, kind, desc, amount, ref in events:
         running += amount
-        rows.append(LedgerRow(at=at, kind=kind, description=desc, amount_micros=amount,
-                              balance_micros=running, reference=ref))
+        rows.append(
+            LedgerRow(
+                at=at,
+                kind=kind,
+                description=desc,
+                amount_micros=amount,
+                balance_micros=running,
+                reference=ref,
+            )
+        )
     return rows[::-1]
 
 
@@ -335,8 +438,9 @@ def list_ledger(session: Session, *, actor: Actor, today: date | None = None) ->
 
 
 def next_invoice_number(session: Session, *, org_id: int, at: datetime) -> str:
-    count = session.exec(select(func.count()).select_from(Invoice)
-                         .where(Invoice.org_id == org_id)).one()
+    count = session.exec(
+        select(func.count()).select_from(Invoice).where(Invoice.org_id == org_id)
+    ).one()
     n = int(count) + 1
     while True:
         number = f"K{org_id}-{at:%Y}-{n:05d}"
@@ -345,47 +449,103 @@ def next_invoice_number(session: Session, *, org_id: int, at: datetime) -> str:
         n += 1
 
 
-def record_credit_purchase(session: Session, *, org: Organization, actor: Actor,
-                           subtotal_cents: int, tax_cents: int, external_ref: str,
-                           method: str, at: datetime | None = None,
-                           payment_intent: str | None = None,
-                           charge_id: str | None = None, source: str) -> LedgerEntry | None:
+def record_credit_purchase(
+    session: Session,
+    *,
+    org: Organization,
+    actor: Actor,
+    subtotal_cents: int,
+    tax_cents: int,
+    external_ref: str,
+    method: str,
+    at: datetime | None = None,
+    payment_intent: str | None = None,
+    charge_id: str | None = None,
+    source: str,
+) -> LedgerEntry | None:
     """Credits, a paid top-up invoice and its payment, once per `external_ref` (else None)."""
     _lock(session, org.id)
     if _ledger_ref_exists(session, external_ref):
         return None
     at = at or utcnow()
     total = subtotal_cents + tax_cents
-    invoice = Invoice(org_id=org.id, number=next_invoice_number(session, org_id=org.id, at=at),
-                      kind="top-up", issued_at=at, period_start=at.date(), period_end=at.date(),
-                      status="paid", subtotal_cents=subtotal_cents, tax_cents=tax_cents,
-                      total_cents=total, paid_at=at,
-                      lines=[{"description": "Kilo Gateway credits", "quantity": 1,
-                              "unit_cents": subtotal_cents, "amount_cents": subtotal_cents}])
+    invoice = Invoice(
+        org_id=org.id,
+        number=next_invoice_number(session, org_id=org.id, at=at),
+        kind="top-up",
+        issued_at=at,
+        period_start=at.date(),
+        period_end=at.date(),
+        status="paid",
+        subtotal_cents=subtotal_cents,
+        tax_cents=tax_cents,
+        total_cents=total,
+        paid_at=at,
+        lines=[
+            {
+                "description": "Kilo Gateway credits",
+                "quantity": 1,
+                "unit_cents": subtotal_cents,
+                "amount_cents": subtotal_cents,
+            }
+        ],
+    )
     session.add(invoice)
     session.flush()
-    entry = LedgerEntry(org_id=org.id, at=at, kind="purchase",
-                        amount_micros=subtotal_cents * MICROS_PER_CENT,
-                        description=f"Credit purchase {usd_cents(subtotal_cents)}"
-                        + (" (demo)" if source == "demo" else ""),
-                        external_ref=external_ref, actor_id=actor.id, invoice_id=invoice.id)
+    entry = LedgerEntry(
+        org_id=org.id,
+        at=at,
+        kind="purchase",
+        amount_micros=subtotal_cents * MICROS_PER_CENT,
+        description=f"Credit purchase {usd_cents(subtotal_cents)}"
+        + (" (demo)" if source == "demo" else ""),
+        external_ref=external_ref,
+        actor_id=actor.id,
+        invoice_id=invoice.id,
+    )
     session.add(entry)
-    session.add(Payment(org_id=org.id, at=at, invoice_id=invoice.id, amount_cents=total,
-                        status="succeeded", method=method,
-                        description=f"Credit top-up {invoice.number}", external_ref=external_ref,
-                        stripe_payment_intent=payment_intent, stripe_charge_id=charge_id))
+    session.add(
+        Payment(
+            org_id=org.id,
+            at=at,
+            invoice_id=invoice.id,
+            amount_cents=total,
+            status="succeeded",
+            method=method,
+            description=f"Credit top-up {invoice.number}",
+            external_ref=external_ref,
+            stripe_payment_intent=payment_intent,
+            stripe_charge_id=charge_id,
+        )
+    )
     session.flush()
-    audit.record(session, actor=actor, action="billing.credits.purchase", target=invoice.number,
-                 message=f"Bought {usd_cents(subtotal_cents)} of credits"
-                 + (" (demo mode, no real payment)" if source == "demo" else " via Stripe"),
-                 details={"amount_cents": subtotal_cents, "tax_cents": tax_cents,
-                          "external_ref": external_ref, "invoice": invoice.number,
-                          "source": source})
+    audit.record(
+        session,
+        actor=actor,
+        action="billing.credits.purchase",
+        target=invoice.number,
+        message=f"Bought {usd_cents(subtotal_cents)} of credits"
+        + (" (demo mode, no real payment)" if source == "demo" else " via Stripe"),
+        details={
+            "amount_cents": subtotal_cents,
+            "tax_cents": tax_cents,
+            "external_ref": external_ref,
+            "invoice": invoice.number,
+            "source": source,
+        },
+    )
     return entry
 
 
-def record_refund(session: Session, *, org: Organization, actor: Actor, invoice: Invoice,
-                  refunded_total_cents: int, source: str) -> Payment | None:
+def record_refund(
+    session: Session,
+    *,
+    org: Organization,
+    actor: Actor,
+    invoice: Invoice,
+    refunded_total_cents: int,
+    source: str,
+) -> Payment | None:
     """Bring the invoice's refunded amount up to `refunded_total_cents` (cumulative).
 
     Keyed by invoice and cumulative amount, so the owner's refund and Stripe's later
@@ -401,29 +561,54 @@ def record_refund(session: Session, *, org: Organization, actor: Actor, invoice:
     if _payment_ref_exists(session, ref):
         return None
     now = utcnow()
-    payment = Payment(org_id=org.id, at=now, invoice_id=invoice.id, amount_cents=-delta,
-                      status="refunded", method="refund" if source != "demo" else "refund (demo)",
-                      description=f"Refund of {invoice.number}", external_ref=ref)
+    payment = Payment(
+        org_id=org.id,
+        at=now,
+        invoice_id=invoice.id,
+        amount_cents=-delta,
+        status="refunded",
+        method="refund" if source != "demo" else "refund (demo)",
+        description=f"Refund of {invoice.number}",
+        external_ref=ref,
+    )
     session.add(payment)
     credits = 0
     if invoice.kind == "top-up" and invoice.total_cents > 0:
         # Credits bought exclude tax: remove the refunded share of the subtotal.
         credits = delta * MICROS_PER_CENT * invoice.subtotal_cents // invoice.total_cents
-        session.add(LedgerEntry(org_id=org.id, at=now, kind="refund", amount_micros=-credits,
-                                description=f"Refund of {invoice.number}", external_ref=ref,
-                                actor_id=actor.id, invoice_id=invoice.id))
+        session.add(
+            LedgerEntry(
+                org_id=org.id,
+                at=now,
+                kind="refund",
+                amount_micros=-credits,
+                description=f"Refund of {invoice.number}",
+                external_ref=ref,
+                actor_id=actor.id,
+                invoice_id=invoice.id,
+            )
+        )
     invoice.refunded_cents = refunded_total_cents
     if refunded_total_cents >= invoice.total_cents:
         invoice.status = "refunded"
     session.add(invoice)
     session.flush()
-    audit.record(session, actor=actor, action="billing.refund", target=invoice.number,
-                 message=f"Refunded {usd_cents(delta)} of {invoice.number}"
-                 + (f" ({usd(credits)} of credits removed)" if credits else "")
-                 + (" (demo mode)" if source == "demo" else ""),
-                 details={"invoice": invoice.number, "amount_cents": delta,
-                          "refunded_total_cents": refunded_total_cents,
-                          "credits_micros": credits, "source": source})
+    audit.record(
+        session,
+        actor=actor,
+        action="billing.refund",
+        target=invoice.number,
+        message=f"Refunded {usd_cents(delta)} of {invoice.number}"
+        + (f" ({usd(credits)} of credits removed)" if credits else "")
+        + (" (demo mode)" if source == "demo" else ""),
+        details={
+            "invoice": invoice.number,
+            "amount_cents": delta,
+            "refunded_total_cents": refunded_total_cents,
+            "credits_micros": credits,
+            "source": source,
+        },
+    )
     return payment
 
 
@@ -439,26 +624,40 @@ class PurchaseStart:
 
 
 def check_purchase_amount(amount_cents: int) -> int:
-    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or \
-            not MIN_PURCHASE_CENTS <= amount_cents <= MAX_PURCHASE_CENTS:
-        raise ValidationError(f"Buy from {usd_cents(MIN_PURCHASE_CENTS)} to "
-                              f"{usd_cents(MAX_PURCHASE_CENTS)} of credits at a time, in whole "
-                              "cents.")
+    if (
+        not isinstance(amount_cents, int)
+        or isinstance(amount_cents, bool)
+        or not MIN_PURCHASE_CENTS <= amount_cents <= MAX_PURCHASE_CENTS
+    ):
+        raise ValidationError(
+            f"Buy from {usd_cents(MIN_PURCHASE_CENTS)} to "
+            f"{usd_cents(MAX_PURCHASE_CENTS)} of credits at a time, in whole "
+            "cents."
+        )
     return amount_cents
 
 
 def _ensure_customer(session: Session, org: Organization, config: StripeConfig) -> str:
     if not org.stripe_customer_id:
-        customer = gateway.create_customer(config, name=org.billing_company or org.name,
-                                           email=org.billing_email or None, org_id=org.id)
+        customer = gateway.create_customer(
+            config,
+            name=org.billing_company or org.name,
+            email=org.billing_email or None,
+            org_id=org.id,
+        )
         org.stripe_customer_id = customer["id"]
         session.add(org)
     return org.stripe_customer_id
 
 
-def start_credit_purchase(session: Session, *, actor: Actor, amount_cents: int,
-                          return_url: str = "http://localhost:8501/invoices",
-                          config: StripeConfig | None | _UseEnv = USE_ENV) -> PurchaseStart:
+def start_credit_purchase(
+    session: Session,
+    *,
+    actor: Actor,
+    amount_cents: int,
+    return_url: str = "http://localhost:8501/invoices",
+    config: StripeConfig | None | _UseEnv = USE_ENV,
+) -> PurchaseStart:
     """Owner buys credits: a Stripe Checkout Session to pay at, or (demo mode) at once."""
     ensure_allowed(actor, "billing.purchase")
     check_purchase_amount(amount_cents)
@@ -466,28 +665,59 @@ def start_credit_purchase(session: Session, *, actor: Actor, amount_cents: int,
     cfg = resolve_config(config)
     if cfg is None:
         ref = f"demo:{uuid.uuid4().hex}"
-        session.add(CheckoutSession(org_id=org.id, stripe_session_id=ref,
-                                    amount_cents=amount_cents, status="complete",
-                                    actor_id=actor.id, completed_at=utcnow()))
-        record_credit_purchase(session, org=org, actor=actor, subtotal_cents=amount_cents,
-                               tax_cents=0, external_ref=ref, method="demo (no payment)",
-                               source="demo")
+        session.add(
+            CheckoutSession(
+                org_id=org.id,
+                stripe_session_id=ref,
+                amount_cents=amount_cents,
+                status="complete",
+                actor_id=actor.id,
+                completed_at=utcnow(),
+            )
+        )
+        record_credit_purchase(
+            session,
+            org=org,
+            actor=actor,
+            subtotal_cents=amount_cents,
+            tax_cents=0,
+            external_ref=ref,
+            method="demo (no payment)",
+            source="demo",
+        )
         return PurchaseStart(mode="demo", amount_cents=amount_cents, session_id=ref)
     customer = _ensure_customer(session, org, cfg)
     sep = "&" if "?" in return_url else "?"
     cs = gateway.create_checkout_session(
-        cfg, customer=customer, amount_cents=amount_cents, org_id=org.id,
+        cfg,
+        customer=customer,
+        amount_cents=amount_cents,
+        org_id=org.id,
         success_url=f"{return_url}{sep}session_id={{CHECKOUT_SESSION_ID}}",
         cancel_url=f"{return_url}{sep}checkout=cancelled",
-        idempotency_key=f"kilo-checkout-{org.id}-{uuid.uuid4().hex}")
-    session.add(CheckoutSession(org_id=org.id, stripe_session_id=cs["id"],
-                                amount_cents=amount_cents, status="open", actor_id=actor.id,
-                                url=cs.get("url")))
-    audit.record(session, actor=actor, action="billing.credits.checkout", target=cs["id"],
-                 message=f"Started a Stripe Checkout for {usd_cents(amount_cents)} of credits",
-                 details={"amount_cents": amount_cents, "stripe_session_id": cs["id"]})
-    return PurchaseStart(mode="stripe", amount_cents=amount_cents, session_id=cs["id"],
-                         checkout_url=cs.get("url"))
+        idempotency_key=f"kilo-checkout-{org.id}-{uuid.uuid4().hex}",
+    )
+    session.add(
+        CheckoutSession(
+            org_id=org.id,
+            stripe_session_id=cs["id"],
+            amount_cents=amount_cents,
+            status="open",
+            actor_id=actor.id,
+            url=cs.get("url"),
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="billing.credits.checkout",
+        target=cs["id"],
+        message=f"Started a Stripe Checkout for {usd_cents(amount_cents)} of credits",
+        details={"amount_cents": amount_cents, "stripe_session_id": cs["id"]},
+    )
+    return PurchaseStart(
+        mode="stripe", amount_cents=amount_cents, session_id=cs["id"], checkout_url=cs.get("url")
+    )
 
 
 @dataclass(frozen=True)
@@ -505,60 +735,85 @@ def _org_of_checkout(session: Session, cs: dict) -> Organization | None:
             if org is not None:
                 return org
     if cs.get("customer"):
-        return session.exec(select(Organization).where(
-            Organization.stripe_customer_id == cs["customer"])).first()
+        return session.exec(
+            select(Organization).where(Organization.stripe_customer_id == cs["customer"])
+        ).first()
     return None
 
 
-def apply_checkout_session(session: Session, *, org: Organization, cs: dict,
-                           actor: Actor) -> CheckoutOutcome:
+def apply_checkout_session(
+    session: Session, *, org: Organization, cs: dict, actor: Actor
+) -> CheckoutOutcome:
     """Turn a Stripe Checkout Session into credits if it is paid, exactly once."""
     ref = f"stripe:checkout:{cs['id']}"
     subtotal = int(cs.get("amount_subtotal") or cs.get("amount_total") or 0)
     tax = int((cs.get("total_details") or {}).get("amount_tax") or 0)
-    local = session.exec(select(CheckoutSession).where(
-        CheckoutSession.stripe_session_id == cs["id"])).first()
+    local = session.exec(
+        select(CheckoutSession).where(CheckoutSession.stripe_session_id == cs["id"])
+    ).first()
     if cs.get("mode") not in (None, "payment"):
         return CheckoutOutcome("ignored", 0, f"Checkout {cs['id']} is not a credit purchase.")
     if (cs.get("currency") or "usd").lower() != "usd":
-        return CheckoutOutcome("ignored", 0, f"Checkout {cs['id']} is not in USD; credits are "
-                               "bought in USD only.")
+        return CheckoutOutcome(
+            "ignored", 0, f"Checkout {cs['id']} is not in USD; credits are bought in USD only."
+        )
     if cs.get("payment_status") not in ("paid", "no_payment_required") or subtotal <= 0:
         if cs.get("status") == "expired":
             if local is not None and local.status != "expired":
                 local.status = "expired"
                 session.add(local)
-            return CheckoutOutcome("expired", subtotal, "The checkout expired without payment; "
-                                   "nothing was charged.")
-        return CheckoutOutcome("pending", subtotal, "The payment is not complete yet; the "
-                               "credits are added when Stripe confirms it.")
+            return CheckoutOutcome(
+                "expired", subtotal, "The checkout expired without payment; nothing was charged."
+            )
+        return CheckoutOutcome(
+            "pending",
+            subtotal,
+            "The payment is not complete yet; the credits are added when Stripe confirms it.",
+        )
     if org.stripe_customer_id is None and cs.get("customer"):
         org.stripe_customer_id = cs["customer"]
         session.add(org)
     entry = record_credit_purchase(
-        session, org=org, actor=actor, subtotal_cents=subtotal, tax_cents=tax,
-        external_ref=ref, method=", ".join(cs.get("payment_method_types") or ["card"]),
-        payment_intent=cs.get("payment_intent") if isinstance(cs.get("payment_intent"), str)
-        else None, source="stripe")
+        session,
+        org=org,
+        actor=actor,
+        subtotal_cents=subtotal,
+        tax_cents=tax,
+        external_ref=ref,
+        method=", ".join(cs.get("payment_method_types") or ["card"]),
+        payment_intent=cs.get("payment_intent")
+        if isinstance(cs.get("payment_intent"), str)
+        else None,
+        source="stripe",
+    )
     if local is None:
         local = CheckoutSession(org_id=org.id, stripe_session_id=cs["id"], amount_cents=subtotal)
     if local.status != "complete":
         local.status, local.completed_at = "complete", utcnow()
         session.add(local)
     if entry is None:
-        return CheckoutOutcome("already_applied", subtotal, f"The purchase of "
-                               f"{usd_cents(subtotal)} was already added to the credits.")
+        return CheckoutOutcome(
+            "already_applied",
+            subtotal,
+            f"The purchase of {usd_cents(subtotal)} was already added to the credits.",
+        )
     return CheckoutOutcome("applied", subtotal, f"{usd_cents(subtotal)} of credits added.")
 
 
-def complete_checkout(session: Session, *, actor: Actor, stripe_session_id: str,
-                      config: StripeConfig | None | _UseEnv = USE_ENV) -> CheckoutOutcome:
+def complete_checkout(
+    session: Session,
+    *,
+    actor: Actor,
+    stripe_session_id: str,
+    config: StripeConfig | None | _UseEnv = USE_ENV,
+) -> CheckoutOutcome:
     """On return from Stripe (`?session_id=`): add the credits if the session is paid."""
     ensure_allowed(actor, "billing.view")
     cfg = resolve_config(config)
     if cfg is None:
-        raise ValidationError("Stripe is not configured (demo mode), so there is no checkout to "
-                              "complete.")
+        raise ValidationError(
+            "Stripe is not configured (demo mode), so there is no checkout to complete."
+        )
     stripe_session_id = (stripe_session_id or "").strip()
     if not stripe_session_id.startswith("cs_"):
         raise ValidationError("That is not a Stripe Checkout Session id.")
@@ -572,9 +827,14 @@ def complete_checkout(session: Session, *, actor: Actor, stripe_session_id: str,
 # ---- refunds ----------------------------------------------------------------------
 
 
-def refund_purchase(session: Session, *, actor: Actor, invoice_id: int,
-                    amount_cents: int | None = None,
-                    config: StripeConfig | None | _UseEnv = USE_ENV) -> Payment:
+def refund_purchase(
+    session: Session,
+    *,
+    actor: Actor,
+    invoice_id: int,
+    amount_cents: int | None = None,
+    config: StripeConfig | None | _UseEnv = USE_ENV,
+) -> Payment:
     """Owner refunds unused credits of a top-up (all that is left by default)."""
     ensure_allowed(actor, "billing.change")
     _lock(session, actor.org_id)
@@ -582,9 +842,11 @@ def refund_purchase(session: Session, *, actor: Actor, invoice_id: int,
     if invoice is None or invoice.org_id != actor.org_id:
         raise NotFound("That invoice does not exist.")
     if invoice.kind != "top-up" or invoice.status != "paid":
-        raise ValidationError(f"Only paid credit top-ups can be refunded here; {invoice.number} "
-                              f"is {INVOICE_STATUS_LABELS.get(invoice.status, invoice.status)} "
-                              f"({INVOICE_KIND_LABELS.get(invoice.kind, invoice.kind)}).")
+        raise ValidationError(
+            f"Only paid credit top-ups can be refunded here; {invoice.number} "
+            f"is {INVOICE_STATUS_LABELS.get(invoice.status, invoice.status)} "
+            f"({INVOICE_KIND_LABELS.get(invoice.kind, invoice.kind)})."
+        )
     left = invoice.total_cents - invoice.refunded_cents
     amount = left if amount_cents is None else amount_cents
     if not isinstance(amount, int) or not 0 < amount <= left:
@@ -592,24 +854,37 @@ def refund_purchase(session: Session, *, actor: Actor, invoice_id: int,
     balance = balance_micros(session, org_id=actor.org_id)
     credits = amount * MICROS_PER_CENT * invoice.subtotal_cents // invoice.total_cents
     if credits > balance:
-        raise ValidationError(f"Only {usd(max(balance, 0))} of credits are unused; refund at "
-                              "most that much (spent credits cannot be refunded).")
-    payment = session.exec(select(Payment).where(
-        Payment.invoice_id == invoice.id, Payment.status == "succeeded")).first()
+        raise ValidationError(
+            f"Only {usd(max(balance, 0))} of credits are unused; refund at "
+            "most that much (spent credits cannot be refunded)."
+        )
+    payment = session.exec(
+        select(Payment).where(Payment.invoice_id == invoice.id, Payment.status == "succeeded")
+    ).first()
     cfg = resolve_config(config)
     org = _org(session, actor)
     source = "demo"
     if payment is not None and payment.stripe_payment_intent:
         if cfg is None:
-            raise ValidationError(f"{invoice.number} was paid through Stripe; configure "
-                                  "STRIPE_SECRET_KEY to refund it.")
-        gateway.create_refund(cfg, payment_intent=payment.stripe_payment_intent,
-                              amount_cents=amount,
-                              idempotency_key=f"kilo-refund-{invoice.id}-"
-                              f"{invoice.refunded_cents + amount}")
+            raise ValidationError(
+                f"{invoice.number} was paid through Stripe; configure "
+                "STRIPE_SECRET_KEY to refund it."
+            )
+        gateway.create_refund(
+            cfg,
+            payment_intent=payment.stripe_payment_intent,
+            amount_cents=amount,
+            idempotency_key=f"kilo-refund-{invoice.id}-{invoice.refunded_cents + amount}",
+        )
         source = "stripe"
-    result = record_refund(session, org=org, actor=actor, invoice=invoice,
-                           refunded_total_cents=invoice.refunded_cents + amount, source=source)
+    result = record_refund(
+        session,
+        org=org,
+        actor=actor,
+        invoice=invoice,
+        refunded_total_cents=invoice.refunded_cents + amount,
+        source=source,
+    )
     if result is None:  # a concurrent refund got there first
         raise Conflict("That refund was already recorded; reload the page.")
     return result
@@ -618,8 +893,9 @@ def refund_purchase(session: Session, *, actor: Actor, invoice_id: int,
 # ---- seats ------------------------------------------------------------------------
 
 
-def prorate_cents(delta_seats: int, unit_cents: int, period_start: datetime,
-                  period_end: datetime, now: datetime) -> int:
+def prorate_cents(
+    delta_seats: int, unit_cents: int, period_start: datetime, period_end: datetime, now: datetime
+) -> int:
     """Charge (or credit, when negative) for the rest of the billing period, to the cent."""
     total = (period_end - period_start).total_seconds()
     if total <= 0:
@@ -635,9 +911,14 @@ def _month_bounds(now: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def change_seats(session: Session, *, actor: Actor, seats: int,
-                 config: StripeConfig | None | _UseEnv = USE_ENV,
-                 now: datetime | None = None) -> SeatChange:
+def change_seats(
+    session: Session,
+    *,
+    actor: Actor,
+    seats: int,
+    config: StripeConfig | None | _UseEnv = USE_ENV,
+    now: datetime | None = None,
+) -> SeatChange:
     """Owner sets the seat count; never below members plus pending invitations.
 
     With Stripe and a linked subscription, the subscription quantity changes (Stripe
@@ -669,31 +950,58 @@ def change_seats(session: Session, *, actor: Actor, seats: int,
         start = item.get("current_period_start") or sub.get("current_period_start")
         end = item.get("current_period_end") or sub.get("current_period_end")
         unit = int((item.get("price") or {}).get("unit_amount") or org.seat_price_cents)
-        prorated = prorate_cents(seats - old, unit, datetime.fromtimestamp(start, UTC),
-                                 datetime.fromtimestamp(end, UTC), now) if start and end else 0
-        count = session.exec(select(func.count()).select_from(SeatChange)
-                             .where(SeatChange.org_id == org.id)).one()
+        prorated = (
+            prorate_cents(
+                seats - old,
+                unit,
+                datetime.fromtimestamp(start, UTC),
+                datetime.fromtimestamp(end, UTC),
+                now,
+            )
+            if start and end
+            else 0
+        )
+        count = session.exec(
+            select(func.count()).select_from(SeatChange).where(SeatChange.org_id == org.id)
+        ).one()
         gateway.update_subscription_quantity(
-            cfg, subscription_id=org.stripe_subscription_id, item_id=item["id"],
-            quantity=seats, idempotency_key=f"kilo-seats-{org.id}-{count}-{seats}")
+            cfg,
+            subscription_id=org.stripe_subscription_id,
+            item_id=item["id"],
+            quantity=seats,
+            idempotency_key=f"kilo-seats-{org.id}-{count}-{seats}",
+        )
         source = "stripe"
     else:
         start, end = _month_bounds(now)
         prorated = prorate_cents(seats - old, org.seat_price_cents, start, end, now)
         source = "local" if cfg is not None else "demo"
-    change = SeatChange(org_id=org.id, at=now, from_seats=old, to_seats=seats,
-                        actor_id=actor.id, prorated_cents=prorated, source=source)
+    change = SeatChange(
+        org_id=org.id,
+        at=now,
+        from_seats=old,
+        to_seats=seats,
+        actor_id=actor.id,
+        prorated_cents=prorated,
+        source=source,
+    )
     org.seats = seats
     session.add(org)
     session.add(change)
     session.flush()
-    note = {"stripe": "Stripe subscription updated",
-            "demo": "demo mode, no real charge",
-            "local": "no Stripe subscription linked; not billed in Stripe"}[source]
-    audit.record(session, actor=actor, action="organization.seats.change", target="seats",
-                 message=f"Seats: {old} → {seats} (prorated {usd_cents(prorated)}; {note})",
-                 details={"before": old, "after": seats, "prorated_cents": prorated,
-                          "source": source})
+    note = {
+        "stripe": "Stripe subscription updated",
+        "demo": "demo mode, no real charge",
+        "local": "no Stripe subscription linked; not billed in Stripe",
+    }[source]
+    audit.record(
+        session,
+        actor=actor,
+        action="organization.seats.change",
+        target="seats",
+        message=f"Seats: {old} → {seats} (prorated {usd_cents(prorated)}; {note})",
+        details={"before": old, "after": seats, "prorated_cents": prorated, "source": source},
+    )
     return change
 
 
@@ -724,16 +1032,29 @@ def display_status(invoice: Invoice, today: date | None = None) -> str:
 def list_invoices(session: Session, *, actor: Actor) -> list[InvoiceRow]:
     """Invoices of the organization, newest first."""
     ensure_allowed(actor, "billing.view")
-    invoices = session.exec(select(Invoice).where(Invoice.org_id == actor.org_id)
-                            .order_by(col(Invoice.issued_at).desc(), col(Invoice.id).desc())).all()
+    invoices = session.exec(
+        select(Invoice)
+        .where(Invoice.org_id == actor.org_id)
+        .order_by(col(Invoice.issued_at).desc(), col(Invoice.id).desc())
+    ).all()
     today = utcnow().date()
-    return [InvoiceRow(id=i.id, number=i.number, issued_at=i.issued_at,
-                       period_start=i.period_start, period_end=i.period_end, kind=i.kind,
-                       status=display_status(i, today), total_cents=i.total_cents,
-                       refunded_cents=i.refunded_cents,
-                       refundable_cents=(i.total_cents - i.refunded_cents)
-                       if i.kind == "top-up" and i.status == "paid" else 0)
-            for i in invoices]
+    return [
+        InvoiceRow(
+            id=i.id,
+            number=i.number,
+            issued_at=i.issued_at,
+            period_start=i.period_start,
+            period_end=i.period_end,
+            kind=i.kind,
+            status=display_status(i, today),
+            total_cents=i.total_cents,
+            refunded_cents=i.refunded_cents,
+            refundable_cents=(i.total_cents - i.refunded_cents)
+            if i.kind == "top-up" and i.status == "paid"
+            else 0,
+        )
+        for i in invoices
+    ]
 
 
 def get_invoice(session: Session, *, actor: Actor, invoice_id: int) -> Invoice:
@@ -761,17 +1082,25 @@ def list_payments(session: Session, *, actor: Actor) -> list[PaymentRow]:
     """Payment history (charges, failures, refunds) with transaction details, newest first."""
     ensure_allowed(actor, "billing.view")
     rows = session.exec(
-        select(Payment, Invoice.number).join(Invoice, col(Invoice.id) == Payment.invoice_id,
-                                             isouter=True)
+        select(Payment, Invoice.number)
+        .join(Invoice, col(Invoice.id) == Payment.invoice_id, isouter=True)
         .where(Payment.org_id == actor.org_id)
         .order_by(col(Payment.at).desc(), col(Payment.id).desc())
     ).all()
-    return [PaymentRow(at=p.at, amount_cents=p.amount_cents, currency=p.currency.upper(),
-                       status=p.status, method=p.method, description=p.description,
-                       invoice_number=number,
-                       reference=p.stripe_charge_id or p.stripe_payment_intent or p.external_ref,
-                       failure_message=p.failure_message)
-            for p, number in rows]
+    return [
+        PaymentRow(
+            at=p.at,
+            amount_cents=p.amount_cents,
+            currency=p.currency.upper(),
+            status=p.status,
+            method=p.method,
+            description=p.description,
+            invoice_number=number,
+            reference=p.stripe_charge_id or p.stripe_payment_intent or p.external_ref,
+            failure_message=p.failure_message,
+        )
+        for p, number in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -787,25 +1116,38 @@ class HistoryRow:
 def list_purchase_history(session: Session, *, actor: Actor) -> list[HistoryRow]:
     """Credit purchases, seat changes, refunds, promos and adjustments, newest first."""
     ensure_allowed(actor, "billing.view")
-    names = dict(session.exec(select(Member.id, Member.name)
-                              .where(Member.org_id == actor.org_id)).all())
-    rows = [HistoryRow(at=e.at, kind=LEDGER_KIND_LABELS.get(e.kind, e.kind),
-                       description=e.description, amount_micros=e.amount_micros,
-                       actor_name=names.get(e.actor_id, "Stripe" if e.external_ref
-                                            .startswith("stripe:") else "System"),
-                       reference=e.external_ref)
-            for e in session.exec(select(LedgerEntry)
-                                  .where(LedgerEntry.org_id == actor.org_id)).all()]
+    names = dict(
+        session.exec(select(Member.id, Member.name).where(Member.org_id == actor.org_id)).all()
+    )
+    rows = [
+        HistoryRow(
+            at=e.at,
+            kind=LEDGER_KIND_LABELS.get(e.kind, e.kind),
+            description=e.description,
+            amount_micros=e.amount_micros,
+            actor_name=names.get(
+                e.actor_id, "Stripe" if e.external_ref.startswith("stripe:") else "System"
+            ),
+            reference=e.external_ref,
+        )
+        for e in session.exec(select(LedgerEntry).where(LedgerEntry.org_id == actor.org_id)).all()
+    ]
     for c in session.exec(select(SeatChange).where(SeatChange.org_id == actor.org_id)).all():
         verb = "Seats added" if c.to_seats > c.from_seats else "Seats removed"
         note = {"stripe": "", "demo": " (demo)", "local": " (not billed in Stripe)"}.get(
-            c.source, "")
-        rows.append(HistoryRow(at=c.at, kind=verb,
-                               description=f"{c.from_seats} → {c.to_seats} seats, prorated "
-                               f"{usd_cents(c.prorated_cents)}{note}",
-                               amount_micros=c.prorated_cents * MICROS_PER_CENT,
-                               actor_name=names.get(c.actor_id, "System"),
-                               reference=f"seats:{c.id}"))
+            c.source, ""
+        )
+        rows.append(
+            HistoryRow(
+                at=c.at,
+                kind=verb,
+                description=f"{c.from_seats} → {c.to_seats} seats, prorated "
+                f"{usd_cents(c.prorated_cents)}{note}",
+                amount_micros=c.prorated_cents * MICROS_PER_CENT,
+                actor_name=names.get(c.actor_id, "System"),
+                reference=f"seats:{c.id}",
+            )
+        )
     rows.sort(key=lambda r: r.at, reverse=True)
     return rows
 

@@ -27,8 +27,13 @@ from kilo.permissions import Actor, ensure_allowed, system_actor
 from kilo.stripe_gateway import StripeConfig
 
 WEBHOOK_ACTOR = "Stripe webhook"
-_STRIPE_STATUS = {"draft": "draft", "open": "open", "paid": "paid", "void": "void",
-                  "uncollectible": "uncollectible"}
+_STRIPE_STATUS = {
+    "draft": "draft",
+    "open": "open",
+    "paid": "paid",
+    "void": "void",
+    "uncollectible": "uncollectible",
+}
 
 
 @dataclass(frozen=True)
@@ -38,8 +43,13 @@ class WebhookResult:
     outcome: str  # what happened, e.g. "applied", "already applied", "ignored: ..."
 
 
-def apply_webhook(payload: bytes | str, sig_header: str | None, secret: str | None = None, *,
-                  session: Session | None = None) -> WebhookResult:
+def apply_webhook(
+    payload: bytes | str,
+    sig_header: str | None,
+    secret: str | None = None,
+    *,
+    session: Session | None = None,
+) -> WebhookResult:
     """Verify a Stripe webhook's signature, then apply the event idempotently.
 
     Raises `stripe.SignatureVerificationError` (answer 400) before touching the database
@@ -63,20 +73,30 @@ def apply_event(session: Session, event: dict) -> WebhookResult:
     """Apply an already verified event (a dict as Stripe sends it)."""
     etype, obj = event.get("type", ""), (event.get("data") or {}).get("object") or {}
     result = "ignored: not an event kilo handles"
-    if etype in ("checkout.session.completed", "checkout.session.async_payment_succeeded",
-                 "checkout.session.expired"):
+    if etype in (
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "checkout.session.expired",
+    ):
         org = billing._org_of_checkout(session, obj)
         if org is None:
             result = _no_org(obj)
         else:
-            outcome = billing.apply_checkout_session(session, org=org, cs=obj,
-                                                     actor=_stripe_actor(org))
+            outcome = billing.apply_checkout_session(
+                session, org=org, cs=obj, actor=_stripe_actor(org)
+            )
             result = outcome.status.replace("_", " ")
     elif etype in ("invoice.paid", "invoice.payment_failed"):
         org = _org_of_customer(session, obj)
-        result = _no_org(obj) if org is None else (
-            invoice_paid(session, org=org, inv=obj) if etype == "invoice.paid"
-            else invoice_payment_failed(session, org=org, inv=obj))
+        result = (
+            _no_org(obj)
+            if org is None
+            else (
+                invoice_paid(session, org=org, inv=obj)
+                if etype == "invoice.paid"
+                else invoice_payment_failed(session, org=org, inv=obj)
+            )
+        )
     elif etype == "charge.refunded":
         result = charge_refunded(session, charge=obj)
     return WebhookResult(event_id=str(event.get("id", "")), event_type=etype, outcome=result)
@@ -98,8 +118,9 @@ def _org_of_customer(session: Session, obj: dict) -> Organization | None:
             return org
     if not obj.get("customer"):
         return None
-    return session.exec(select(Organization).where(
-        Organization.stripe_customer_id == obj["customer"])).first()
+    return session.exec(
+        select(Organization).where(Organization.stripe_customer_id == obj["customer"])
+    ).first()
 
 
 def _ts(value: int | None) -> datetime | None:
@@ -108,8 +129,11 @@ def _ts(value: int | None) -> datetime | None:
 
 def _invoice_kind(inv: dict) -> str:
     parent = inv.get("parent") or {}
-    if inv.get("subscription") or parent.get("subscription_details") or \
-            str(inv.get("billing_reason") or "").startswith("subscription"):
+    if (
+        inv.get("subscription")
+        or parent.get("subscription_details")
+        or str(inv.get("billing_reason") or "").startswith("subscription")
+    ):
         return "seats"
     if (inv.get("metadata") or {}).get("kilo_kind") == "credits":
         return "top-up"
@@ -123,9 +147,14 @@ def _invoice_lines(inv: dict) -> tuple[list[dict], date | None, date | None]:
         amount = int(line.get("amount") or 0)
         price = line.get("price") or (line.get("pricing") or {}).get("price_details") or {}
         unit = price.get("unit_amount") if isinstance(price, dict) else None
-        lines.append({"description": line.get("description") or "Stripe line item",
-                      "quantity": qty, "unit_cents": int(unit) if unit is not None
-                      else amount // max(qty, 1), "amount_cents": amount})
+        lines.append(
+            {
+                "description": line.get("description") or "Stripe line item",
+                "quantity": qty,
+                "unit_cents": int(unit) if unit is not None else amount // max(qty, 1),
+                "amount_cents": amount,
+            }
+        )
         period = line.get("period") or {}
         if period.get("start"):
             starts.append(_ts(period["start"]).date())
@@ -141,13 +170,18 @@ def _tax_cents(inv: dict) -> int:
     return sum(int(t.get("amount") or 0) for t in amounts)
 
 
-def upsert_stripe_invoice(session: Session, *, org: Organization, inv: dict) -> tuple[Invoice, bool]:
+def upsert_stripe_invoice(
+    session: Session, *, org: Organization, inv: dict
+) -> tuple[Invoice, bool]:
     """The local copy of a Stripe invoice (created or brought up to date); True if changed."""
     billing._lock(session, org.id)
     local = session.exec(select(Invoice).where(Invoice.stripe_invoice_id == inv["id"])).first()
     lines, start, end = _invoice_lines(inv)
-    created = _ts(inv.get("created")) or _ts((inv.get("status_transitions") or {})
-                                               .get("finalized_at")) or billing.utcnow()
+    created = (
+        _ts(inv.get("created"))
+        or _ts((inv.get("status_transitions") or {}).get("finalized_at"))
+        or billing.utcnow()
+    )
     start = start or (_ts(inv.get("period_start")) or created).date()
     end = end or (_ts(inv.get("period_end")) or created).date()
     status = _STRIPE_STATUS.get(inv.get("status") or "open", "open")
@@ -155,9 +189,16 @@ def upsert_stripe_invoice(session: Session, *, org: Organization, inv: dict) -> 
         number = inv.get("number")
         if not number or session.exec(select(Invoice.id).where(Invoice.number == number)).first():
             number = billing.next_invoice_number(session, org_id=org.id, at=created)
-        local = Invoice(org_id=org.id, number=number[:40], kind=_invoice_kind(inv),
-                        issued_at=created, period_start=min(start, end), period_end=end,
-                        status=status, stripe_invoice_id=inv["id"])
+        local = Invoice(
+            org_id=org.id,
+            number=number[:40],
+            kind=_invoice_kind(inv),
+            issued_at=created,
+            period_start=min(start, end),
+            period_end=end,
+            status=status,
+            stripe_invoice_id=inv["id"],
+        )
         changed = True
     else:
         # A refund or recorded failure is kept until Stripe reports a newer outcome.
@@ -196,24 +237,47 @@ def invoice_paid(session: Session, *, org: Organization, inv: dict) -> str:
     actor = _stripe_actor(org)
     amount = int(inv.get("amount_paid") or local.total_cents)
     charge, pi = _charge_of(inv)
-    session.add(Payment(org_id=org.id, at=local.paid_at or billing.utcnow(), invoice_id=local.id,
-                        amount_cents=amount, currency=local.currency, status="succeeded",
-                        method="card" if inv.get("collection_method") != "send_invoice"
-                        else "bank transfer", description=f"Stripe invoice {local.number}",
-                        external_ref=ref, stripe_payment_intent=pi, stripe_charge_id=charge))
-    if local.kind == "top-up" and local.currency == "usd" and \
-            not billing._ledger_ref_exists(session, f"stripe:invoice:{inv['id']}"):
-        session.add(LedgerEntry(
-            org_id=org.id, at=local.paid_at or billing.utcnow(), kind="purchase",
-            amount_micros=local.subtotal_cents * billing.MICROS_PER_CENT,
-            description=f"Credit purchase {billing.usd_cents(local.subtotal_cents)} "
-            f"(invoice {local.number})", external_ref=f"stripe:invoice:{inv['id']}",
-            invoice_id=local.id))
+    session.add(
+        Payment(
+            org_id=org.id,
+            at=local.paid_at or billing.utcnow(),
+            invoice_id=local.id,
+            amount_cents=amount,
+            currency=local.currency,
+            status="succeeded",
+            method="card" if inv.get("collection_method") != "send_invoice" else "bank transfer",
+            description=f"Stripe invoice {local.number}",
+            external_ref=ref,
+            stripe_payment_intent=pi,
+            stripe_charge_id=charge,
+        )
+    )
+    if (
+        local.kind == "top-up"
+        and local.currency == "usd"
+        and not billing._ledger_ref_exists(session, f"stripe:invoice:{inv['id']}")
+    ):
+        session.add(
+            LedgerEntry(
+                org_id=org.id,
+                at=local.paid_at or billing.utcnow(),
+                kind="purchase",
+                amount_micros=local.subtotal_cents * billing.MICROS_PER_CENT,
+                description=f"Credit purchase {billing.usd_cents(local.subtotal_cents)} "
+                f"(invoice {local.number})",
+                external_ref=f"stripe:invoice:{inv['id']}",
+                invoice_id=local.id,
+            )
+        )
     session.flush()
-    audit.record(session, actor=actor, action="billing.invoice.paid", target=local.number,
-                 message=f"Invoice {local.number} paid: {billing.usd_cents(amount)}",
-                 details={"stripe_invoice_id": inv["id"], "amount_cents": amount,
-                          "kind": local.kind})
+    audit.record(
+        session,
+        actor=actor,
+        action="billing.invoice.paid",
+        target=local.number,
+        message=f"Invoice {local.number} paid: {billing.usd_cents(amount)}",
+        details={"stripe_invoice_id": inv["id"], "amount_cents": amount, "kind": local.kind},
+    )
     return "applied"
 
 
@@ -228,20 +292,36 @@ def invoice_payment_failed(session: Session, *, org: Organization, inv: dict) ->
         local.status = "past_due"
         session.add(local)
     charge, pi = _charge_of(inv)
-    reason = ((inv.get("last_finalization_error") or {}).get("message")
-              or f"Payment attempt {attempt} failed")
+    reason = (inv.get("last_finalization_error") or {}).get(
+        "message"
+    ) or f"Payment attempt {attempt} failed"
     amount = int(inv.get("amount_due") or local.total_cents)
-    session.add(Payment(org_id=org.id, at=billing.utcnow(), invoice_id=local.id,
-                        amount_cents=amount, currency=local.currency, status="failed",
-                        method="card", description=f"Stripe invoice {local.number}",
-                        external_ref=ref, stripe_payment_intent=pi, stripe_charge_id=charge,
-                        failure_message=reason[:500]))
+    session.add(
+        Payment(
+            org_id=org.id,
+            at=billing.utcnow(),
+            invoice_id=local.id,
+            amount_cents=amount,
+            currency=local.currency,
+            status="failed",
+            method="card",
+            description=f"Stripe invoice {local.number}",
+            external_ref=ref,
+            stripe_payment_intent=pi,
+            stripe_charge_id=charge,
+            failure_message=reason[:500],
+        )
+    )
     session.flush()
-    audit.record(session, actor=_stripe_actor(org), action="billing.invoice.payment_failed",
-                 target=local.number,
-                 message=f"Payment of invoice {local.number} failed (attempt {attempt}): "
-                 f"{billing.usd_cents(amount)}",
-                 details={"stripe_invoice_id": inv["id"], "attempt": attempt})
+    audit.record(
+        session,
+        actor=_stripe_actor(org),
+        action="billing.invoice.payment_failed",
+        target=local.number,
+        message=f"Payment of invoice {local.number} failed (attempt {attempt}): "
+        f"{billing.usd_cents(amount)}",
+        details={"stripe_invoice_id": inv["id"], "attempt": attempt},
+    )
     return "applied"
 
 
@@ -258,14 +338,20 @@ def charge_refunded(session: Session, *, charge: dict) -> str:
             break
     invoice = session.get(Invoice, payment.invoice_id) if payment and payment.invoice_id else None
     if invoice is None and isinstance(charge.get("invoice"), str):
-        invoice = session.exec(select(Invoice).where(
-            Invoice.stripe_invoice_id == charge["invoice"])).first()
+        invoice = session.exec(
+            select(Invoice).where(Invoice.stripe_invoice_id == charge["invoice"])
+        ).first()
     if invoice is None:
         return f"ignored: no local payment for charge {charge.get('id')}"
     org = session.get(Organization, invoice.org_id)
-    done = billing.record_refund(session, org=org, actor=_stripe_actor(org), invoice=invoice,
-                                 refunded_total_cents=int(charge.get("amount_refunded") or 0),
-                                 source="stripe")
+    done = billing.record_refund(
+        session,
+        org=org,
+        actor=_stripe_actor(org),
+        invoice=invoice,
+        refunded_total_cents=int(charge.get("amount_refunded") or 0),
+        source="stripe",
+    )
     return "applied" if done else "already applied"
 
 
@@ -291,13 +377,17 @@ def sync_stripe(session: Session, *, actor: Actor, config: StripeConfig) -> Sync
         if cs["id"] in seen:
             return
         seen.add(cs["id"])
-        outcome = billing.apply_checkout_session(session, org=org, cs=cs,
-                                                 actor=system_actor(org.id, "Stripe sync"))
+        outcome = billing.apply_checkout_session(
+            session, org=org, cs=cs, actor=system_actor(org.id, "Stripe sync")
+        )
         report.purchases_applied += outcome.status == "applied"
         report.checkouts_expired += outcome.status == "expired"
 
-    for local in session.exec(select(CheckoutSession).where(
-            CheckoutSession.org_id == org.id, CheckoutSession.status == "open")).all():
+    for local in session.exec(
+        select(CheckoutSession).where(
+            CheckoutSession.org_id == org.id, CheckoutSession.status == "open"
+        )
+    ).all():
         if local.stripe_session_id.startswith("cs_"):
             apply(gateway.retrieve_checkout_session(config, local.stripe_session_id))
     if not org.stripe_customer_id:
@@ -310,17 +400,24 @@ def sync_stripe(session: Session, *, actor: Actor, config: StripeConfig) -> Sync
         if subs:
             org.stripe_subscription_id = subs[0]["id"]
             session.add(org)
-            audit.record(session, actor=actor, action="billing.subscription.link",
-                         target=subs[0]["id"], message=f"Linked Stripe subscription "
-                         f"{subs[0]['id']}", details={"subscription": subs[0]["id"]})
+            audit.record(
+                session,
+                actor=actor,
+                action="billing.subscription.link",
+                target=subs[0]["id"],
+                message=f"Linked Stripe subscription {subs[0]['id']}",
+                details={"subscription": subs[0]["id"]},
+            )
             report.notes.append(f"Linked subscription {subs[0]['id']}.")
     if org.stripe_subscription_id:
         sub = gateway.retrieve_subscription(config, org.stripe_subscription_id)
         items = (sub.get("items") or {}).get("data") or []
         if items and int(items[0].get("quantity") or 0) != org.seats:
-            report.notes.append(f"Stripe bills {items[0].get('quantity')} seats but the "
-                                f"organization has {org.seats}; change seats on the "
-                                "Organization tab to bring them in line.")
+            report.notes.append(
+                f"Stripe bills {items[0].get('quantity')} seats but the "
+                f"organization has {org.seats}; change seats on the "
+                "Organization tab to bring them in line."
+            )
     for inv in gateway.list_invoices(config, customer=org.stripe_customer_id):
         if (inv.get("status") or "") == "draft":
             continue
@@ -337,23 +434,29 @@ def cmd_sync_stripe(args: argparse.Namespace) -> int:
 
     config = gateway.stripe_config()
     if config is None:
-        raise ValidationError("STRIPE_SECRET_KEY is not set; the dashboard is in demo mode and "
-                              "there is nothing to sync.")
+        raise ValidationError(
+            "STRIPE_SECRET_KEY is not set; the dashboard is in demo mode and "
+            "there is nothing to sync."
+        )
     with read_session() as session:
         query = select(Organization.id, Organization.name)
         if args.org is not None:
             query = query.where(Organization.id == args.org)
         orgs = session.exec(query).all()
     if not orgs:
-        raise ValidationError("No organization to sync" + (f" with id {args.org}."
-                                                            if args.org is not None else "."))
+        raise ValidationError(
+            "No organization to sync" + (f" with id {args.org}." if args.org is not None else ".")
+        )
     for org_id, name in orgs:
         with write_session() as session:
-            report = sync_stripe(session, actor=system_actor(org_id, "System (sync-stripe)"),
-                                 config=config)
-        print(f"{name}: {report.purchases_applied} purchase(s) added, "
-              f"{report.checkouts_expired} checkout(s) expired, "
-              f"{report.invoices_changed} invoice(s) updated.")
+            report = sync_stripe(
+                session, actor=system_actor(org_id, "System (sync-stripe)"), config=config
+            )
+        print(
+            f"{name}: {report.purchases_applied} purchase(s) added, "
+            f"{report.checkouts_expired} checkout(s) expired, "
+            f"{report.invoices_changed} invoice(s) updated."
+        )
         for note in report.notes:
             print(f"  {note}")
     return 0
@@ -361,12 +464,18 @@ def cmd_sync_stripe(args: argparse.Namespace) -> int:
 
 def register_cli(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
-        "sync-stripe", help="add paid Stripe purchases and invoices to the ledger",
+        "sync-stripe",
+        help="add paid Stripe purchases and invoices to the ledger",
         description="Fetch each organization's Stripe Checkout Sessions, subscription and "
         "invoices, and record paid purchases, payments and status changes. Safe to run "
         "repeatedly (cron): a payment is recorded exactly once. Needs STRIPE_SECRET_KEY "
-        "(STRIPE_API_BASE to use a proxy).")
-    p.add_argument("--org", type=int, default=None, metavar="ID",
-                   help="only this organization id (default: all)")
+        "(STRIPE_API_BASE to use a proxy).",
+    )
+    p.add_argument(
+        "--org",
+        type=int,
+        default=None,
+        metavar="ID",
+        help="only this organization id (default: all)",
+    )
     p.set_defaults(func=cmd_sync_stripe)
-

@@ -40,13 +40,18 @@ class StripeConfig:
 
 
 def stripe_config(secrets: Mapping[str, Any] | None = None) -> StripeConfig | None:
-    """Stripe settings from `secrets` (e.g. st.secrets) or the environment; None: demo mode."""
+    """Stripe settings from `secrets` (e.g. st.secrets) or the environment; None: demo mode.
+
+    In secrets.toml either top-level `STRIPE_SECRET_KEY = "..."` or a `[stripe]` section
+    with `secret_key`, `webhook_secret`, `api_base`.
+    """
 
     def get(name: str) -> str | None:
         value = None
         if secrets is not None:
-            try:
-                value = secrets.get(name)
+            try:  # top-level STRIPE_SECRET_KEY, or secret_key in a [stripe] section
+                section = secrets.get("stripe") or {}
+                value = secrets.get(name) or section.get(name.removeprefix("STRIPE_").lower())
             except Exception:  # noqa: BLE001  (st.secrets without a secrets.toml)
                 value = None
         value = value or os.environ.get(name)
@@ -55,8 +60,9 @@ def stripe_config(secrets: Mapping[str, Any] | None = None) -> StripeConfig | No
     key = get("STRIPE_SECRET_KEY")
     if not key:
         return None
-    return StripeConfig(secret_key=key, webhook_secret=get("STRIPE_WEBHOOK_SECRET"),
-                        api_base=get("STRIPE_API_BASE"))
+    return StripeConfig(
+        secret_key=key, webhook_secret=get("STRIPE_WEBHOOK_SECRET"), api_base=get("STRIPE_API_BASE")
+    )
 
 
 def client(config: StripeConfig) -> stripe.StripeClient:
@@ -88,18 +94,28 @@ def _call(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         ) from exc
 
 
-def create_customer(config: StripeConfig, *, name: str, email: str | None,
-                    org_id: int) -> dict:
+def create_customer(config: StripeConfig, *, name: str, email: str | None, org_id: int) -> dict:
     params: dict[str, Any] = {"name": name, "metadata": {"kilo_org_id": str(org_id)}}
     if email:
         params["email"] = email
-    return _call("create the customer", client(config).v1.customers.create, params,
-                 {"idempotency_key": f"kilo-customer-{org_id}"})
+    return _call(
+        "create the customer",
+        client(config).v1.customers.create,
+        params,
+        {"idempotency_key": f"kilo-customer-{org_id}"},
+    )
 
 
-def create_checkout_session(config: StripeConfig, *, customer: str, amount_cents: int,
-                            org_id: int, success_url: str, cancel_url: str,
-                            idempotency_key: str) -> dict:
+def create_checkout_session(
+    config: StripeConfig,
+    *,
+    customer: str,
+    amount_cents: int,
+    org_id: int,
+    success_url: str,
+    cancel_url: str,
+    idempotency_key: str,
+) -> dict:
     """A hosted Checkout page for a one-off credit purchase of `amount_cents` (USD)."""
     params = {
         "mode": "payment",
@@ -107,63 +123,90 @@ def create_checkout_session(config: StripeConfig, *, customer: str, amount_cents
         "client_reference_id": str(org_id),
         "success_url": success_url,
         "cancel_url": cancel_url,
-        "line_items": [{
-            "quantity": 1,
-            "price_data": {
-                "currency": "usd",
-                "unit_amount": amount_cents,
-                "product_data": {"name": "Kilo Gateway credits"},
-            },
-        }],
-        "metadata": {"kilo_org_id": str(org_id), "kilo_kind": "credits",
-                     "amount_cents": str(amount_cents)},
-        "payment_intent_data": {"metadata": {"kilo_org_id": str(org_id),
-                                             "kilo_kind": "credits"}},
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": "usd",
+                    "unit_amount": amount_cents,
+                    "product_data": {"name": "Kilo Gateway credits"},
+                },
+            }
+        ],
+        "metadata": {
+            "kilo_org_id": str(org_id),
+            "kilo_kind": "credits",
+            "amount_cents": str(amount_cents),
+        },
+        "payment_intent_data": {"metadata": {"kilo_org_id": str(org_id), "kilo_kind": "credits"}},
     }
-    return _call("start the checkout", client(config).v1.checkout.sessions.create, params,
-                 {"idempotency_key": idempotency_key})
+    return _call(
+        "start the checkout",
+        client(config).v1.checkout.sessions.create,
+        params,
+        {"idempotency_key": idempotency_key},
+    )
 
 
 def retrieve_checkout_session(config: StripeConfig, session_id: str) -> dict:
-    return _call("look up the checkout", client(config).v1.checkout.sessions.retrieve,
-                 session_id)
+    return _call("look up the checkout", client(config).v1.checkout.sessions.retrieve, session_id)
 
 
 def list_checkout_sessions(config: StripeConfig, *, customer: str, limit: int = 100) -> list[dict]:
-    page = _call("list checkouts", client(config).v1.checkout.sessions.list,
-                 {"customer": customer, "limit": limit})
+    page = _call(
+        "list checkouts",
+        client(config).v1.checkout.sessions.list,
+        {"customer": customer, "limit": limit},
+    )
     return page.get("data", [])
 
 
 def retrieve_subscription(config: StripeConfig, subscription_id: str) -> dict:
-    return _call("look up the subscription", client(config).v1.subscriptions.retrieve,
-                 subscription_id)
+    return _call(
+        "look up the subscription", client(config).v1.subscriptions.retrieve, subscription_id
+    )
 
 
 def list_subscriptions(config: StripeConfig, *, customer: str) -> list[dict]:
-    page = _call("list subscriptions", client(config).v1.subscriptions.list,
-                 {"customer": customer, "status": "active", "limit": 10})
+    page = _call(
+        "list subscriptions",
+        client(config).v1.subscriptions.list,
+        {"customer": customer, "status": "active", "limit": 10},
+    )
     return page.get("data", [])
 
 
-def update_subscription_quantity(config: StripeConfig, *, subscription_id: str, item_id: str,
-                                 quantity: int, idempotency_key: str) -> dict:
-    params = {"items": [{"id": item_id, "quantity": quantity}],
-              "proration_behavior": "create_prorations"}
-    return _call("change the subscription", client(config).v1.subscriptions.update,
-                 subscription_id, params, {"idempotency_key": idempotency_key})
+def update_subscription_quantity(
+    config: StripeConfig, *, subscription_id: str, item_id: str, quantity: int, idempotency_key: str
+) -> dict:
+    params = {
+        "items": [{"id": item_id, "quantity": quantity}],
+        "proration_behavior": "create_prorations",
+    }
+    return _call(
+        "change the subscription",
+        client(config).v1.subscriptions.update,
+        subscription_id,
+        params,
+        {"idempotency_key": idempotency_key},
+    )
 
 
-def create_refund(config: StripeConfig, *, payment_intent: str, amount_cents: int,
-                  idempotency_key: str) -> dict:
-    return _call("refund the payment", client(config).v1.refunds.create,
-                 {"payment_intent": payment_intent, "amount": amount_cents},
-                 {"idempotency_key": idempotency_key})
+def create_refund(
+    config: StripeConfig, *, payment_intent: str, amount_cents: int, idempotency_key: str
+) -> dict:
+    return _call(
+        "refund the payment",
+        client(config).v1.refunds.create,
+        {"payment_intent": payment_intent, "amount": amount_cents},
+        {"idempotency_key": idempotency_key},
+    )
 
 
 def list_invoices(config: StripeConfig, *, customer: str, limit: int = 100) -> list[dict]:
-    page = _call("list invoices", client(config).v1.invoices.list,
-                 {"customer": customer, "limit": limit})
+    page = _call(
+        "list invoices", client(config).v1.invoices.list, {"customer": customer, "limit": limit}
+    )
     return page.get("data", [])
 
 

@@ -60,8 +60,9 @@ class FakeStripe:
         self._idempotent: dict[str, tuple[int, dict]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -82,20 +83,38 @@ class FakeStripe:
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_fake{next(self._ids):06d}"
 
-    def fail_next(self, path_prefix: str, *, status: int = 402, message: str = "Your card was "
-                  "declined.", code: str = "card_declined", type_: str = "card_error") -> None:
+    def fail_next(
+        self,
+        path_prefix: str,
+        *,
+        status: int = 402,
+        message: str = "Your card was declined.",
+        code: str = "card_declined",
+        type_: str = "card_error",
+    ) -> None:
         """Make the next request whose path starts with `path_prefix` fail like Stripe does."""
-        self._failures.append((path_prefix, status, {"error": {
-            "type": type_, "code": code, "message": message}}))
+        self._failures.append(
+            (path_prefix, status, {"error": {"type": type_, "code": code, "message": message}})
+        )
 
     def complete_session(self, session_id: str) -> dict:
         """The customer paid on the hosted Checkout page."""
         cs = self.sessions[session_id]
         pi = self.new_id("pi")
-        charge = {"id": self.new_id("ch"), "object": "charge", "amount": cs["amount_total"],
-                  "amount_refunded": 0, "currency": "usd", "customer": cs["customer"],
-                  "payment_intent": pi, "refunded": False, "status": "succeeded",
-                  "paid": True, "metadata": dict(cs["metadata"]), "invoice": None}
+        charge = {
+            "id": self.new_id("ch"),
+            "object": "charge",
+            "amount": cs["amount_total"],
+            "amount_refunded": 0,
+            "currency": "usd",
+            "customer": cs["customer"],
+            "payment_intent": pi,
+            "refunded": False,
+            "status": "succeeded",
+            "paid": True,
+            "metadata": dict(cs["metadata"]),
+            "invoice": None,
+        }
         self.charges[charge["id"]] = charge
         cs.update(status="complete", payment_status="paid", payment_intent=pi)
         return cs
@@ -104,32 +123,64 @@ class FakeStripe:
         self.sessions[session_id].update(status="expired", url=None)
         return self.sessions[session_id]
 
-    def add_subscription(self, *, customer: str, quantity: int, unit_amount: int,
-                         period_start: int, period_end: int) -> dict:
+    def add_subscription(
+        self, *, customer: str, quantity: int, unit_amount: int, period_start: int, period_end: int
+    ) -> dict:
         sub_id = self.new_id("sub")
-        item = {"id": self.new_id("si"), "object": "subscription_item", "quantity": quantity,
-                "subscription": sub_id, "current_period_start": period_start,
-                "current_period_end": period_end,
-                "price": {"id": self.new_id("price"), "object": "price", "currency": "usd",
-                          "unit_amount": unit_amount, "recurring": {"interval": "month"}}}
-        sub = {"id": sub_id, "object": "subscription", "customer": customer, "status": "active",
-               "items": {"object": "list", "data": [item], "has_more": False,
-                         "url": f"/v1/subscription_items?subscription={sub_id}"}}
+        item = {
+            "id": self.new_id("si"),
+            "object": "subscription_item",
+            "quantity": quantity,
+            "subscription": sub_id,
+            "current_period_start": period_start,
+            "current_period_end": period_end,
+            "price": {
+                "id": self.new_id("price"),
+                "object": "price",
+                "currency": "usd",
+                "unit_amount": unit_amount,
+                "recurring": {"interval": "month"},
+            },
+        }
+        sub = {
+            "id": sub_id,
+            "object": "subscription",
+            "customer": customer,
+            "status": "active",
+            "items": {
+                "object": "list",
+                "data": [item],
+                "has_more": False,
+                "url": f"/v1/subscription_items?subscription={sub_id}",
+            },
+        }
         self.subscriptions[sub_id] = sub
         return sub
 
     def add_invoice(self, **fields: Any) -> dict:
-        inv = {"id": self.new_id("in"), "object": "invoice", "currency": "usd",
-               "status": "open", "lines": {"object": "list", "data": [], "has_more": False},
-               "created": int(time.time()), "metadata": {}} | fields
+        inv = {
+            "id": self.new_id("in"),
+            "object": "invoice",
+            "currency": "usd",
+            "status": "open",
+            "lines": {"object": "list", "data": [], "has_more": False},
+            "created": int(time.time()),
+            "metadata": {},
+        } | fields
         self.invoices[inv["id"]] = inv
         return inv
 
     def event(self, type_: str, obj: dict) -> dict:
         """A webhook event wrapping `obj` (a copy), as Stripe would send it."""
-        return {"id": self.new_id("evt"), "object": "event", "api_version": "2026-10-28",
-                "created": int(time.time()), "livemode": False, "type": type_,
-                "data": {"object": json.loads(json.dumps(obj))}}
+        return {
+            "id": self.new_id("evt"),
+            "object": "event",
+            "api_version": "2026-10-28",
+            "created": int(time.time()),
+            "livemode": False,
+            "type": type_,
+            "data": {"object": json.loads(json.dumps(obj))},
+        }
 
     def requests_to(self, method: str, path: str) -> list[dict]:
         return [p for m, pth, p in self.requests if m == method and pth == path]
@@ -161,8 +212,15 @@ class FakeStripe:
                     params = decode_form(parts.query)
                 auth = self.headers.get("Authorization", "")
                 if not auth.startswith(f"Bearer {API_KEY_PREFIX}"):
-                    self._respond(401, {"error": {"type": "invalid_request_error",
-                                                  "message": "Invalid API Key provided."}})
+                    self._respond(
+                        401,
+                        {
+                            "error": {
+                                "type": "invalid_request_error",
+                                "message": "Invalid API Key provided.",
+                            }
+                        },
+                    )
                     return
                 with fake._lock:
                     fake.requests.append((method, parts.path, params))
@@ -193,29 +251,45 @@ class FakeStripe:
 
     @staticmethod
     def _missing(what: str, ident: str) -> tuple[int, dict]:
-        return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing",
-                               "message": f"No such {what}: '{ident}'"}}
+        return 404, {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "resource_missing",
+                "message": f"No such {what}: '{ident}'",
+            }
+        }
 
     def _route(self, method: str, path: str, p: dict) -> tuple[int, dict]:
         seg = path.strip("/").split("/")[1:]  # drop "v1"
         if seg == ["customers"] and method == "POST":
-            cus = {"id": self.new_id("cus"), "object": "customer", "name": p.get("name"),
-                   "email": p.get("email"), "metadata": p.get("metadata", {})}
+            cus = {
+                "id": self.new_id("cus"),
+                "object": "customer",
+                "name": p.get("name"),
+                "email": p.get("email"),
+                "metadata": p.get("metadata", {}),
+            }
             self.customers[cus["id"]] = cus
             return 200, cus
         if seg == ["checkout", "sessions"] and method == "POST":
             return self._create_session(p)
         if seg == ["checkout", "sessions"] and method == "GET":
-            items = [s for s in self.sessions.values()
-                     if not p.get("customer") or s["customer"] == p["customer"]]
+            items = [
+                s
+                for s in self.sessions.values()
+                if not p.get("customer") or s["customer"] == p["customer"]
+            ]
             return self._list(sorted(items, key=lambda s: s["created"], reverse=True), path)
         if seg[:2] == ["checkout", "sessions"] and len(seg) == 3 and method == "GET":
             cs = self.sessions.get(seg[2])
             return (200, cs) if cs else self._missing("checkout.session", seg[2])
         if seg == ["subscriptions"] and method == "GET":
-            items = [s for s in self.subscriptions.values()
-                     if s["customer"] == p.get("customer") and
-                     s["status"] == p.get("status", s["status"])]
+            items = [
+                s
+                for s in self.subscriptions.values()
+                if s["customer"] == p.get("customer")
+                and s["status"] == p.get("status", s["status"])
+            ]
             return self._list(items, path)
         if seg[:1] == ["subscriptions"] and len(seg) == 2:
             sub = self.subscriptions.get(seg[1])
@@ -232,42 +306,72 @@ class FakeStripe:
         if seg == ["invoices"] and method == "GET":
             items = [i for i in self.invoices.values() if i.get("customer") == p.get("customer")]
             return self._list(items, path)
-        return 404, {"error": {"type": "invalid_request_error",
-                               "message": f"Unrecognized request URL ({method}: {path})."}}
+        return 404, {
+            "error": {
+                "type": "invalid_request_error",
+                "message": f"Unrecognized request URL ({method}: {path}).",
+            }
+        }
 
     def _create_session(self, p: dict) -> tuple[int, dict]:
         try:
             line = p["line_items"][0]
             amount = int(line["price_data"]["unit_amount"]) * int(line.get("quantity", 1))
         except (KeyError, IndexError, ValueError):
-            return 400, {"error": {"type": "invalid_request_error",
-                                   "message": "line_items is required."}}
+            return 400, {
+                "error": {"type": "invalid_request_error", "message": "line_items is required."}
+            }
         cs_id = self.new_id("cs_test")
-        cs = {"id": cs_id, "object": "checkout.session", "mode": p.get("mode"),
-              "amount_subtotal": amount, "amount_total": amount, "currency": "usd",
-              "customer": p.get("customer"), "client_reference_id": p.get("client_reference_id"),
-              "metadata": p.get("metadata", {}), "payment_intent": None,
-              "payment_status": "unpaid", "status": "open", "created": int(time.time()),
-              "success_url": p.get("success_url"), "cancel_url": p.get("cancel_url"),
-              "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-              "payment_method_types": ["card"], "url": f"{self.url}/pay/{cs_id}"}
+        cs = {
+            "id": cs_id,
+            "object": "checkout.session",
+            "mode": p.get("mode"),
+            "amount_subtotal": amount,
+            "amount_total": amount,
+            "currency": "usd",
+            "customer": p.get("customer"),
+            "client_reference_id": p.get("client_reference_id"),
+            "metadata": p.get("metadata", {}),
+            "payment_intent": None,
+            "payment_status": "unpaid",
+            "status": "open",
+            "created": int(time.time()),
+            "success_url": p.get("success_url"),
+            "cancel_url": p.get("cancel_url"),
+            "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
+            "payment_method_types": ["card"],
+            "url": f"{self.url}/pay/{cs_id}",
+        }
         self.sessions[cs_id] = cs
         return 200, cs
 
     def _create_refund(self, p: dict) -> tuple[int, dict]:
-        charge = next((c for c in self.charges.values()
-                       if c["payment_intent"] == p.get("payment_intent")), None)
+        charge = next(
+            (c for c in self.charges.values() if c["payment_intent"] == p.get("payment_intent")),
+            None,
+        )
         if charge is None:
             return self._missing("payment_intent", str(p.get("payment_intent")))
         amount = int(p.get("amount") or charge["amount"] - charge["amount_refunded"])
         if amount <= 0 or charge["amount_refunded"] + amount > charge["amount"]:
-            return 400, {"error": {"type": "invalid_request_error", "code": "amount_too_large",
-                                   "message": f"Refund amount (${amount / 100:.2f}) is greater "
-                                   "than unrefunded amount on charge."}}
+            return 400, {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "amount_too_large",
+                    "message": f"Refund amount (${amount / 100:.2f}) is greater "
+                    "than unrefunded amount on charge.",
+                }
+            }
         charge["amount_refunded"] += amount
         charge["refunded"] = charge["amount_refunded"] == charge["amount"]
-        refund = {"id": self.new_id("re"), "object": "refund", "amount": amount,
-                  "charge": charge["id"], "payment_intent": charge["payment_intent"],
-                  "currency": "usd", "status": "succeeded"}
+        refund = {
+            "id": self.new_id("re"),
+            "object": "refund",
+            "amount": amount,
+            "charge": charge["id"],
+            "payment_intent": charge["payment_intent"],
+            "currency": "usd",
+            "status": "succeeded",
+        }
         self.refunds[refund["id"]] = refund
         return 200, refund

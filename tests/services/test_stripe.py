@@ -59,13 +59,18 @@ def test_config_from_secrets_then_environment(monkeypatch):
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_env")
     monkeypatch.setenv("STRIPE_API_BASE", "http://127.0.0.1:9")
     cfg = stripe_config({})
-    assert (cfg.secret_key, cfg.api_base, cfg.test_mode) == ("sk_test_env", "http://127.0.0.1:9",
-                                                             True)
+    assert (cfg.secret_key, cfg.api_base, cfg.test_mode) == (
+        "sk_test_env",
+        "http://127.0.0.1:9",
+        True,
+    )
 
 
 def test_decode_form_nests_like_stripe():
-    assert decode_form("a[b][0][c]=1&a[b][1][c]=2&x=3") == {"a": {"b": [{"c": "1"}, {"c": "2"}]},
-                                                            "x": "3"}
+    assert decode_form("a[b][0][c]=1&a[b][1][c]=2&x=3") == {
+        "a": {"b": [{"c": "1"}, {"c": "2"}]},
+        "x": "3",
+    }
 
 
 # ---- checkout ---------------------------------------------------------------------
@@ -73,16 +78,21 @@ def test_decode_form_nests_like_stripe():
 
 def test_checkout_creation_sends_amount_customer_and_metadata(session, fake, config, team):
     owner = team["owner"]
-    start = billing.start_credit_purchase(session, actor=owner, amount_cents=25_000,
-                                          return_url="https://dash.example/invoices",
-                                          config=config)
+    start = billing.start_credit_purchase(
+        session,
+        actor=owner,
+        amount_cents=25_000,
+        return_url="https://dash.example/invoices",
+        config=config,
+    )
     assert start.mode == "stripe" and start.checkout_url.startswith(fake.url)
     [created] = fake.requests_to("POST", "/v1/checkout/sessions")
     assert created["mode"] == "payment"
     assert created["line_items"][0]["price_data"]["unit_amount"] == "25000"
     assert created["metadata"]["kilo_org_id"] == str(owner.org_id)
-    assert created["success_url"] == \
-        "https://dash.example/invoices?session_id={CHECKOUT_SESSION_ID}"
+    assert (
+        created["success_url"] == "https://dash.example/invoices?session_id={CHECKOUT_SESSION_ID}"
+    )
     org = session.get(Organization, owner.org_id)
     assert created["customer"] == org.stripe_customer_id
     local = session.exec(select(CheckoutSession)).one()
@@ -93,20 +103,27 @@ def test_checkout_creation_sends_amount_customer_and_metadata(session, fake, con
 def test_return_before_payment_is_pending_then_paid_once(session, fake, config, team):
     owner = team["owner"]
     start = billing.start_credit_purchase(session, actor=owner, amount_cents=5_000, config=config)
-    out = billing.complete_checkout(session, actor=owner, stripe_session_id=start.session_id,
-                                    config=config)
+    out = billing.complete_checkout(
+        session, actor=owner, stripe_session_id=start.session_id, config=config
+    )
     assert out.status == "pending" and _balance(session, owner) == 0
     fake.complete_session(start.session_id)
-    out = billing.complete_checkout(session, actor=owner, stripe_session_id=start.session_id,
-                                    config=config)
+    out = billing.complete_checkout(
+        session, actor=owner, stripe_session_id=start.session_id, config=config
+    )
     assert out.status == "applied" and _balance(session, owner) == 50_000_000
     # Returning again, the webhook for the same session, and a sync change nothing.
-    again = billing.complete_checkout(session, actor=team["admin"],
-                                      stripe_session_id=start.session_id, config=config)
+    again = billing.complete_checkout(
+        session, actor=team["admin"], stripe_session_id=start.session_id, config=config
+    )
     assert again.status == "already_applied"
-    payload, sig = _signed(fake.event("checkout.session.completed", fake.sessions[start.session_id]))
-    assert stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome == \
-        "already applied"
+    payload, sig = _signed(
+        fake.event("checkout.session.completed", fake.sessions[start.session_id])
+    )
+    assert (
+        stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome
+        == "already applied"
+    )
     report = stripe_events.sync_stripe(session, actor=owner, config=config)
     assert report.purchases_applied == 0
     assert _balance(session, owner) == 50_000_000
@@ -116,18 +133,23 @@ def test_return_before_payment_is_pending_then_paid_once(session, fake, config, 
 
 
 def test_checkout_creation_failure_changes_nothing(session, fake, config, team):
-    fake.fail_next("/v1/checkout/sessions", status=400, type_="invalid_request_error",
-                   code="parameter_invalid", message="Invalid amount")
+    fake.fail_next(
+        "/v1/checkout/sessions",
+        status=400,
+        type_="invalid_request_error",
+        code="parameter_invalid",
+        message="Invalid amount",
+    )
     with pytest.raises(PaymentProviderError, match="Invalid amount"):
-        billing.start_credit_purchase(session, actor=team["owner"], amount_cents=5_000,
-                                      config=config)
+        billing.start_credit_purchase(
+            session, actor=team["owner"], amount_cents=5_000, config=config
+        )
 
 
 def test_unreachable_stripe_is_a_clear_error(session, team):
     cfg = StripeConfig("sk_test_fake", api_base="http://127.0.0.1:9")
     with pytest.raises(PaymentProviderError, match="Stripe could not"):
-        billing.start_credit_purchase(session, actor=team["owner"], amount_cents=5_000,
-                                      config=cfg)
+        billing.start_credit_purchase(session, actor=team["owner"], amount_cents=5_000, config=cfg)
 
 
 def test_expired_checkout_adds_nothing(session, fake, config, team):
@@ -142,15 +164,18 @@ def test_expired_checkout_adds_nothing(session, fake, config, team):
 
 def test_other_orgs_checkout_is_refused(session, fake, config, team):
     other = create_team(session)
-    start = billing.start_credit_purchase(session, actor=other["owner"], amount_cents=5_000,
-                                          config=config)
+    start = billing.start_credit_purchase(
+        session, actor=other["owner"], amount_cents=5_000, config=config
+    )
     fake.complete_session(start.session_id)
     with pytest.raises(NotFound):
-        billing.complete_checkout(session, actor=team["owner"],
-                                  stripe_session_id=start.session_id, config=config)
+        billing.complete_checkout(
+            session, actor=team["owner"], stripe_session_id=start.session_id, config=config
+        )
     with pytest.raises(ValidationError):
-        billing.complete_checkout(session, actor=team["owner"], stripe_session_id="nope",
-                                  config=config)
+        billing.complete_checkout(
+            session, actor=team["owner"], stripe_session_id="nope", config=config
+        )
     assert _balance(session, team["owner"]) == 0
 
 
@@ -160,9 +185,14 @@ def test_sync_applies_paid_sessions_found_only_in_stripe(session, fake, config, 
     fake.complete_session(start.session_id)
     # A session paid in Stripe that the dashboard lost track of (e.g. a crash after creation).
     org = session.get(Organization, owner.org_id)
-    lost = fake._create_session({"customer": org.stripe_customer_id, "mode": "payment",
-                                 "metadata": {"kilo_org_id": str(org.id)},
-                                 "line_items": [{"price_data": {"unit_amount": "1000"}}]})[1]
+    lost = fake._create_session(
+        {
+            "customer": org.stripe_customer_id,
+            "mode": "payment",
+            "metadata": {"kilo_org_id": str(org.id)},
+            "line_items": [{"price_data": {"unit_amount": "1000"}}],
+        }
+    )[1]
     fake.complete_session(lost["id"])
     report = stripe_events.sync_stripe(session, actor=owner, config=config)
     assert report.purchases_applied == 2
@@ -190,8 +220,10 @@ def test_real_checkout_completed_event_applies_once(session, team):
     assert entry.external_ref == "stripe:checkout:cs_test_" + "0" * 58
     # Stripe retries deliveries: the same event again changes nothing.
     payload, sig = _signed(_real("stripe-checkout-session-completed.json"))
-    assert stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome == \
-        "already applied"
+    assert (
+        stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome
+        == "already applied"
+    )
     assert _balance(session, owner) == 30_000_000
     actions = session.exec(select(AuditEntry.action)).all()
     assert actions.count("billing.credits.purchase") == 1
@@ -206,10 +238,20 @@ def test_real_invoice_paid_event_records_invoice_and_payment_once(session, team)
         payload, sig = _signed(_real("stripe-invoice-paid.json"))
         assert stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome == expected
     inv = session.exec(select(Invoice)).one()
-    assert (inv.number, inv.status, inv.total_cents, inv.kind) == \
-        ("EE1DF78D-0001", "paid", 2_000, "other")
-    assert inv.lines == [{"description": "(created by Stripe CLI)", "quantity": 1,
-                          "unit_cents": 2_000, "amount_cents": 2_000}]
+    assert (inv.number, inv.status, inv.total_cents, inv.kind) == (
+        "EE1DF78D-0001",
+        "paid",
+        2_000,
+        "other",
+    )
+    assert inv.lines == [
+        {
+            "description": "(created by Stripe CLI)",
+            "quantity": 1,
+            "unit_cents": 2_000,
+            "amount_cents": 2_000,
+        }
+    ]
     pay = session.exec(select(Payment)).one()
     assert (pay.amount_cents, pay.stripe_charge_id) == (2_000, "ch_000000000000000000000000")
     assert _balance(session, owner) == 0  # a manual invoice is not a credit purchase
@@ -227,10 +269,10 @@ def test_bad_signature_is_rejected_before_anything_changes(session, team):
         stripe_events.apply_webhook(payload, wrong, WHSEC, session=session)
     tampered, sig = _signed(payload)
     with pytest.raises(stripe.SignatureVerificationError):
-        stripe_events.apply_webhook(tampered.replace("3000", "300000"), sig, WHSEC,
-                                    session=session)
-    old = stripe.WebhookSignature.generate_signature_header(payload, WHSEC,
-                                                            timestamp=int(time.time()) - 3600)
+        stripe_events.apply_webhook(tampered.replace("3000", "300000"), sig, WHSEC, session=session)
+    old = stripe.WebhookSignature.generate_signature_header(
+        payload, WHSEC, timestamp=int(time.time()) - 3600
+    )
     with pytest.raises(stripe.SignatureVerificationError):
         stripe_events.apply_webhook(payload, old, WHSEC, session=session)
     with pytest.raises(stripe.SignatureVerificationError):
@@ -265,13 +307,29 @@ def test_invoice_payment_failed_marks_past_due_then_paid(session, fake, team):
     org = session.get(Organization, owner.org_id)
     org.stripe_customer_id = "cus_seats"
     session.add(org)
-    inv = fake.add_invoice(customer="cus_seats", number="SEAT-0001", status="open",
-                           subscription="sub_1", billing_reason="subscription_cycle",
-                           subtotal=58_000, total=58_000, amount_due=58_000, attempt_count=1,
-                           lines={"object": "list", "data": [{
-                               "description": "20 × Seat", "quantity": 20, "amount": 58_000,
-                               "price": {"unit_amount": 2_900},
-                               "period": {"start": 1_764_547_200, "end": 1_767_225_600}}]})
+    inv = fake.add_invoice(
+        customer="cus_seats",
+        number="SEAT-0001",
+        status="open",
+        subscription="sub_1",
+        billing_reason="subscription_cycle",
+        subtotal=58_000,
+        total=58_000,
+        amount_due=58_000,
+        attempt_count=1,
+        lines={
+            "object": "list",
+            "data": [
+                {
+                    "description": "20 × Seat",
+                    "quantity": 20,
+                    "amount": 58_000,
+                    "price": {"unit_amount": 2_900},
+                    "period": {"start": 1_764_547_200, "end": 1_767_225_600},
+                }
+            ],
+        },
+    )
     for expected in ("applied", "already applied"):
         payload, sig = _signed(fake.event("invoice.payment_failed", inv) | {"id": "evt_f1"})
         assert stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome == expected
@@ -279,8 +337,12 @@ def test_invoice_payment_failed_marks_past_due_then_paid(session, fake, team):
     assert (row.status, row.kind, str(row.period_start)) == ("past due", "seats", "2025-12-01")
     failed = session.exec(select(Payment).where(Payment.status == "failed")).one()
     assert failed.amount_cents == 58_000 and "attempt 1" in failed.failure_message
-    inv |= {"status": "paid", "amount_paid": 58_000, "attempt_count": 2,
-            "status_transitions": {"paid_at": int(time.time())}}
+    inv |= {
+        "status": "paid",
+        "amount_paid": 58_000,
+        "attempt_count": 2,
+        "status_transitions": {"paid_at": int(time.time())},
+    }
     payload, sig = _signed(fake.event("invoice.paid", inv))
     assert stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome == "applied"
     [row] = billing.list_invoices(session, actor=owner)
@@ -290,9 +352,14 @@ def test_invoice_payment_failed_marks_past_due_then_paid(session, fake, team):
 
 def test_credit_invoice_paid_adds_credits_once(session, fake, team):
     owner = team["owner"]
-    inv = fake.add_invoice(customer="cus_x", status="paid", subtotal=100_000, total=100_000,
-                           amount_paid=100_000, metadata={"kilo_kind": "credits",
-                                                          "kilo_org_id": str(owner.org_id)})
+    inv = fake.add_invoice(
+        customer="cus_x",
+        status="paid",
+        subtotal=100_000,
+        total=100_000,
+        amount_paid=100_000,
+        metadata={"kilo_kind": "credits", "kilo_org_id": str(owner.org_id)},
+    )
     for _ in range(2):
         payload, sig = _signed(fake.event("invoice.paid", inv))
         stripe_events.apply_webhook(payload, sig, WHSEC, session=session)
@@ -306,24 +373,27 @@ def test_credit_invoice_paid_adds_credits_once(session, fake, team):
 def _paid_purchase(session, fake, config, owner, cents):
     start = billing.start_credit_purchase(session, actor=owner, amount_cents=cents, config=config)
     fake.complete_session(start.session_id)
-    billing.complete_checkout(session, actor=owner, stripe_session_id=start.session_id,
-                              config=config)
+    billing.complete_checkout(
+        session, actor=owner, stripe_session_id=start.session_id, config=config
+    )
     return session.exec(select(Invoice).where(Invoice.org_id == owner.org_id)).one()
 
 
-def test_owner_refund_goes_through_stripe_and_webhook_does_not_double(session, fake, config,
-                                                                      team):
+def test_owner_refund_goes_through_stripe_and_webhook_does_not_double(session, fake, config, team):
     owner = team["owner"]
     inv = _paid_purchase(session, fake, config, owner, 10_000)
-    billing.refund_purchase(session, actor=owner, invoice_id=inv.id, amount_cents=4_000,
-                            config=config)
+    billing.refund_purchase(
+        session, actor=owner, invoice_id=inv.id, amount_cents=4_000, config=config
+    )
     [refund] = fake.requests_to("POST", "/v1/refunds")
     assert refund["amount"] == "4000"
     assert _balance(session, owner) == 60_000_000
     charge = next(iter(fake.charges.values()))
     payload, sig = _signed(fake.event("charge.refunded", charge))
-    assert stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome == \
-        "already applied"
+    assert (
+        stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome
+        == "already applied"
+    )
     assert _balance(session, owner) == 60_000_000
     # A further refund made in the Stripe dashboard arrives only by webhook.
     charge["amount_refunded"] = 10_000
@@ -341,20 +411,35 @@ def test_owner_refund_goes_through_stripe_and_webhook_does_not_double(session, f
 def test_refund_refused_by_stripe_changes_nothing(session, fake, config, team):
     owner = team["owner"]
     inv = _paid_purchase(session, fake, config, owner, 5_000)
-    fake.fail_next("/v1/refunds", status=400, type_="invalid_request_error",
-                   code="charge_disputed", message="This charge is disputed")
+    fake.fail_next(
+        "/v1/refunds",
+        status=400,
+        type_="invalid_request_error",
+        code="charge_disputed",
+        message="This charge is disputed",
+    )
     with pytest.raises(PaymentProviderError, match="disputed"):
         billing.refund_purchase(session, actor=owner, invoice_id=inv.id, config=config)
     assert _balance(session, owner) == 50_000_000
 
 
 def test_refund_of_unknown_charge_is_ignored(session, team):
-    event = {"id": "evt_r", "type": "charge.refunded", "data": {"object": {
-        "id": "ch_unknown", "object": "charge", "amount_refunded": 100,
-        "payment_intent": "pi_unknown"}}}
+    event = {
+        "id": "evt_r",
+        "type": "charge.refunded",
+        "data": {
+            "object": {
+                "id": "ch_unknown",
+                "object": "charge",
+                "amount_refunded": 100,
+                "payment_intent": "pi_unknown",
+            }
+        },
+    }
     payload, sig = _signed(event)
     assert stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome.startswith(
-        "ignored")
+        "ignored"
+    )
 
 
 # ---- seats ------------------------------------------------------------------------
@@ -364,14 +449,19 @@ def test_seat_change_updates_subscription_quantity_with_proration(session, fake,
     owner = team["owner"]
     start = datetime(2026, 11, 1, tzinfo=UTC)
     end = datetime(2026, 12, 1, tzinfo=UTC)
-    sub = fake.add_subscription(customer="cus_s", quantity=20, unit_amount=3_000,
-                                period_start=int(start.timestamp()),
-                                period_end=int(end.timestamp()))
+    sub = fake.add_subscription(
+        customer="cus_s",
+        quantity=20,
+        unit_amount=3_000,
+        period_start=int(start.timestamp()),
+        period_end=int(end.timestamp()),
+    )
     org = session.get(Organization, owner.org_id)
     org.stripe_customer_id, org.stripe_subscription_id = "cus_s", sub["id"]
     session.add(org)
-    change = billing.change_seats(session, actor=owner, seats=26, config=config,
-                                  now=start + timedelta(days=20))  # 10 of 30 days left
+    change = billing.change_seats(
+        session, actor=owner, seats=26, config=config, now=start + timedelta(days=20)
+    )  # 10 of 30 days left
     assert (change.source, change.prorated_cents) == ("stripe", 6 * 3_000 // 3)
     [update] = fake.requests_to("POST", f"/v1/subscriptions/{sub['id']}")
     assert update["items"] == [{"id": sub["items"]["data"][0]["id"], "quantity": "26"}]
@@ -382,9 +472,13 @@ def test_seat_change_updates_subscription_quantity_with_proration(session, fake,
 
 def test_seat_change_refused_by_stripe_keeps_seats(session, fake, config, team):
     owner = team["owner"]
-    sub = fake.add_subscription(customer="cus_s", quantity=20, unit_amount=3_000,
-                                period_start=int(time.time()) - 100,
-                                period_end=int(time.time()) + 1000)
+    sub = fake.add_subscription(
+        customer="cus_s",
+        quantity=20,
+        unit_amount=3_000,
+        period_start=int(time.time()) - 100,
+        period_end=int(time.time()) + 1000,
+    )
     org = session.get(Organization, owner.org_id)
     org.stripe_subscription_id = sub["id"]
     session.add(org)
@@ -402,10 +496,17 @@ def test_sync_links_subscription_and_reports_seat_mismatch(session, fake, config
     org = session.get(Organization, owner.org_id)
     org.stripe_customer_id = "cus_link"
     session.add(org)
-    sub = fake.add_subscription(customer="cus_link", quantity=18, unit_amount=2_900,
-                                period_start=1, period_end=2)
-    fake.add_invoice(customer="cus_link", number="L-1", status="open", subtotal=5_220,
-                     total=5_220, subscription=sub["id"])
+    sub = fake.add_subscription(
+        customer="cus_link", quantity=18, unit_amount=2_900, period_start=1, period_end=2
+    )
+    fake.add_invoice(
+        customer="cus_link",
+        number="L-1",
+        status="open",
+        subtotal=5_220,
+        total=5_220,
+        subscription=sub["id"],
+    )
     report = stripe_events.sync_stripe(session, actor=owner, config=config)
     assert session.get(Organization, owner.org_id).stripe_subscription_id == sub["id"]
     assert any("18 seats" in n for n in report.notes)

@@ -1,0 +1,590 @@
+"""Invoices tab: credits and runway, buying credits, invoices with PDFs, payments, history,
+credit ledger, billing details and the low-balance alert.
+
+Owners buy credits, change seats, refund, adjust and edit billing details; admins view and
+download; members have no access. With STRIPE_SECRET_KEY (environment or st.secrets),
+"Buy credits" opens Stripe Checkout and the return (`?session_id=`) adds the credits once;
+without it the tab is in a labelled demo mode that records purchases locally.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from kilo import billing
+from kilo.errors import ValidationError
+from kilo.permissions import Actor, allowed
+from kilo.stripe_gateway import StripeConfig, stripe_config
+
+actor = ui.guard("billing.view")
+can_buy = allowed(actor, "billing.purchase")
+can_change = allowed(actor, "billing.change")
+can_seats = allowed(actor, "organization.seats.change")
+config: StripeConfig | None = stripe_config(st.secrets)
+DEMO_LABEL = "Demo mode — no real payment"
+
+
+# ---- loaders (plain data, cached) ---------------------------------------------------
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_summary(actor: Actor, mode: str) -> billing.BillingSummary:
+    return ui.read(
+        billing.get_billing_summary, actor=actor, config=config if mode == "stripe" else None
+    )
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_invoices(actor: Actor) -> pd.DataFrame:
+    rows = [
+        {
+            "id": i.id,
+            "Number": i.number,
+            "Date": ui.local_time(i.issued_at),
+            "Period": f"{i.period_start:%Y-%m-%d} – {i.period_end:%Y-%m-%d}",
+            "Kind": billing.INVOICE_KIND_LABELS.get(i.kind, i.kind),
+            "Amount": ui.fmt_cents(i.total_cents),
+            "Status": i.status,
+            "Refunded": ui.fmt_cents(i.refunded_cents) if i.refunded_cents else "",
+            "refundable_cents": i.refundable_cents,
+        }
+        for i in ui.read(billing.list_invoices, actor=actor)
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "id",
+            "Number",
+            "Date",
+            "Period",
+            "Kind",
+            "Amount",
+            "Status",
+            "Refunded",
+            "refundable_cents",
+        ],
+    )
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_payments(actor: Actor) -> pd.DataFrame:
+    rows = [
+        {
+            "Date": ui.local_time(p.at),
+            "Amount": ui.fmt_cents(p.amount_cents),
+            "Currency": p.currency,
+            "Status": p.status,
+            "Method": p.method,
+            "Invoice": p.invoice_number or "",
+            "Description": p.description,
+            "Reference": p.reference,
+            "Failure": p.failure_message,
+        }
+        for p in ui.read(billing.list_payments, actor=actor)
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "Date",
+            "Amount",
+            "Currency",
+            "Status",
+            "Method",
+            "Invoice",
+            "Description",
+            "Reference",
+            "Failure",
+        ],
+    )
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_history(actor: Actor) -> pd.DataFrame:
+    rows = [
+        {
+            "Date": ui.local_time(h.at),
+            "Type": h.kind,
+            "Description": h.description,
+            "Amount": ui.fmt_micros(h.amount_micros),
+            "By": h.actor_name,
+            "Reference": h.reference,
+        }
+        for h in ui.read(billing.list_purchase_history, actor=actor)
+    ]
+    return pd.DataFrame(rows, columns=["Date", "Type", "Description", "Amount", "By", "Reference"])
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_ledger(actor: Actor) -> pd.DataFrame:
+    rows = [
+        {
+            "Date": ui.local_time(r.at),
+            "Kind": billing.LEDGER_KIND_LABELS.get(r.kind, r.kind)
+            + (" (derived)" if r.kind == "usage" else ""),
+            "Description": r.description,
+            "Amount": ui.fmt_micros(r.amount_micros),
+            "Balance after": ui.fmt_micros(r.balance_micros),
+            "Reference": r.reference,
+        }
+        for r in ui.read(billing.list_ledger, actor=actor)
+    ]
+    return pd.DataFrame(
+        rows, columns=["Date", "Kind", "Description", "Amount", "Balance after", "Reference"]
+    )
+
+
+def cents_from_text(text: str) -> int:
+    micros = ui.dollars_to_micros(text)
+    if micros % billing.MICROS_PER_CENT:
+        raise ValidationError("Use whole cents (at most two decimals).")
+    return micros // billing.MICROS_PER_CENT
+
+
+def amount_text(cents: int) -> str:
+    return ui.fmt_cents(cents).removeprefix("$")
+
+
+# ---- dialogs ------------------------------------------------------------------------
+
+
+def open_buy(cents: int) -> None:
+    st.session_state.pop("inv_checkout", None)
+    ui.open_dialog("inv_buy", cents)
+
+
+def close_buy() -> None:
+    st.session_state.pop("inv_checkout", None)
+    ui.close_dialog()
+
+
+@st.dialog("Buy credits", on_dismiss=close_buy)
+def buy_dialog(amount_cents: int) -> None:
+    started = st.session_state.get("inv_checkout")
+    if started:  # Stripe Checkout created: the owner pays on Stripe's page
+        st.write(
+            f"Pay **{ui.fmt_cents(started['amount_cents'])}** on Stripe's secure checkout "
+            "page. You come back here when done, and the credits are added once Stripe "
+            "confirms the payment."
+        )
+        st.link_button("Pay on Stripe", started["url"], type="primary", icon=":material/lock:")
+        return
+    st.write(f"Buy **{ui.fmt_cents(amount_cents)}** of Kilo Gateway credits?")
+    if config is None:
+        st.warning(
+            f"**{DEMO_LABEL}.** The credits are added at once and nothing is charged.",
+            icon=":material/science:",
+        )
+    else:
+        st.caption("You pay on Stripe's checkout page; card details never reach this dashboard.")
+    if st.button(
+        "Continue to payment" if config else "Add demo credits",
+        type="primary",
+        key="inv_buy_confirm",
+    ):
+        start = ui.run_action(
+            lambda s: billing.start_credit_purchase(
+                s,
+                actor=actor,
+                amount_cents=amount_cents,
+                config=config,
+                return_url=f"{ui.public_base_url()}/invoices",
+            ),
+            success=None if config else f"Added {ui.fmt_cents(amount_cents)} of credits (demo)",
+        )
+        if start is None:
+            return
+        if start.mode == "stripe":
+            st.session_state["inv_checkout"] = {
+                "url": start.checkout_url,
+                "amount_cents": start.amount_cents,
+            }
+        else:
+            ui.close_dialog()
+        st.rerun()
+
+
+@st.dialog("Change seats", on_dismiss=ui.close_dialog)
+def seats_dialog() -> None:
+    st.write(
+        f"**{summary.seats_used}** of **{summary.seats}** seats in use at "
+        f"{ui.fmt_cents(summary.seat_price_cents)} per seat per month."
+    )
+    seats = st.number_input(
+        "Seats",
+        min_value=1,
+        max_value=billing.MAX_SEATS,
+        value=summary.seats,
+        step=1,
+        key="inv_seats_value",
+    )
+    st.caption(
+        "The change is prorated for the rest of the billing period"
+        + (" and updates the Stripe subscription." if config else f" ({DEMO_LABEL}).")
+    )
+    if st.button("Change seats", type="primary", key="inv_seats_submit"):
+        change = ui.run_action(
+            lambda s: billing.change_seats(s, actor=actor, seats=int(seats), config=config),
+            success=f"Seats set to {int(seats)}",
+        )
+        if change is not None:
+            ui.close_dialog()
+            st.rerun()
+
+
+@st.dialog("Refund unused credits", on_dismiss=ui.close_dialog)
+def refund_dialog(row: dict) -> None:
+    st.write(
+        f"Refund credits bought with invoice **{row['Number']}** ({row['Amount']}). "
+        "Only unused credits can be refunded; they are removed from the balance."
+    )
+    amount = st.text_input(
+        "Amount to refund (USD)",
+        value=amount_text(row["refundable_cents"]),
+        key="inv_refund_amount",
+    )
+    if st.button("Refund", type="primary", key="inv_refund_confirm"):
+
+        def refund(s):  # noqa: ANN001, ANN202
+            return billing.refund_purchase(
+                s,
+                actor=actor,
+                invoice_id=row["id"],
+                amount_cents=cents_from_text(amount),
+                config=config,
+            )
+
+        if ui.run_action(refund, success=f"Refunded part of {row['Number']}") is not None:
+            ui.close_dialog()
+            st.rerun()
+
+
+@st.dialog("Add credits or an adjustment", on_dismiss=ui.close_dialog)
+def adjustment_dialog() -> None:
+    kind = st.selectbox(
+        "Kind",
+        billing.MANUAL_KINDS,
+        key="inv_adjust_kind",
+        format_func=lambda k: billing.LEDGER_KIND_LABELS[k],
+    )
+    amount = st.text_input(
+        "Amount (USD; negative removes credits)",
+        key="inv_adjust_amount",
+        placeholder="25.00 or -10",
+    )
+    reason = st.text_input("Reason (shown in the history and audit log)", key="inv_adjust_reason")
+    if st.button("Add to ledger", type="primary", key="inv_adjust_submit"):
+
+        def add(s):  # noqa: ANN001, ANN202
+            text = amount.strip()
+            negative = text.startswith("-")
+            micros = ui.dollars_to_micros(text.removeprefix("-"))
+            return billing.add_ledger_entry(
+                s,
+                actor=actor,
+                kind=kind,
+                amount_micros=-micros if negative else micros,
+                description=reason,
+            )
+
+        if ui.run_action(add, success="Ledger entry added") is not None:
+            ui.close_dialog()
+            st.rerun()
+
+
+@st.dialog("Billing details", on_dismiss=ui.close_dialog)
+def details_dialog() -> None:
+    company = st.text_input(
+        "Company name", value=summary.billing_company, key="inv_details_company"
+    )
+    address = st.text_area("Address", value=summary.billing_address, key="inv_details_address")
+    tax_id = st.text_input(
+        "Tax ID (e.g. VAT number)", value=summary.billing_tax_id, key="inv_details_tax_id"
+    )
+    email = st.text_input("Invoice email", value=summary.billing_email, key="inv_details_email")
+    st.caption("Printed on every invoice PDF, including past ones.")
+    if st.button("Save", type="primary", key="inv_details_save"):
+        ok = ui.run_action(
+            lambda s: billing.update_billing_details(
+                s, actor=actor, company=company, address=address, tax_id=tax_id, email=email
+            ),
+            success="Billing details saved",
+        )
+        if ok is not None:
+            ui.close_dialog()
+            st.rerun()
+
+
+@st.dialog("Low-balance alert", on_dismiss=ui.close_dialog)
+def alert_dialog() -> None:
+    value = st.text_input(
+        "Warn when credits fall below (USD; 0 turns the warning off)",
+        value=amount_text(summary.low_balance_alert_micros // billing.MICROS_PER_CENT),
+        key="inv_alert_value",
+    )
+    if st.button("Save", type="primary", key="inv_alert_save"):
+        ok = ui.run_action(
+            lambda s: billing.set_low_balance_alert(
+                s, actor=actor, threshold_micros=ui.dollars_to_micros(value)
+            ),
+            success="Low-balance alert saved",
+        )
+        if ok is not None:
+            ui.close_dialog()
+            st.rerun()
+
+
+# ---- return from Stripe Checkout ------------------------------------------------------
+
+returned = st.query_params.get("session_id")
+if returned:
+    del st.query_params["session_id"]
+    st.session_state.pop("inv_checkout", None)
+    ui.close_dialog()
+    if config is None:
+        st.session_state["inv_flash"] = (
+            "warning",
+            "Stripe is not configured, so the checkout "
+            "cannot be checked here; run `python -m kilo "
+            "sync-stripe` where it is.",
+        )
+    else:
+        outcome = ui.run_action(
+            lambda s: billing.complete_checkout(
+                s, actor=actor, stripe_session_id=returned, config=config
+            )
+        )
+        if outcome is not None:
+            level = "success" if outcome.status in ("applied", "already_applied") else "info"
+            st.session_state["inv_flash"] = (level, outcome.message)
+if st.query_params.get("checkout") == "cancelled":
+    del st.query_params["checkout"]
+    st.session_state.pop("inv_checkout", None)
+    st.session_state["inv_flash"] = ("info", "Checkout cancelled; nothing was charged.")
+
+
+# ---- page -------------------------------------------------------------------------
+
+summary = load_summary(actor, "stripe" if config else "demo")
+st.title("Invoices & billing")
+if config is None:
+    st.badge(DEMO_LABEL, icon=":material/science:", color="orange")
+    st.caption(
+        "STRIPE_SECRET_KEY is not set: purchases and seat changes are recorded locally "
+        "and nothing is charged."
+    )
+elif config.test_mode:
+    st.badge("Stripe test mode", icon=":material/credit_card:", color="blue")
+flash = st.session_state.pop("inv_flash", None)
+if flash:
+    getattr(st, flash[0])(flash[1])
+
+runway = "—" if summary.runway_days is None else f"{summary.runway_days:,} days"
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(
+    "Available credits",
+    ui.fmt_micros(summary.balance_micros),
+    border=True,
+    help=f"Credits {ui.fmt_micros(summary.credits_micros)} (purchases, promotions, refunds, "
+    f"adjustments) minus usage {ui.fmt_micros(summary.usage_micros)}.",
+)
+c2.metric(
+    "Runway",
+    runway,
+    border=True,
+    help="How long the credits last at the average daily spend of the last "
+    f"{billing.RUNWAY_WINDOW_DAYS} days."
+    if summary.runway_days is not None
+    else "No usage in the last 30 days.",
+)
+c3.metric(
+    "Average daily spend",
+    ui.fmt_micros(summary.avg_daily_spend_micros),
+    border=True,
+    help=f"Usage cost of the last {billing.RUNWAY_WINDOW_DAYS} days divided by "
+    f"{billing.RUNWAY_WINDOW_DAYS}.",
+)
+c4.metric(
+    "Seats",
+    f"{summary.seats_used} / {summary.seats}",
+    border=True,
+    help=f"{ui.fmt_cents(summary.monthly_seat_cents)} per month at "
+    f"{ui.fmt_cents(summary.seat_price_cents)} per seat.",
+)
+if summary.low_balance_alert_micros:
+    state = "below" if summary.below_alert else "above"
+    st.caption(
+        f"Low-balance alert at {ui.fmt_micros(summary.low_balance_alert_micros)}; "
+        f"credits are {state} it."
+    )
+
+if can_buy:
+    with st.container(border=True):
+        st.subheader("Buy credits")
+        cols = st.columns(len(billing.PRESET_PURCHASE_CENTS) + 2, vertical_alignment="bottom")
+        for col, cents in zip(cols, billing.PRESET_PURCHASE_CENTS, strict=False):
+            col.button(
+                ui.fmt_cents(cents).removesuffix(".00"),
+                key=f"inv_buy_{cents // 100}",
+                width="stretch",
+                on_click=open_buy,
+                args=(cents,),
+            )
+        custom = cols[-2].text_input(
+            "Custom amount (USD)",
+            key="inv_buy_custom",
+            placeholder=f"{billing.MIN_PURCHASE_CENTS // 100}–"
+            f"{billing.MAX_PURCHASE_CENTS // 100:,}",
+        )
+        if cols[-1].button("Buy", key="inv_buy_custom_go", type="primary", width="stretch"):
+            try:
+                cents = billing.check_purchase_amount(cents_from_text(custom))
+            except ValidationError as exc:
+                st.error(str(exc), icon=":material/error:")
+            else:
+                open_buy(cents)
+        actions = st.columns(4)
+        if can_seats:
+            actions[0].button(
+                "Change seats",
+                key="inv_seats_open",
+                icon=":material/event_seat:",
+                width="stretch",
+                on_click=ui.open_dialog,
+                args=("inv_seats",),
+            )
+        if can_change:
+            actions[1].button(
+                "Credits or adjustment",
+                key="inv_adjust_open",
+                icon=":material/tune:",
+                width="stretch",
+                on_click=ui.open_dialog,
+                args=("inv_adjust",),
+            )
+            actions[2].button(
+                "Low-balance alert",
+                key="inv_alert_open",
+                icon=":material/notifications:",
+                width="stretch",
+                on_click=ui.open_dialog,
+                args=("inv_alert",),
+            )
+
+tab_inv, tab_pay, tab_hist, tab_ledger, tab_details = st.tabs(
+    ["Invoices", "Payments", "Purchase history", "Credit ledger", "Billing details"]
+)
+
+with tab_inv:
+    invoices = load_invoices(actor)
+    if invoices.empty:
+        st.info("No invoices yet.")
+    else:
+        st.dataframe(
+            invoices.drop(columns=["id", "refundable_cents"]),
+            hide_index=True,
+            width="stretch",
+            column_config={"Date": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+        )
+        by_id = {int(r["id"]): r for r in invoices.to_dict("records")}
+        pick_col, dl_col, refund_col = st.columns([3, 1, 1], vertical_alignment="bottom")
+        picked = pick_col.selectbox(
+            "Invoice",
+            list(by_id),
+            key="inv_pdf_pick",
+            format_func=lambda i: (
+                f"{by_id[i]['Number']} · {by_id[i]['Kind']} · "
+                f"{by_id[i]['Amount']} · {by_id[i]['Status']}"
+            ),
+        )
+        row = by_id[picked]
+        dl_col.download_button(
+            "Download PDF",
+            key="inv_pdf_download",
+            icon=":material/download:",
+            width="stretch",
+            data=lambda: ui.read(billing.invoice_pdf, actor=actor, invoice_id=picked),
+            file_name=f"invoice-{row['Number']}.pdf",
+            mime="application/pdf",
+        )
+        if can_change and row["refundable_cents"] > 0:
+            refund_col.button(
+                "Refund…",
+                key="inv_refund_open",
+                width="stretch",
+                on_click=ui.open_dialog,
+                args=(
+                    "inv_refund",
+                    {k: row[k] for k in ("id", "Number", "Amount", "refundable_cents")},
+                ),
+            )
+
+with tab_pay:
+    payments = load_payments(actor)
+    if payments.empty:
+        st.info("No payments yet.")
+    else:
+        st.dataframe(
+            payments,
+            hide_index=True,
+            width="stretch",
+            column_config={"Date": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+        )
+
+with tab_hist:
+    st.caption(
+        "Credit purchases, seat changes (with the prorated amount), refunds, "
+        "promotional credits and adjustments."
+    )
+    history = load_history(actor)
+    st.dataframe(
+        history,
+        hide_index=True,
+        width="stretch",
+        column_config={"Date": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+    )
+
+with tab_ledger:
+    st.caption(
+        "Every credit movement with the balance after it. Usage is derived from the "
+        "recorded requests and shown per month."
+    )
+    st.dataframe(
+        load_ledger(actor),
+        hide_index=True,
+        width="stretch",
+        column_config={"Date": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+    )
+
+with tab_details:
+    st.markdown("**Printed on invoices**")
+    lines = [
+        summary.billing_company or summary.org_name,
+        *summary.billing_address.splitlines(),
+        f"Tax ID: {summary.billing_tax_id}" if summary.billing_tax_id else "",
+        summary.billing_email,
+    ]
+    st.text("\n".join(line for line in lines if line))
+    if can_change:
+        st.button(
+            "Edit billing details",
+            key="inv_details_open",
+            icon=":material/edit:",
+            on_click=ui.open_dialog,
+            args=("inv_details",),
+        )
+    else:
+        st.caption("Only owners can change billing details.")
+
+DIALOGS = {
+    "inv_buy": buy_dialog,
+    "inv_seats": seats_dialog,
+    "inv_refund": refund_dialog,
+    "inv_adjust": adjustment_dialog,
+    "inv_details": details_dialog,
+    "inv_alert": alert_dialog,
+}
+dialog_name, payload = ui.opened_dialog()
+if dialog_name in DIALOGS:
+    DIALOGS[dialog_name](*([] if payload is None else [payload]))
