@@ -25,10 +25,11 @@ from datetime import datetime
 from typing import Any
 
 import yaml
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from kilo import audit
-from kilo.errors import NotFound, ValidationError
+from kilo.errors import Conflict, NotFound, ValidationError
 from kilo.models import Mode, utcnow
 from kilo.permissions import Actor, ensure_allowed
 
@@ -760,6 +761,17 @@ def _store(row: Mode, config: ModeConfig) -> None:
     row.updated_at = utcnow()
 
 
+def _flush_unique(session: Session, slug: str) -> None:
+    # Two admins saving the same new slug at once: the unique index decides.
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(
+            f"A mode with the slug “{slug}” was just added by someone else. "
+            "Reload the page and pick another slug."
+        ) from None
+
+
 def _insert_custom(session: Session, actor: Actor, config: ModeConfig, *, how: str) -> ModeView:
     if config.slug in _BUILTIN:
         raise ValidationError(
@@ -773,7 +785,7 @@ def _insert_custom(session: Session, actor: Actor, config: ModeConfig, *, how: s
     row = Mode(org_id=actor.org_id, slug=config.slug, name=config.name)
     _store(row, config)
     session.add(row)
-    session.flush()
+    _flush_unique(session, config.slug)
     audit.record(
         session,
         actor=actor,
@@ -825,7 +837,7 @@ def _update_custom(
     if changes:
         _store(row, config)
         session.add(row)
-        session.flush()
+        _flush_unique(session, config.slug)
         audit.record(
             session,
             actor=actor,
@@ -1108,3 +1120,102 @@ def seed_demo(session: Session, org: Any, owner_member: Any, rng: Any) -> None:
         "NNNN-title.md; draw sequence diagrams in PlantUML (.puml)."
     )
     update_mode(session, actor=actor, slug="architect", mode=architect)
+
+
+# --------------------------------------------------------------------------------------
+# Command line: python -m kilo modes-export | modes-import
+# --------------------------------------------------------------------------------------
+
+
+def _cli_org(session: Session, org: int | None) -> int:
+    from kilo.models import Organization
+
+    if org is None:
+        ids = session.exec(select(Organization.id)).all()
+        if len(ids) != 1:
+            raise ValidationError(
+                f"The database holds {len(ids)} organizations; choose one with --org ID."
+            )
+        return ids[0]
+    if session.get(Organization, org) is None:
+        raise ValidationError(f"There is no organization {org}.")
+    return org
+
+
+def _cmd_export(args: Any) -> int:
+    from kilo.db import read_session
+    from kilo.permissions import system_actor
+
+    with read_session() as session:
+        actor = system_actor(_cli_org(session, args.org))
+        text = export_modes(session, actor=actor, fmt=args.format, include_builtins=args.all)
+    if args.output in (None, "-"):
+        print(text, end="")
+    else:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    return 0
+
+
+def _cmd_import(args: Any) -> int:
+    import sys
+
+    from kilo.db import write_session
+    from kilo.permissions import system_actor
+
+    try:
+        with open(args.file, encoding="utf-8-sig") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError(f"Cannot read {args.file}: {exc}") from None
+    with write_session() as session:
+        actor = system_actor(_cli_org(session, args.org))
+        plan = plan_import(session, actor=actor, text=text)
+        for item in plan.items:
+            extra = f" ({', '.join(item.changed)})" if item.changed else ""
+            print(f"{item.action:9} {item.kind:8} {item.slug}{extra}")
+        for problem in plan.problems:
+            print(f"invalid: {problem}", file=sys.stderr)
+        if not plan.ok:
+            raise ValidationError(f"{len(plan.problems)} problem(s); nothing was imported.")
+        if args.dry_run:
+            print("Dry run: nothing was imported.")
+            return 0
+        import_modes(session, actor=actor, text=text)
+    print(
+        f"Imported: {plan.count('create')} created, {plan.count('update')} updated, "
+        f"{plan.count('unchanged')} unchanged."
+    )
+    return 0
+
+
+def register_cli(subparsers: Any) -> None:
+    """`modes-export` and `modes-import`."""
+    p = subparsers.add_parser(
+        "modes-export",
+        help="write the organization's modes as a Kilo Code customModes file",
+        description="Write the organization's modes as Kilo Code's customModes document "
+        "(.kilocodemodes / custom_modes.yaml), YAML or JSON. By default the custom modes and "
+        "the adjusted built-ins; with --all every enabled mode as members' editors see it.",
+    )
+    p.add_argument(
+        "--format", choices=("yaml", "json"), default="yaml", help="document format (default: yaml)"
+    )
+    p.add_argument(
+        "--all", action="store_true", help="include every enabled built-in mode, adjusted or not"
+    )
+    p.add_argument("--output", "-o", help="file to write (default: standard output)")
+    p.add_argument("--org", type=int, help="organization id (needed only with several)")
+    p.set_defaults(func=_cmd_export)
+    p = subparsers.add_parser(
+        "modes-import",
+        help="import a Kilo Code / Roo Code customModes file (YAML or JSON)",
+        description="Import a customModes document (.kilocodemodes, .roomodes, "
+        "custom_modes.yaml, YAML or JSON). Prints what is created or updated; if any mode is "
+        "invalid, prints every problem and imports nothing. A built-in's slug adjusts that "
+        "built-in. Audit entries name the system actor.",
+    )
+    p.add_argument("file", help="path to the YAML or JSON file")
+    p.add_argument("--org", type=int, help="organization id (needed only with several)")
+    p.add_argument("--dry-run", action="store_true", help="show the plan, import nothing")
+    p.set_defaults(func=_cmd_import)
