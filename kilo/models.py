@@ -261,7 +261,12 @@ def _big(default: int = 0) -> Any:
 class UsageEvent(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_usage_org_at", "org_id", "at"),
-        sa.UniqueConstraint("org_id", "external_id", name="uq_usage_external"),
+        # Partial: gateway events without an id cost no index upkeep.
+        sa.Index(
+            "uq_usage_external", "org_id", "external_id", unique=True,
+            sqlite_where=sa.text("external_id IS NOT NULL"),
+            postgresql_where=sa.text("external_id IS NOT NULL"),
+        ),
     )
 
     # BIGINT on PostgreSQL; SQLite needs INTEGER for an auto-assigned (rowid) key.
@@ -350,6 +355,22 @@ class UsageDailyModel(_UsageMeasures, _LatencyHistogram, table=True):
     model_id: str = Field(max_length=200)
     provider: str = Field(max_length=100)
     mode: str = Field(max_length=50)
+
+
+class UsageDailyDim(_UsageMeasures, _LatencyHistogram, table=True):
+    """Rollup per day x one dimension: `dim` is model_id, provider or mode and `value` its
+    value. Serves every view that groups or filters by a single one of them (a few rows a
+    day instead of one per model x provider x mode combination)."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "dim", "day", "value", name="uq_usage_daily_dim"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    dim: str = Field(max_length=10)
+    day: date
+    value: str = Field(max_length=200)
 
 
 class UsageDailyMember(_UsageMeasures, table=True):

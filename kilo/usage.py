@@ -33,6 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Integer as _INT
 from sqlalchemy import distinct, func, literal, select
@@ -47,6 +48,7 @@ from kilo.models import (
     Organization,
     Provider,
     UsageDaily,
+    UsageDailyDim,
     UsageDailyMember,
     UsageDailyModel,
     UsageEvent,
@@ -99,84 +101,70 @@ def latency_bucket(latency_ms: int) -> int:
     return bisect.bisect_left(LATENCY_BOUNDS_MS, latency_ms)
 
 
-def _accumulate(events: Iterable[dict]) -> tuple[dict, dict]:
-    """Sum events into the finest daily key (with histogram) and the hourly member key."""
-    n_sums = len(MEASURES)
-    full: dict[tuple, list[int]] = {}
-    hourly: dict[tuple, list[int]] = {}
-    bounds = LATENCY_BOUNDS_MS
-    for e in events:
-        at: datetime = e["at"]
-        if at.tzinfo is not UTC:
-            at = at.astimezone(UTC)
-        day = at.date()
-        member = e["member_id"]
-        err = e.get("status", "success") != "success"
-        inp = e.get("input_tokens", 0)
-        out = e.get("output_tokens", 0)
-        cr = e.get("cache_read_tokens", 0)
-        cw = e.get("cache_write_tokens", 0)
-        cost = e.get("cost_micros", 0)
-        lat = e.get("latency_ms", 0)
-        key = (day, member, e["model_id"], e["provider"], e.get("mode") or "code")
-        a = full.get(key)
-        if a is None:
-            a = full[key] = [0] * (n_sums + LATENCY_BUCKETS)
-        a[0] += 1
-        a[1] += err
-        a[2] += inp
-        a[3] += out
-        a[4] += cr
-        a[5] += cw
-        a[6] += cost
-        a[7] += lat
-        a[n_sums + bisect.bisect_left(bounds, lat)] += 1
-        hkey = (day, at.hour, member)
-        h = hourly.get(hkey)
-        if h is None:
-            h = hourly[hkey] = [0] * n_sums
-        h[0] += 1
-        h[1] += err
-        h[2] += inp
-        h[3] += out
-        h[4] += cr
-        h[5] += cw
-        h[6] += cost
-        h[7] += lat
-    return full, hourly
+_INT_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_micros",
+    "latency_ms",
+)
 
 
-def _fold(
-    source: dict[tuple, list[int]], key_of: Callable[[tuple], tuple], width: int
-) -> dict[tuple, list[int]]:
-    out: dict[tuple, list[int]] = {}
-    for k, v in source.items():
-        nk = key_of(k)
-        acc = out.get(nk)
-        if acc is None:
-            out[nk] = list(v[:width])
-        else:
-            for i in range(width):
-                acc[i] += v[i]
-    return out
+def _event_frame(events: list[dict]) -> pd.DataFrame:
+    """Events as columns, with defaults filled and the derived rollup keys (vectorised:
+    the per-event Python work is what limits ingest speed)."""
+    frame = pd.DataFrame.from_records(
+        events,
+        columns=[
+            "at",
+            "member_id",
+            "model_id",
+            "provider",
+            "mode",
+            *_INT_FIELDS,
+            "status",
+            "external_id",
+        ],
+    )
+    for name in _INT_FIELDS:
+        frame[name] = frame[name].fillna(0).astype("int64")
+    frame["member_id"] = frame["member_id"].astype("int64")
+    frame["mode"] = frame["mode"].fillna("code").replace("", "code")
+    frame["status"] = frame["status"].fillna("success")
+    frame["external_id"] = (
+        frame["external_id"].astype(object).where(frame["external_id"].notna(), None)
+    )
+    at = pd.to_datetime(frame["at"], utc=True)
+    frame["at"] = at
+    naive = at.dt.tz_convert(None).to_numpy()
+    frame["day"] = naive.astype("datetime64[D]")
+    frame["hour"] = at.dt.hour.astype("int64")
+    frame["weekday"] = at.dt.dayofweek.astype("int64")
+    frame["requests"] = 1
+    frame["errors"] = (frame["status"] != "success").astype("int64")
+    frame["latency_ms_sum"] = frame["latency_ms"]
+    buckets = np.searchsorted(
+        np.asarray(LATENCY_BOUNDS_MS), frame["latency_ms"].to_numpy(), side="left"
+    )
+    hist = np.zeros((len(frame), LATENCY_BUCKETS), dtype="int64")
+    hist[np.arange(len(frame)), buckets] = 1
+    for i, name in enumerate(HISTOGRAM):
+        frame[name] = hist[:, i]
+    return frame
 
 
-def rollup_rows(org_id: int, events: Iterable[dict]) -> list[dict]:
-    """The `UsageDaily` rows (finest daily rollup) for `events`, as dicts (used in tests)."""
-    full, _ = _accumulate(events)
-    cols = MEASURES + HISTOGRAM
-    return [
-        {
-            "org_id": org_id,
-            "day": k[0],
-            "member_id": k[1],
-            "model_id": k[2],
-            "provider": k[3],
-            "mode": k[4],
-            **dict(zip(cols, v, strict=True)),
-        }
-        for k, v in full.items()
-    ]
+def _rollup(frame: pd.DataFrame, keys: list[str], histogram: bool) -> pd.DataFrame:
+    cols = list(MEASURES + HISTOGRAM) if histogram else list(MEASURES)
+    return frame.groupby(keys, sort=False, observed=True)[cols].sum().reset_index()
+
+
+def rollup_rows(org_id: int, events: list[dict]) -> list[dict]:
+    """The `UsageDaily` rows (finest daily rollup) for `events`, as dicts."""
+    keys = ["day", "member_id", "model_id", "provider", "mode"]
+    out = _rollup(_event_frame(events), keys, True)
+    out["day"] = pd.to_datetime(out["day"]).dt.date
+    return [{"org_id": org_id, **row} for row in out.to_dict("records")]
 
 
 def _upsert(
@@ -194,55 +182,20 @@ def _upsert(
     conn = session.connection()
     ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     cols = ("org_id", *keys, *measures)
+    conflict = ", ".join(k for k in keys if k != "weekday")
     sql = (
         f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))}) "  # noqa: S608
-        f"ON CONFLICT (org_id, {', '.join(k for k in keys if k != 'weekday')}) DO UPDATE SET "
+        f"ON CONFLICT (org_id, {conflict}) DO UPDATE SET "
         + ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
     )
     for start in range(0, len(rows), _BATCH):
         conn.exec_driver_sql(sql, rows[start : start + _BATCH])
 
 
-def _insert_raw(session: Session, org_id: int, events: list[dict]) -> None:
-    conn = session.connection()
-    sqlite = conn.dialect.name == "sqlite"
-
-    def row(e: dict) -> tuple:
-        at = e["at"]
-        if at.tzinfo is not UTC:
-            at = at.astimezone(UTC)
-        if sqlite:  # the text SQLAlchemy's SQLite DateTime stores: naive UTC, microseconds
-            at = at.replace(tzinfo=None).isoformat(" ", "microseconds")
-        return (
-            org_id,
-            at,
-            e["member_id"],
-            e["model_id"],
-            e["provider"],
-            e.get("mode") or "code",
-            e.get("input_tokens", 0),
-            e.get("output_tokens", 0),
-            e.get("cache_read_tokens", 0),
-            e.get("cache_write_tokens", 0),
-            e.get("cost_micros", 0),
-            e.get("latency_ms", 0),
-            e.get("status", "success"),
-            e.get("external_id"),
-        )
-
-    if sqlite:
-        sql = (
-            f"INSERT INTO usageevent ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
-        )
-        for start in range(0, len(events), _BATCH):
-            conn.exec_driver_sql(sql, [row(e) for e in events[start : start + _BATCH]])
-        return
-    # PostgreSQL: COPY is several times faster than INSERT for bulk rows.
-    cursor = conn.connection.dbapi_connection.cursor()
-    with cursor.copy(f"COPY usageevent ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
-        for e in events:
-            copy.write_row(row(e))
+def _tuples(org_id: int, frame: pd.DataFrame, cols: list[str]) -> list[tuple]:
+    """Rows as tuples of plain Python values (drivers reject numpy scalars)."""
+    columns = [[org_id] * len(frame)] + [frame[c].tolist() for c in cols]
+    return list(zip(*columns, strict=True))
 
 
 def insert_events(session: Session, *, org_id: int, events: list[dict]) -> int:
@@ -254,59 +207,58 @@ def insert_events(session: Session, *, org_id: int, events: list[dict]) -> int:
     """
     if not events:
         return 0
-    _insert_raw(session, org_id, events)
-    full, hourly = _accumulate(events)
-    sqlite = session.get_bind().dialect.name == "sqlite"
+    frame = _event_frame(events)
+    conn = session.connection()
+    sqlite = conn.dialect.name == "sqlite"
+    if sqlite:  # the text SQLAlchemy's SQLite DateTime and Date store
+        at_values = pd.Series(
+            np.datetime_as_string(
+                frame["at"].dt.tz_convert(None).to_numpy().astype("datetime64[us]"), unit="us"
+            ),
+        ).str.replace("T", " ", regex=False)
+        frame["day"] = np.datetime_as_string(frame["day"].to_numpy(), unit="D")
+    else:
+        at_values = pd.Series(frame["at"].dt.to_pydatetime(), dtype=object)
+        frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    raw = frame[
+        ["member_id", "model_id", "provider", "mode", *_INT_FIELDS, "status", "external_id"]
+    ].assign(at=at_values.to_numpy())
+    event_cols = [c for c in _EVENT_COLUMNS if c != "org_id"]
+    rows = _tuples(org_id, raw, event_cols)
+    if sqlite:
+        sql = (
+            f"INSERT INTO usageevent ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
+        )
+        for start in range(0, len(rows), _BATCH):
+            conn.exec_driver_sql(sql, rows[start : start + _BATCH])
+    else:  # PostgreSQL: COPY is several times faster than INSERT for bulk rows
+        cursor = conn.connection.dbapi_connection.cursor()
+        with cursor.copy(f"COPY usageevent ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
-    day_text: dict[date, str] = {}
-
-    def d(day: date) -> Any:
-        if not sqlite:
-            return day
-        text = day_text.get(day)
-        if text is None:
-            text = day_text[day] = day.isoformat()
-        return text
-
-    n = len(MEASURES)
-    _upsert(
-        session,
-        "usagedaily",
-        ("day", "member_id", "model_id", "provider", "mode"),
-        MEASURES + HISTOGRAM,
-        [(org_id, d(k[0]), k[1], k[2], k[3], k[4], *v) for k, v in full.items()],
-    )
-    by_model = _fold(full, lambda k: (k[0], k[2], k[3], k[4]), n + LATENCY_BUCKETS)
-    _upsert(
-        session,
-        "usagedailymodel",
-        ("day", "model_id", "provider", "mode"),
-        MEASURES + HISTOGRAM,
-        [(org_id, d(k[0]), k[1], k[2], k[3], *v) for k, v in by_model.items()],
-    )
-    by_member = _fold(full, lambda k: (k[0], k[1]), n)
-    _upsert(
-        session,
-        "usagedailymember",
-        ("day", "member_id"),
-        MEASURES,
-        [(org_id, d(k[0]), k[1], *v) for k, v in by_member.items()],
-    )
-    _upsert(
-        session,
-        "usagehourlymember",
-        ("member_id", "day", "hour", "weekday"),
-        MEASURES,
-        [(org_id, k[2], d(k[0]), k[1], k[0].weekday(), *v) for k, v in hourly.items()],
-    )
-    by_hour = _fold(hourly, lambda k: (k[0], k[1]), n)
-    _upsert(
-        session,
-        "usagehourly",
-        ("day", "hour", "weekday"),
-        MEASURES,
-        [(org_id, d(k[0]), k[1], k[0].weekday(), *v) for k, v in by_hour.items()],
-    )
+    full_keys = ["day", "member_id", "model_id", "provider", "mode"]
+    for table, keys, histogram in (
+        ("usagedaily", full_keys, True),
+        ("usagedailymodel", ["day", "model_id", "provider", "mode"], True),
+        ("usagedailymember", ["day", "member_id"], False),
+        ("usagehourly", ["day", "hour", "weekday"], False),
+        ("usagehourlymember", ["member_id", "day", "hour", "weekday"], False),
+    ):
+        rolled = _rollup(frame, keys, histogram)
+        measures = MEASURES + HISTOGRAM if histogram else MEASURES
+        _upsert(session, table, tuple(keys), measures, _tuples(org_id, rolled, [*keys, *measures]))
+    for dim in ("model_id", "provider", "mode"):
+        rolled = _rollup(frame, ["day", dim], True).rename(columns={dim: "value"})
+        rolled.insert(0, "dim", dim)
+        _upsert(
+            session,
+            "usagedailydim",
+            ("dim", "day", "value"),
+            MEASURES + HISTOGRAM,
+            _tuples(org_id, rolled, ["dim", "day", "value", *MEASURES, *HISTOGRAM]),
+        )
     return len(events)
 
 
@@ -1016,18 +968,33 @@ def _aggregate(
     hourly: bool = False,
 ) -> list[dict]:
     needed = set(f.dims()) | {g for g in group if g in DIMENSIONS}
-    rollup = _pick(needed, hourly=hourly, histogram=histogram)
-    if rollup is None:
-        raise ValueError(f"no rollup covers {sorted(needed)}")  # a programming error
-    t = rollup.table
     cols = measures + (HISTOGRAM if histogram else ())
-    stmt = select(
-        *[getattr(t, g) for g in group], *[func.sum(getattr(t, c)).label(c) for c in cols]
-    ).where(t.org_id == org_id, t.day >= f.start, t.day <= f.end)
-    for dim, values in f.dims().items():
-        stmt = stmt.where(getattr(t, dim).in_(values))
-    if group:
-        stmt = stmt.group_by(*[getattr(t, g) for g in group])
+    if not hourly and len(needed) <= 1 and "member_id" not in needed:
+        # At most one of model/provider/mode: the per-dimension rollup is the smallest.
+        # With none, its `mode` rows partition all events, so their sums are the totals.
+        t = UsageDailyDim
+        dim = next(iter(needed), "mode")
+        columns = {g: (t.value if g == dim else t.day) for g in group}
+        stmt = select(
+            *[c.label(g) for g, c in columns.items()],
+            *[func.sum(getattr(t, c)).label(c) for c in cols],
+        ).where(t.org_id == org_id, t.dim == dim, t.day >= f.start, t.day <= f.end)
+        if dim in f.dims():
+            stmt = stmt.where(t.value.in_(f.dims()[dim]))
+        if group:
+            stmt = stmt.group_by(*columns.values())
+    else:
+        rollup = _pick(needed, hourly=hourly, histogram=histogram)
+        if rollup is None:
+            raise ValueError(f"no rollup covers {sorted(needed)}")  # a programming error
+        t = rollup.table
+        stmt = select(
+            *[getattr(t, g) for g in group], *[func.sum(getattr(t, c)).label(c) for c in cols]
+        ).where(t.org_id == org_id, t.day >= f.start, t.day <= f.end)
+        for dim, values in f.dims().items():
+            stmt = stmt.where(getattr(t, dim).in_(values))
+        if group:
+            stmt = stmt.group_by(*[getattr(t, g) for g in group])
     out = []
     for row in session.execute(stmt).mappings():
         item = {g: row[g] for g in group}
@@ -1341,16 +1308,8 @@ def list_filter_options(
     f = _scope(session, actor, UsageFilter(start=start, end=end))
     options: dict[str, list] = {}
     for dim in ("model_id", "provider", "mode"):
-        rollup = _pick(set(f.dims()) | {dim})
-        t = rollup.table
-        stmt = (
-            select(getattr(t, dim))
-            .distinct()
-            .where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
-        )
-        for d, values in f.dims().items():
-            stmt = stmt.where(getattr(t, d).in_(values))
-        options[dim] = sorted(session.execute(stmt).scalars())
+        rows = _aggregate(session, actor.org_id, f, (dim,), measures=("requests",))
+        options[dim] = sorted(r[dim] for r in rows)
     members = []
     if allowed(actor, "usage.view_all") and analytics_enabled(session, org_id=actor.org_id):
         names = _member_names(session, actor.org_id)
@@ -1380,6 +1339,22 @@ def get_forecast(session: Session, *, actor: Actor, f: UsageFilter, today: date)
         "remaining_days": remaining_days,
         "projected_micros": so_far + daily_rate * remaining_days,
     }
+
+
+def total_cost_micros(
+    session: Session, *, org_id: int, start: date | None = None, end: date | None = None
+) -> int:
+    """Usage cost of an organization (optionally between UTC days, inclusive), read from
+    the smallest rollup; for billing (balance) and other internal callers."""
+    t = UsageDailyDim
+    stmt = select(func.coalesce(func.sum(t.cost_micros), 0)).where(
+        t.org_id == org_id, t.dim == "mode"
+    )
+    if start is not None:
+        stmt = stmt.where(t.day >= start)
+    if end is not None:
+        stmt = stmt.where(t.day <= end)
+    return int(session.execute(stmt).scalar())
 
 
 def get_credit_runway(session: Session, *, actor: Actor, today: date) -> dict:
