@@ -76,7 +76,7 @@ class Organization(SQLModel, table=True):
     usage_analytics_enabled: bool = Field(default=True)
     # New catalogue models: allowed automatically (True) or blocked until approved.
     auto_allow_new_models: bool = Field(default=True)
-    low_balance_alert_micros: int = Field(default=0)
+    low_balance_alert_micros: int = Field(default=0, sa_type=sa.BigInteger)
     is_demo: bool = Field(default=False)
     stripe_customer_id: str | None = Field(default=None, max_length=100)
     stripe_subscription_id: str | None = Field(default=None, max_length=100)
@@ -432,7 +432,7 @@ class LedgerEntry(SQLModel, table=True):
     org_id: int = Field(foreign_key="organization.id", index=True)
     at: datetime = ts_field(default_now=True)
     kind: str = Field(max_length=12)  # purchase | refund | adjustment | promo
-    amount_micros: int
+    amount_micros: int = Field(sa_type=sa.BigInteger)
     description: str = Field(default="", max_length=500)
     external_ref: str = Field(max_length=200, unique=True)
     actor_id: int | None = Field(default=None)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:30:58.625147
+Create Date: 2026-11-25 04:32:48.157097
 """
 
 from collections.abc import Sequence
@@ -48,7 +48,7 @@ def upgrade() -> None:
         sa.Column("code_training_opt_out", sa.Boolean(), nullable=False),
         sa.Column("usage_analytics_enabled", sa.Boolean(), nullable=False),
         sa.Column("auto_allow_new_models", sa.Boolean(), nullable=False),
-        sa.Column("low_balance_alert_micros", sa.Integer(), nullable=False),
+        sa.Column("low_balance_alert_micros", sa.BigInteger(), nullable=False),
         sa.Column("is_demo", sa.Boolean(), nullable=False),
         sa.Column(
             "stripe_customer_id", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True
@@ -498,7 +498,7 @@ def upgrade() -> None:
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("at", kilo.models.UtcDateTime(timezone=True), nullable=False),
         sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),
-        sa.Column("amount_micros", sa.Integer(), nullable=False),
+        sa.Column("amount_micros", sa.BigInteger(), nullable=False),
         sa.Column("description", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.Column("external_ref", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("actor_id", sa.Integer(), nullable=True),
