@@ -21,8 +21,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
+from types import SimpleNamespace
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, or_, select
 
 from kilo import audit
 from kilo.catalog import ModelRow, ProviderRow
@@ -55,16 +56,37 @@ def _is_pattern(subject: str) -> bool:
     return any(c in subject for c in "*?[")
 
 
+class RuleSet(dict):
+    """Rules with the patterns of each kind indexed (rebuilt after any change)."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        self._index: dict[str, list[tuple[int, str, bool]]] | None = None
+
+    def __setitem__(self, key: tuple[str, str], value: bool) -> None:
+        self._index = None
+        super().__setitem__(key, value)
+
+    def pop(self, *args: object) -> object:
+        self._index = None
+        return super().pop(*args)
+
+    def patterns(self, kind: str) -> list[tuple[int, str, bool]]:
+        if self._index is None:
+            self._index = {MODEL: [], PROVIDER: []}
+            for (k, subject), enabled in self.items():
+                if _is_pattern(subject):
+                    self._index.setdefault(k, []).append((len(subject), subject, enabled))
+        return self._index.get(kind, [])
+
+
 def rule_state(rules: Rules, kind: str, subject: str) -> bool:
     """Enabled (True) or disabled by the rules; no matching rule means enabled."""
     exact = rules.get((kind, subject))
     if exact is not None:
         return exact
-    matches = [
-        (len(pattern), enabled)
-        for (k, pattern), enabled in rules.items()
-        if k == kind and _is_pattern(pattern) and fnmatchcase(subject, pattern)
-    ]
+    patterns = rules.patterns(kind) if isinstance(rules, RuleSet) else RuleSet(rules).patterns(kind)
+    matches = [(n, enabled) for n, pattern, enabled in patterns if fnmatchcase(subject, pattern)]
     if not matches:
         return True
     # The longest (most specific) pattern decides; on equal length a disable wins.
@@ -109,9 +131,21 @@ def evaluate(
     return Verdict(False, "; ".join(reasons))
 
 
-def _load_rules(session: Session, org_id: int) -> Rules:
-    rows = session.exec(select(AccessRule).where(AccessRule.org_id == org_id)).all()
-    return {(r.subject_type, r.subject): r.allowed for r in rows}
+def _load_rules(session: Session, org_id: int, subjects: Iterable[str] | None = None) -> RuleSet:
+    """The organization's rules; with `subjects`, only those exact ones plus all patterns."""
+    query = select(AccessRule.subject_type, AccessRule.subject, AccessRule.allowed).where(
+        AccessRule.org_id == org_id
+    )
+    if subjects is not None:
+        query = query.where(
+            or_(
+                col(AccessRule.subject).in_(list(subjects)),
+                col(AccessRule.subject).contains("*"),
+                col(AccessRule.subject).contains("?"),
+                col(AccessRule.subject).contains("["),
+            )
+        )
+    return RuleSet({(kind, subject): enabled for kind, subject, enabled in session.exec(query)})
 
 
 def _providers(session: Session) -> dict[str, Provider]:
@@ -123,14 +157,24 @@ def is_model_allowed(
 ) -> Verdict:
     """Allowed, or the reason it is not (model disabled, provider disabled, training under
     the code-training opt-out, not in the catalogue). Used by the gateway and the UI."""
-    org = session.get(Organization, org_id)
-    if org is None:
+    opt_out = session.exec(
+        select(Organization.code_training_opt_out).where(Organization.id == org_id)
+    ).first()
+    if opt_out is None:
         return Verdict(False, f"organization {org_id} does not exist")
-    model = session.get(CatalogModel, model_id)
-    rules = _load_rules(session, org_id)
-    slugs = [provider] if provider else list(model.providers) if model else []
-    providers = {s: p for s in slugs if (p := session.get(Provider, s)) is not None}
-    return evaluate(rules, model, model_id, providers, org.code_training_opt_out, provider)
+    served = session.exec(select(CatalogModel.providers).where(CatalogModel.id == model_id)).first()
+    model = None if served is None else SimpleNamespace(providers=served)
+    slugs = [provider] if provider else list(served or [])
+    providers = {
+        slug: SimpleNamespace(name=name, training=training)
+        for slug, name, training in session.exec(
+            select(Provider.slug, Provider.name, Provider.training).where(
+                col(Provider.slug).in_(slugs)
+            )
+        )
+    }
+    rules = _load_rules(session, org_id, [model_id, *slugs])
+    return evaluate(rules, model, model_id, providers, opt_out, provider)
 
 
 def allowed_model_ids(session: Session, *, org_id: int) -> list[str]:
@@ -401,7 +445,7 @@ def _plan(
     by_id = {m.id: m for m in models}
     _validate_subjects(change, providers, set(by_id))
     old = _load_rules(session, org.id)
-    new = dict(old)
+    new = RuleSet(old)
     for kind, pattern, enabled in change.patterns:
         key = (kind, pattern.strip())
         if enabled is None:

@@ -49,6 +49,7 @@ def test_member_sees_catalogue_but_cannot_change(demo_url):
     keys = {b.key for b in at.button}
     assert not any(k and k.startswith("model_access_") for k in keys)
     assert at.radio(key="model_access_new_models").disabled
+    assert "Refresh the catalogue" not in [e.label for e in at.expander]
     providers = table(at, "model_access_p_table")
     assert len(providers) == 82
     stealth = providers[providers["Slug"] == "stealth"].iloc[0]
@@ -61,6 +62,7 @@ def test_member_sees_catalogue_but_cannot_change(demo_url):
 
 def test_owner_filters_providers_and_models(demo_url):
     at = open_page("owner", PAGE)
+    assert "Refresh the catalogue" in [e.label for e in at.expander]
     at.selectbox(key="model_access_f_training").set_value("yes").run()
     assert set(table(at, "model_access_p_table")["Slug"]) == {"deepseek", "nvidia"}
     at.selectbox(key="model_access_f_training").set_value("any")
