@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlmodel import func, select
 
 from kilo import access, catalog, organization
@@ -202,3 +204,30 @@ def test_default_model_setting_uses_the_same_check(session, team):
     change(session, team["admin"], disable_models=("openai/gpt-5.4",))
     with pytest.raises(ValidationError, match="model openai/gpt-5.4 is disabled"):
         organization.set_default_model(session, actor=team["admin"], model_id="openai/gpt-5.4")
+
+
+# ---- rule algebra (no database) -------------------------------------------------------
+
+SUBJECTS = ["a/x", "a/y", "b/x", "b/y:free"]
+PATTERNS = ["a/*", "*/x", "*", "*:free", "b/*"]
+
+
+@given(
+    rules=st.dictionaries(
+        st.tuples(st.just(MODEL), st.sampled_from(SUBJECTS + PATTERNS)), st.booleans()
+    ),
+    subject=st.sampled_from(SUBJECTS),
+    want=st.booleans(),
+)
+def test_setting_one_subject_changes_only_that_subject(rules, subject, want):
+    before = {s: rule_state(rules, MODEL, s) for s in SUBJECTS}
+    new = access.RuleSet(rules)
+    access._set_exact(new, MODEL, subject, want)
+    assert rule_state(new, MODEL, subject) is want
+    assert {s: rule_state(new, MODEL, s) for s in SUBJECTS if s != subject} == {
+        s: v for s, v in before.items() if s != subject
+    }
+    # Minimal: an exact rule is only kept when the patterns alone would disagree.
+    if (MODEL, subject) in new:
+        without = {k: v for k, v in new.items() if k != (MODEL, subject)}
+        assert rule_state(without, MODEL, subject) is not want
