@@ -497,12 +497,12 @@ def describe_mode(mode: ModeConfig) -> list[str]:
     lines = []
     for entry in mode.groups:
         name, options = (entry, {}) if isinstance(entry, str) else (entry[0], entry[1])
-        label = GROUP_LABELS[name].capitalize()
+        label = GROUP_LABELS[name][0].upper() + GROUP_LABELS[name][1:]
         regex = options.get("fileRegex")
         what = options.get("description")
         if regex:
             scope = f" ({what})" if what else ""
-            lines.append(f"{label}: only files whose path matches `{regex}`{scope}.")
+            lines.append(f"{label}: only files whose path matches {_code(regex)}{scope}.")
         elif what:
             lines.append(f"{label} ({what}).")
         else:
@@ -511,6 +511,13 @@ def describe_mode(mode: ModeConfig) -> list[str]:
     if missing:
         lines.append("Cannot " + ", ".join(missing) + ".")
     return lines
+
+
+def _code(text: str) -> str:
+    # Inline code that survives backticks inside the pattern.
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def group_names(groups: list[GroupEntry]) -> list[str]:

@@ -14,6 +14,7 @@ import streamlit as st
 
 import ui
 from kilo import modes
+from kilo.errors import ValidationError
 from kilo.modes import ModeConfig
 from kilo.permissions import Actor, allowed
 
@@ -33,6 +34,11 @@ def load_modes(actor: Actor) -> list[dict]:
 @st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
 def load_export(actor: Actor, fmt: str, include_builtins: bool) -> str:
     return ui.read(modes.export_modes, actor=actor, fmt=fmt, include_builtins=include_builtins)
+
+
+def md(text: str) -> str:
+    """User text shown inside Markdown: escape the marks that would format it (or LaTeX)."""
+    return "".join("\\" + c if c in "\\`*_[]<>|$~" else c for c in text)
 
 
 def config_of(row: dict) -> ModeConfig:
@@ -155,7 +161,7 @@ def edit_dialog(row: dict | None) -> None:
     if row is None:
         st.subheader("New custom mode")
     else:
-        st.subheader(f"Edit {row['name']} ({'built-in' if builtin else 'custom'})")
+        st.subheader(f"Edit {md(row['name'])} ({'built-in' if builtin else 'custom'})")
         if builtin:
             st.caption(
                 "Your changes replace Kilo Code's definition for everyone in the "
@@ -165,6 +171,13 @@ def edit_dialog(row: dict | None) -> None:
     with st.expander("Preview: what this mode can do", expanded=True):
         show_preview(config)
     if st.button("Save", type="primary", key="custom_modes_form_save"):
+        # Check first so the problems can be shown with regexes intact (escaped Markdown);
+        # the service checks again inside the transaction.
+        try:
+            modes.validate_mode(config)
+        except ValidationError as exc:
+            st.error(md(str(exc)), icon=":material/error:")
+            return
         if row is None:
             done = ui.run_action(
                 lambda s: modes.create_mode(s, actor=actor, mode=config),
@@ -182,7 +195,7 @@ def edit_dialog(row: dict | None) -> None:
 
 @st.dialog("Duplicate mode", on_dismiss=close_dialog)
 def duplicate_dialog(row: dict) -> None:
-    st.write(f"Make a new custom mode from **{row['name']}** (`{row['slug']}`).")
+    st.markdown(f"Make a new custom mode from **{md(row['name'])}** (`{row['slug']}`).")
     taken = {r["slug"] for r in load_modes(actor)} | set(modes.BUILTIN_SLUGS)
     suggestion, n = f"{row['slug']}-copy"[: modes.SLUG_MAX], 2
     while suggestion in taken:
@@ -207,7 +220,7 @@ def duplicate_dialog(row: dict) -> None:
 
 @st.dialog("Delete mode", on_dismiss=close_dialog)
 def delete_dialog(row: dict) -> None:
-    st.write(f"Delete the custom mode **{row['name']}** (`{row['slug']}`)?")
+    st.markdown(f"Delete the custom mode **{md(row['name'])}** (`{row['slug']}`)?")
     st.caption("Members' editors stop offering it. Export the modes first to keep a copy.")
     if st.button("Delete", type="primary", key="custom_modes_delete_confirm"):
         if ui.run_action(
@@ -221,7 +234,7 @@ def delete_dialog(row: dict) -> None:
 @st.dialog("Reset to default", on_dismiss=close_dialog)
 def reset_dialog(row: dict) -> None:
     st.write(
-        f"Replace the organization's **{row['name']}** mode with Kilo Code's default "
+        f"Replace the organization's **{md(row['name'])}** mode with Kilo Code's default "
         "definition? The adjusted version is kept in the audit log."
     )
     if st.button("Reset", type="primary", key="custom_modes_reset_confirm"):
@@ -261,8 +274,10 @@ with tab_modes:
         slug = row["slug"]
         with st.container(border=True):
             left, right = st.columns([3, 2], vertical_alignment="center")
-            left.markdown(f"**{row['name']}** `{slug}` · {status_of(row)}")
-            left.caption(f"{row['description']} · Tools: {modes.tools_summary(row['groups'])}")
+            left.markdown(f"**{md(row['name'])}** `{slug}` · {status_of(row)}")
+            left.caption(
+                f"{md(row['description'])} · Tools: {md(modes.tools_summary(row['groups']))}"
+            )
             if can_edit:
                 b1, b2, b3 = right.columns(3)
                 if b1.button("Edit", key=f"custom_modes_edit_{slug}", icon=":material/edit:"):
@@ -315,13 +330,13 @@ with tab_modes:
         slug = row["slug"]
         with st.container(border=True):
             left, right = st.columns([3, 2], vertical_alignment="center")
-            left.markdown(f"**{row['name']}** `{slug}`")
+            left.markdown(f"**{md(row['name'])}** `{slug}`")
             left.caption(
                 " · ".join(
                     x
                     for x in (
-                        row["description"],
-                        f"Tools: {modes.tools_summary(row['groups'])}",
+                        md(row["description"]),
+                        f"Tools: {md(modes.tools_summary(row['groups']))}",
                         f"Updated {ui.fmt_datetime(row['updated_at'])}",
                     )
                     if x
@@ -347,7 +362,7 @@ with tab_preview:
     )
     row = by_slug[chosen]
     config = config_of(row)
-    st.markdown(f"### {row['name']}")
+    st.markdown(f"### {md(row['name'])}")
     st.caption(f"`{row['slug']}` · {status_of(row)}")
     if row["disabled"]:
         st.warning(
@@ -355,9 +370,9 @@ with tab_preview:
             icon=":material/block:",
         )
     if row["description"]:
-        st.markdown(f"**Description:** {row['description']}")
+        st.markdown(f"**Description:** {md(row['description'])}")
     if row["when_to_use"]:
-        st.markdown(f"**When to use:** {row['when_to_use']}")
+        st.markdown(f"**When to use:** {md(row['when_to_use'])}")
     st.markdown("**Tools and restrictions**")
     show_preview(config)
     path = st.text_input(
@@ -367,7 +382,8 @@ with tab_preview:
     )
     if path.strip():
         verdict = "may" if modes.can_edit_file(config, path.strip()) else "may not"
-        st.markdown(f"{row['name']} **{verdict}** edit `{path.strip()}`.")
+        shown_path = path.strip().replace("`", "")  # inline code: no Markdown inside
+        st.markdown(f"{md(row['name'])} **{verdict}** edit `{shown_path}`.")
     with st.expander("Role definition"):
         st.text(row["role_definition"])
     if row["custom_instructions"]:
@@ -428,7 +444,7 @@ with tab_io:
             "`.roomodes`, `custom_modes.yaml`, YAML or JSON). A slug of a built-in "
             "adjusts that built-in; nothing is deleted. All modes are imported or none."
         )
-        upload = st.file_uploader("File", key="custom_modes_import_file")
+        upload = st.file_uploader("File", key="custom_modes_import_file", max_upload_size=1)
         pasted = st.text_area("…or paste the document", key="custom_modes_import_text", height=150)
         source = ""
         if upload is not None:
@@ -443,7 +459,7 @@ with tab_io:
             if plan.problems:
                 st.error(
                     f"{len(plan.problems)} problem(s); nothing can be imported until "
-                    "they are fixed:\n" + "\n".join(f"- {p}" for p in plan.problems),
+                    "they are fixed:\n" + "\n".join(f"- {md(p)}" for p in plan.problems),
                     icon=":material/error:",
                 )
             if plan.items:
