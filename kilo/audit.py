@@ -703,6 +703,25 @@ def verify_chain(session: Session, *, org_id: int, batch: int = 5000) -> ChainRe
             checked += 1
 
 
+def check_anchor(session: Session, *, org_id: int, entry_id: int, expected_hash: str) -> str:
+    """Compare a head recorded earlier (e.g. printed by verify-audit) with the log now.
+
+    A verified chain cannot show entries removed from its end, or a log rewritten and re-hashed
+    from some point on; an anchor kept outside the database can. Returns the problem, or "".
+    """
+    found = session.exec(
+        select(AuditEntry.hash).where(AuditEntry.org_id == org_id, AuditEntry.id == entry_id)
+    ).first()
+    if found is None:
+        return (
+            f"entry {entry_id} (the recorded anchor) no longer exists: entries were removed "
+            "from the log"
+        )
+    if found != expected_hash:
+        return f"entry {entry_id} no longer has the recorded hash: the log was rewritten"
+    return ""
+
+
 def get_chain_status(session: Session, *, actor: Actor) -> ChainReport:
     """Verify the actor's organization's chain (for the status shown on the tab)."""
     ensure_allowed(actor, "audit.view")
@@ -723,11 +742,25 @@ def _org_ids(session: Session, org: int | None) -> list[int]:
 def cmd_verify_audit(args: argparse.Namespace) -> int:
     from kilo.db import read_session
 
+    anchor = None
+    if args.anchor:
+        entry_id, _, expected = args.anchor.partition(":")
+        if not entry_id.isdigit() or len(expected) != 64 or args.org is None:
+            raise ValidationError(
+                "--anchor takes ENTRY_ID:HASH as printed by verify-audit, together with --org."
+            )
+        anchor = (int(entry_id), expected.lower())
     broken = 0
     with read_session() as session:
         for org_id in _org_ids(session, args.org):
             name = session.get(Organization, org_id).name
             report = verify_chain(session, org_id=org_id)
+            if report.ok and anchor:
+                problem = check_anchor(
+                    session, org_id=org_id, entry_id=anchor[0], expected_hash=anchor[1]
+                )
+                if problem:
+                    report = ChainReport(report.checked, False, anchor[0], problem)
             if report.ok:
                 head = f"; head entry {report.head_id} {report.head_hash}" if report.head_id else ""
                 print(f"org {org_id} ({name}): {report.checked:,} entries, chain intact{head}")
@@ -800,6 +833,12 @@ def register_cli(subparsers: Any) -> None:
         "later truncation).",
     )
     p.add_argument("--org", type=int, help="only this organization id")
+    p.add_argument(
+        "--anchor",
+        metavar="ENTRY_ID:HASH",
+        help="a head printed by an earlier run (with --org): also fail when that entry was "
+        "removed or re-hashed since",
+    )
     p.set_defaults(func=cmd_verify_audit)
     p = subparsers.add_parser(
         "export-audit",

@@ -423,3 +423,18 @@ def test_cli_export_audit(session, team, tmp_path):
     f = AuditFilter(actions=("organization.user.login",), start=datetime(2026, 3, 2, tzinfo=UTC))
     assert got == [e.id for e in _expected(made, f)]
     assert main(["export-audit", "--org", str(team["owner"].org_id), "--since", "soon"]) == 2
+
+
+def test_cli_anchor_catches_truncation_and_rewrites(session, team, capsys):
+    made = _fill(session, team, n=8)
+    org = str(team["owner"].org_id)
+    anchor = f"{made[-1].id}:{made[-1].hash}"
+    assert main(["verify-audit", "--org", org, "--anchor", anchor]) == 0
+    # Removing the newest entries leaves a valid chain; only the anchor shows it.
+    session.execute(text("DELETE FROM auditentry WHERE id >= :i"), {"i": made[-2].id})
+    session.commit()
+    assert main(["verify-audit", "--org", org]) == 0
+    capsys.readouterr()
+    assert main(["verify-audit", "--org", org, "--anchor", anchor]) == 1
+    assert "were removed" in capsys.readouterr().err
+    assert main(["verify-audit", "--anchor", anchor]) == 2  # needs --org
