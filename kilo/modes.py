@@ -55,8 +55,6 @@ MODE_KEYS = (
     "customInstructions",
     "groups",
 )
-# Mode-level keys Kilo Code / Roo Code write that an organization does not keep.
-KNOWN_EXTRA_KEYS = ("source", "iconName", "preferredProviderId", "preferredModelId")
 
 GroupEntry = str | list  # "read" or ["edit", {"fileRegex": ..., "description": ...}]
 
@@ -779,7 +777,9 @@ def _flush_unique(session: Session, slug: str) -> None:
         ) from None
 
 
-def _insert_custom(session: Session, actor: Actor, config: ModeConfig, *, how: str) -> ModeView:
+def _insert_custom(
+    session: Session, actor: Actor, config: ModeConfig, *, how: str, source: str = "dashboard"
+) -> ModeView:
     if config.slug in _BUILTIN:
         raise ValidationError(
             f"“{config.slug}” is the slug of the built-in {_BUILTIN[config.slug].name} mode. "
@@ -799,7 +799,7 @@ def _insert_custom(session: Session, actor: Actor, config: ModeConfig, *, how: s
         action="organization.mode.create",
         target=config.slug,
         message=f"Created mode “{config.name}” ({config.slug}){how}",
-        details={"mode": config.to_kilo()},
+        details={"mode": config.to_kilo(), "source": source},
     )
     return _view(config, kind="custom", row=row)
 
@@ -828,7 +828,13 @@ def update_mode(session: Session, *, actor: Actor, slug: str, mode: ModeConfig) 
 
 
 def _update_custom(
-    session: Session, actor: Actor, row: Mode, config: ModeConfig, *, how: str
+    session: Session,
+    actor: Actor,
+    row: Mode,
+    config: ModeConfig,
+    *,
+    how: str,
+    source: str = "dashboard",
 ) -> ModeView:
     before = _row_config(row)
     if config.slug != row.slug:
@@ -851,13 +857,19 @@ def _update_custom(
             action="organization.mode.update",
             target=before.slug,
             message=f"Changed mode “{config.name}” ({config.slug}){how}: " + ", ".join(changes),
-            details={"changes": changes},
+            details={"changes": changes, "source": source},
         )
     return _view(config, kind="custom", row=row)
 
 
 def _update_builtin(
-    session: Session, actor: Actor, config: ModeConfig, *, how: str, change: str = "adjust"
+    session: Session,
+    actor: Actor,
+    config: ModeConfig,
+    *,
+    how: str,
+    source: str = "dashboard",
+    change: str = "adjust",
 ) -> ModeView:
     row = _row(session, actor.org_id, config.slug)
     before = _row_config(row) if row is not None else builtin_default(config.slug)
@@ -882,7 +894,7 @@ def _update_builtin(
         action="organization.mode.update",
         target=config.slug,
         message=f"{verb} “{config.name}” ({config.slug}){how}: " + ", ".join(changes),
-        details={"change": change, "changes": changes},
+        details={"change": change, "changes": changes, "source": source},
     )
     return _view(config, kind="built-in", row=row)
 
@@ -923,6 +935,7 @@ def set_builtin_disabled(session: Session, *, actor: Actor, slug: str, disabled:
         details={
             "change": "disable" if disabled else "enable",
             "disabled": {"before": not disabled, "after": disabled},
+            "source": "dashboard",
         },
     )
     return _view(config, kind="built-in", row=row_after)
@@ -948,7 +961,7 @@ def delete_mode(session: Session, *, actor: Actor, slug: str) -> None:
         action="organization.mode.delete",
         target=slug,
         message=f"Deleted mode “{config.name}” ({slug})",
-        details={"mode": config.to_kilo()},
+        details={"mode": config.to_kilo(), "source": "dashboard"},
     )
 
 
@@ -973,10 +986,12 @@ def duplicate_mode(
 ) -> ModeView:
     """Copy any mode (built-in or custom) into a new custom mode."""
     ensure_allowed(actor, "modes.change")
-    source = get_mode(session, actor=actor, slug=slug).config()
-    source.slug = new_slug or free_slug(session, org_id=actor.org_id, base=slug)
-    source.name = new_name or f"{source.name} (copy)"[:NAME_MAX]
-    return _insert_custom(session, actor, validate_mode(source), how=f", copied from “{slug}”")
+    copy = get_mode(session, actor=actor, slug=slug).config()
+    copy.slug = new_slug or free_slug(session, org_id=actor.org_id, base=slug)
+    copy.name = new_name or f"{copy.name} (copy)"[:NAME_MAX]
+    return _insert_custom(
+        session, actor, validate_mode(copy), how=f", copied from “{slug}”", source="duplicate"
+    )
 
 
 def export_modes(
@@ -1060,13 +1075,13 @@ def import_modes(session: Session, *, actor: Actor, text: str) -> ImportPlan:
         if item.action == "unchanged":
             continue
         if item.kind == "built-in":
-            _update_builtin(session, actor, mode, how=" (import)")
+            _update_builtin(session, actor, mode, how=" (import)", source="import")
         elif item.action == "create":
-            _insert_custom(session, actor, mode, how=" (import)")
+            _insert_custom(session, actor, mode, how=" (import)", source="import")
         else:
             row = _row(session, actor.org_id, item.slug)
             assert row is not None
-            _update_custom(session, actor, row, mode, how=" (import)")
+            _update_custom(session, actor, row, mode, how=" (import)", source="import")
     return plan
 
 

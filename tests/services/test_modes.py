@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from kilo import modes
+from kilo import audit, modes
 from kilo.errors import NotFound, PermissionDenied, ValidationError
 from kilo.models import AuditEntry, Mode
 from kilo.modes import ModeConfig
@@ -95,6 +95,9 @@ def test_create_edit_duplicate_delete_custom_mode_with_audit(session, team):
         ("organization.mode.create", "deep-debug"),
         ("organization.mode.delete", "code-reviewer-copy"),
     ]
+    sources = [e.details["source"] for e in _audit(session, admin.org_id)]
+    assert sources == ["dashboard", "dashboard", "duplicate", "duplicate", "duplicate", "dashboard"]
+    assert audit.verify_chain(session, org_id=admin.org_id).ok
     update = _audit(session, admin.org_id)[1]
     assert update.details["changes"]["slug"] == {"before": "reviewer", "after": "code-reviewer"}
     assert set(update.details["changes"]) == {"slug", "name"}

@@ -84,6 +84,7 @@ def test_real_files_import_then_export_then_import_is_lossless(session, team, na
     entries = _audit(session, admin.org_id)
     assert [e.action for e in entries] == ["organization.mode.create"] * REAL_FILES[name]
     assert all(e.message.endswith("(import)") for e in entries)
+    assert all(e.details["source"] == "import" for e in entries)
 
 
 def test_yaml_export_looks_like_kilo_code(session, team):
