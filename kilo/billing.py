@@ -1159,3 +1159,176 @@ def invoice_pdf(session: Session, *, actor: Actor, invoice_id: int) -> bytes:
     invoice = get_invoice(session, actor=actor, invoice_id=invoice_id)
     org = _org(session, actor)
     return render_invoice(invoice, org, status=display_status(invoice))
+
+
+# ---- demo data ------------------------------------------------------------------------
+
+
+def seed_demo(session: Session, org: Organization, owner_member: Member, rng: object) -> None:
+    """Demo history for the Invoices tab beyond the lead's seed: a top-up refunded in full,
+    a voided seat invoice, a failed card payment later retried, and a goodwill adjustment."""
+    from kilo.members import actor_for
+
+    actor = actor_for(owner_member)
+    t0 = org.created_at
+    # A top-up bought twice by mistake; the second one was refunded the next day.
+    at = t0 + timedelta(days=75, hours=4)
+    number = f"ACME-{at:%Y}-0901"
+    inv = Invoice(
+        org_id=org.id,
+        number=number,
+        kind="top-up",
+        issued_at=at,
+        period_start=at.date(),
+        period_end=at.date(),
+        status="paid",
+        subtotal_cents=20_000,
+        total_cents=20_000,
+        paid_at=at,
+        lines=[
+            {
+                "description": "Kilo Gateway credits",
+                "quantity": 1,
+                "unit_cents": 20_000,
+                "amount_cents": 20_000,
+            }
+        ],
+    )
+    session.add(inv)
+    session.flush()
+    session.add(
+        LedgerEntry(
+            org_id=org.id,
+            at=at,
+            kind="purchase",
+            amount_micros=200_000_000,
+            description="Credit purchase $200.00",
+            external_ref="demo_cs_dup",
+            actor_id=owner_member.id,
+            invoice_id=inv.id,
+        )
+    )
+    session.add(
+        Payment(
+            org_id=org.id,
+            at=at,
+            invoice_id=inv.id,
+            amount_cents=20_000,
+            status="succeeded",
+            method="card •••• 4242",
+            description=f"Credit top-up {number}",
+            external_ref="demo_pi_dup",
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="billing.credits.purchase",
+        target=number,
+        message="Bought $200.00 of credits (demo)",
+        at=at,
+        details={"amount_cents": 20_000, "external_ref": "demo_cs_dup"},
+    )
+    at = at + timedelta(days=1)
+    ref = f"refund:{inv.id}:20000"
+    session.add(
+        LedgerEntry(
+            org_id=org.id,
+            at=at,
+            kind="refund",
+            amount_micros=-200_000_000,
+            description=f"Refund of {number}",
+            external_ref=ref,
+            actor_id=owner_member.id,
+            invoice_id=inv.id,
+        )
+    )
+    session.add(
+        Payment(
+            org_id=org.id,
+            at=at,
+            invoice_id=inv.id,
+            amount_cents=-20_000,
+            status="refunded",
+            method="refund",
+            description=f"Refund of {number}",
+            external_ref=ref,
+        )
+    )
+    inv.status, inv.refunded_cents = "refunded", 20_000
+    session.add(inv)
+    audit.record(
+        session,
+        actor=actor,
+        action="billing.refund",
+        target=number,
+        message=f"Refunded $200.00 of {number} ($200.00 of credits removed)",
+        at=at,
+        details={"invoice": number, "amount_cents": 20_000},
+    )
+    # A seat invoice issued with the wrong quantity, voided and reissued.
+    seat = session.exec(
+        select(Invoice)
+        .where(Invoice.org_id == org.id, Invoice.kind == "seats", Invoice.status == "paid")
+        .order_by(col(Invoice.issued_at))
+    ).first()
+    if seat is not None:
+        wrong = seat.lines[0]["quantity"] + 5
+        cents = wrong * org.seat_price_cents
+        session.add(
+            Invoice(
+                org_id=org.id,
+                number=f"{seat.number}-V",
+                kind="seats",
+                issued_at=seat.issued_at - timedelta(hours=1),
+                period_start=seat.period_start,
+                period_end=seat.period_end,
+                status="void",
+                subtotal_cents=cents,
+                total_cents=cents,
+                lines=[
+                    {
+                        "description": "Kilo for Enterprise seat",
+                        "quantity": wrong,
+                        "unit_cents": org.seat_price_cents,
+                        "amount_cents": cents,
+                    }
+                ],
+            )
+        )
+        # Its first card charge failed; the retry two days later succeeded (seeded paid).
+        session.add(
+            Payment(
+                org_id=org.id,
+                at=seat.issued_at + timedelta(days=1),
+                invoice_id=seat.id,
+                amount_cents=seat.total_cents,
+                status="failed",
+                method="card •••• 0341",
+                description=f"Seats {seat.period_start:%B %Y}",
+                external_ref="demo_seat_failed",
+                failure_message="Card expired",
+            )
+        )
+    at = t0 + timedelta(days=100, hours=2)
+    session.add(
+        LedgerEntry(
+            org_id=org.id,
+            at=at,
+            kind="adjustment",
+            amount_micros=25_000_000,
+            description="Goodwill credit for the gateway outage",
+            external_ref="demo_adjust_outage",
+            actor_id=owner_member.id,
+        )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="billing.adjustment",
+        target="demo_adjust_outage",
+        message="Adjustment of $25.00: Goodwill credit for the gateway outage",
+        at=at,
+        details={"kind": "adjustment", "amount_micros": 25_000_000},
+    )
+    session.flush()

@@ -263,4 +263,4 @@ def _seed_billing(session: Session, org: Organization, owner: Member, rng: rando
 
 # Demo data of other modules, as "module:function"; each is called as
 # function(session, org, owner_member, rng) after members, usage and billing exist.
-EXTRA_STEPS: list[str] = ["kilo.access:seed_demo", "kilo.modes:seed_demo"]
+EXTRA_STEPS: list[str] = ["kilo.access:seed_demo", "kilo.modes:seed_demo", "kilo.billing:seed_demo"]
