@@ -201,3 +201,14 @@ def test_preview_tab_explains_tools_and_tests_paths(demo_url):
     assert "Architect **may** edit `docs/adr/0001-x.md`." in texts(at)
     at.text_input(key="custom_modes_preview_path").input("src/main.py").run()
     assert "Architect **may not** edit `src/main.py`." in texts(at)
+
+
+def test_problem_messages_keep_regex_backslashes(demo_url):
+    at = open_page("admin", PAGE)
+    at.text_area(key="custom_modes_import_text").input(
+        "customModes:\n  - slug: docs\n    name: Docs\n    roleDefinition: r\n"
+        '    groups:\n      - - edit\n        - fileRegex: "\\\\.md($"\n'
+    ).run()
+    message = "\n".join(e.value for e in at.error)
+    # Markdown would eat a lone backslash; the page escapes it so `\.md($` reads as written.
+    assert "fileRegex “\\\\.md(\\$”" in message  # \\ -> \ and \$ -> $ when rendered
