@@ -460,10 +460,9 @@ with tab_costs:
 # ---- Data behind the view -------------------------------------------------------------
 with tab_data:
     st.subheader("Daily table behind this view")
-    csv_text = get("export_csv", view)
     st.download_button(
         "Download CSV",
-        data=csv_text,
+        data=lambda: get("export_csv", view),  # built only when clicked: it can be large
         file_name=f"usage-{start}-{end}.csv",
         mime="text/csv",
         key="usage_export_csv",

@@ -95,3 +95,18 @@ def test_filters_update_url_and_totals(demo_url):
             )
         ).scalar()
     assert _metric(at, "Total spend") == _fmt(int(cost))
+
+
+def test_view_from_shared_url(demo_url):
+    from tests.pages.helpers import app_as
+
+    model = "anthropic/claude-sonnet-4.5"
+    at = app_as("admin")
+    at.query_params["period"] = "7d"
+    at.query_params["models"] = model
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="usage_period").value == "7d"
+    assert at.multiselect(key="usage_models").value == [model]

@@ -17,6 +17,7 @@ from kilo.models import (
     LATENCY_BOUNDS_MS,
     Organization,
     UsageDaily,
+    UsageDailyDim,
     UsageDailyMember,
     UsageDailyModel,
     UsageEvent,
@@ -135,6 +136,15 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
             raw_all["requests"],
             raw_all["errors"],
         ), table.__name__
+    for dim in ("model_id", "provider", "mode"):  # each dimension partitions all events
+        t = UsageDailyDim
+        cost, req = session.execute(
+            select(func.sum(t.cost_micros), func.sum(t.requests)).where(
+                t.org_id == org_id, t.dim == dim
+            )
+        ).one()
+        assert (int(cost), int(req)) == (raw_all["cost_micros"], raw_all["requests"]), dim
+    assert usage.total_cost_micros(session, org_id=org_id) == raw_all["cost_micros"]
     hist = session.execute(
         select(*[func.sum(getattr(UsageDaily, h)) for h in usage.HISTOGRAM]).where(
             UsageDaily.org_id == org_id
