@@ -264,7 +264,11 @@ st.caption(
 m1, m2, m3 = st.columns(3)
 m1.metric("Usable models", f"{summary.models_allowed} of {summary.models_total}")
 m2.metric("Usable providers", f"{summary.providers_allowed} of {summary.providers_total}")
-m3.metric("Default model", summary.default_model or "none")
+m3.metric(
+    "Default model",
+    (summary.default_model or "none").split("/")[-1],
+    help=f"{summary.default_model or 'No default model'}; change it on the Organization tab.",
+)
 if summary.default_verdict is not None and not summary.default_verdict.allowed:
     st.warning(
         f"The default model is not usable: {summary.default_verdict.reason}. Choose "
@@ -377,6 +381,7 @@ with tab_providers:
         key="model_access_p_table",
         column_config={
             "Models": st.column_config.NumberColumn(help="Catalogue models it serves"),
+            "Why not usable": st.column_config.TextColumn(width="large"),
             "Privacy policy": st.column_config.LinkColumn(display_text="policy"),
         },
     )
@@ -430,7 +435,8 @@ with tab_models:
         "Min $/M tokens", min_value=0.0, value=0.0, step=0.1, key="model_access_m_price_min"
     )
     p_max = c7.number_input(
-        "Max $/M tokens (0 = no limit)",
+        "Max $/M tokens",
+        help="0 means no upper limit.",
         min_value=0.0,
         value=0.0,
         step=0.5,
@@ -454,7 +460,8 @@ with tab_models:
         hide_index=True,
         key="model_access_m_table",
         column_config={
-            "Context": st.column_config.NumberColumn(format="%d", help="tokens"),
+            "Context": st.column_config.NumberColumn(format="localized", help="tokens"),
+            "Why not usable": st.column_config.TextColumn(width="large"),
             "Prompt $/M tokens": st.column_config.NumberColumn(format="$%.4g"),
             "Completion $/M tokens": st.column_config.NumberColumn(format="$%.4g"),
             "Added": st.column_config.DateColumn(help="When OpenRouter listed the model"),
