@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +18,6 @@ from kilo.members import actor_for
 from kilo.models import AccessRule, AuditEntry, CatalogModel, Provider
 from tests.factories import create_member, create_org, create_team
 
-REAL = Path("/work/shared/real")
 SHIPPED = catalog.CATALOG_DIR
 MODELS = SHIPPED / "models.json"
 PROVIDERS = SHIPPED / "providers.json"
@@ -40,15 +40,18 @@ def _write(tmp_path: Path, name: str, doc: object) -> Path:
     return path
 
 
-def test_shipped_snapshot_is_the_real_openrouter_files():
-    for shipped, real in [
-        (MODELS, "openrouter-models.json"),
-        (PROVIDERS, "openrouter-providers-v1.json"),
-        (POLICIES, "provider-data-policies.json"),
-    ]:
-        if (REAL / real).exists():
-            assert shipped.read_bytes() == (REAL / real).read_bytes()
-    assert (SHIPPED / "SOURCES.md").exists()
+def _git_blob_id(path: Path) -> str:
+    data = path.read_bytes()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def test_shipped_snapshot_matches_the_blob_ids_in_sources():
+    sources = (SHIPPED / "SOURCES.md").read_text()
+    for path in (MODELS, PROVIDERS, POLICIES):
+        assert _git_blob_id(path) in sources, f"{path.name} differs from SOURCES.md"
+    # The two OpenRouter files are the upstream blobs (see /work/shared/real/SOURCES.md).
+    assert _git_blob_id(MODELS) == "4444ff340c1f1fa19bc0140c304b59a035ce2b5d"
+    assert _git_blob_id(PROVIDERS) == "533ceb9af7c155afcd9d955e44587fc4fe045a99"
 
 
 def test_import_real_openrouter_catalogue(session):
