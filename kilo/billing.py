@@ -1,8 +1,9 @@
 """Credit ledger, balance, credit purchases, refunds, adjustments, seats and invoices.
 
 Balance (micro-dollars) = sum of ledger entries (purchases, promos, refunds, adjustments)
-minus the cost of recorded usage (read from the daily rollup); usage is the derived
-ledger kind and is never copied into the ledger. Every ledger entry and payment carries
+minus the cost of recorded usage, read from the day x member rollup (the smallest one
+holding every day's cost); usage is the derived ledger kind and is never copied into the
+ledger. Every ledger entry and payment carries
 a unique `external_ref` (its idempotency key), so a Stripe Checkout Session, webhook
 event or refund becomes an entry exactly once however often it is seen.
 
@@ -35,7 +36,7 @@ from kilo.models import (
     Organization,
     Payment,
     SeatChange,
-    UsageDaily,
+    UsageDailyMember,
     utcnow,
 )
 from kilo.permissions import Actor, allowed, ensure_allowed
@@ -121,8 +122,8 @@ def ledger_total_micros(session: Session, *, org_id: int) -> int:
 def usage_cost_micros(session: Session, *, org_id: int) -> int:
     return int(
         session.exec(
-            select(func.coalesce(func.sum(UsageDaily.cost_micros), 0)).where(
-                UsageDaily.org_id == org_id
+            select(func.coalesce(func.sum(UsageDailyMember.cost_micros), 0)).where(
+                UsageDailyMember.org_id == org_id
             )
         ).one()
     )
@@ -139,10 +140,10 @@ def average_daily_spend_micros(
     """Usage cost of the last `days` days (today included) divided by `days`, from the rollup."""
     today = today or utcnow().date()
     total = session.exec(
-        select(func.coalesce(func.sum(UsageDaily.cost_micros), 0)).where(
-            UsageDaily.org_id == org_id,
-            UsageDaily.day > today - timedelta(days=days),
-            UsageDaily.day <= today,
+        select(func.coalesce(func.sum(UsageDailyMember.cost_micros), 0)).where(
+            UsageDailyMember.org_id == org_id,
+            UsageDailyMember.day > today - timedelta(days=days),
+            UsageDailyMember.day <= today,
         )
     ).one()
     return int(total) // days
@@ -397,9 +398,9 @@ def list_ledger(session: Session, *, actor: Actor, today: date | None = None) ->
         for e in session.exec(select(LedgerEntry).where(LedgerEntry.org_id == actor.org_id)).all()
     ]
     per_day = session.exec(
-        select(UsageDaily.day, func.sum(UsageDaily.cost_micros))
-        .where(UsageDaily.org_id == actor.org_id)
-        .group_by(UsageDaily.day)
+        select(UsageDailyMember.day, func.sum(UsageDailyMember.cost_micros))
+        .where(UsageDailyMember.org_id == actor.org_id)
+        .group_by(UsageDailyMember.day)
     ).all()
     months: dict[date, int] = {}
     for day, cost in per_day:

@@ -93,6 +93,15 @@ def test_balance_is_ledger_sum_minus_usage_and_replays_change_nothing(session, o
         elif kind == "usage":
             _usage(session, org.id, owner.id, amount)
             expected_usage += amount
+        elif kind == "refund":  # refund part of the newest refundable top-up, within balance
+            rows = [r for r in billing.list_invoices(session, actor=owner) if r.refundable_cents]
+            unused = billing.balance_micros(session, org_id=org.id) // billing.MICROS_PER_CENT
+            cents = min(amount, rows[0].refundable_cents, unused) if rows else 0
+            if cents > 0:
+                billing.refund_purchase(
+                    session, actor=owner, invoice_id=rows[0].id, amount_cents=cents, config=DEMO
+                )
+                expected_ledger -= cents * billing.MICROS_PER_CENT
         elif refs:  # replaying a used reference is refused and adds nothing
             with pytest.raises(Conflict):
                 billing.add_ledger_entry(
