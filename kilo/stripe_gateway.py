@@ -65,6 +65,23 @@ def stripe_config(secrets: Mapping[str, Any] | None = None) -> StripeConfig | No
     )
 
 
+def export_to_environ(secrets: Mapping[str, Any] | None) -> None:
+    """Copy Stripe settings found in `secrets` (st.secrets) into the environment, once at
+    start-up, so services called without an explicit config (seat changes on the
+    Organization tab, webhooks) see the same settings. Existing variables win."""
+    config = stripe_config(secrets)
+    if config is None:
+        return
+    values = {
+        "STRIPE_SECRET_KEY": config.secret_key,
+        "STRIPE_WEBHOOK_SECRET": config.webhook_secret,
+        "STRIPE_API_BASE": config.api_base,
+    }
+    for name, value in values.items():
+        if value and not os.environ.get(name):
+            os.environ[name] = value
+
+
 def client(config: StripeConfig) -> stripe.StripeClient:
     kwargs: dict[str, Any] = {"max_network_retries": 0 if config.api_base else 2}
     if config.api_base:

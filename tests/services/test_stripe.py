@@ -66,6 +66,17 @@ def test_config_from_secrets_then_environment(monkeypatch):
     )
 
 
+def test_export_to_environ_keeps_existing_variables(monkeypatch):
+    from kilo.stripe_gateway import export_to_environ
+
+    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_env")
+    export_to_environ({"stripe": {"secret_key": "sk_test_s", "webhook_secret": "whsec_s"}})
+    cfg = stripe_config()
+    assert (cfg.secret_key, cfg.webhook_secret) == ("sk_test_s", "whsec_env")
+    monkeypatch.delenv("STRIPE_SECRET_KEY")
+
+
 def test_decode_form_nests_like_stripe():
     assert decode_form("a[b][0][c]=1&a[b][1][c]=2&x=3") == {
         "a": {"b": [{"c": "1"}, {"c": "2"}]},
