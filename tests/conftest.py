@@ -20,7 +20,8 @@ from sqlmodel import Session
 from kilo import db
 
 PG_URL = os.environ.get("KILO_TEST_DATABASE_URL")
-WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+# Unique per process: several test runs may share one PostgreSQL server.
+WORKER = f'{os.environ.get("PYTEST_XDIST_WORKER", "gw0")}_{os.getpid()}'
 _counter = itertools.count()
 
 
@@ -53,8 +54,10 @@ def _build(url: str, demo: bool) -> None:
 
 
 @pytest.fixture(scope="session")
-def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+def templates(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+              ) -> dict[str, str]:
     if PG_URL:
+        request.addfinalizer(_drop_templates)
         out = {}
         for kind in ("empty", "demo"):
             name = f"kilo_tpl_{kind}_{WORKER}"
@@ -69,6 +72,14 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         _build(f"sqlite:///{path}", kind == "demo")
         out[kind] = str(path)
     return out
+
+
+def _drop_templates() -> None:
+    admin = _pg_admin()
+    with admin.connect() as conn:
+        for kind in ("empty", "demo"):
+            conn.execute(text(f'DROP DATABASE IF EXISTS "kilo_tpl_{kind}_{WORKER}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _fresh(kind: str, templates: dict[str, str], tmp_path: Path,

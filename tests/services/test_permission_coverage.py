@@ -18,6 +18,7 @@ AUTHORISED_OTHERWISE = {
     "record_login": "every signed-in member may sign in",
     "record_logout": "every signed-in member may sign out",
     "seed": "demo seeding runs from the command line on an empty database",
+    "seed_demo": "a step of the demo seed",
     # Money that Stripe reports as paid or refunded: authorised by Stripe, not by a role.
     # Reached only from a signature-verified webhook, a session fetched from Stripe's API,
     # or an owner's checked call (start_credit_purchase / refund_purchase / complete_checkout).
