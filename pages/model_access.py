@@ -328,6 +328,28 @@ with st.container(border=True):
     )
 
 # Shared filters: data policy and location (a model matches through any of its providers).
+# They are mirrored in the URL (?training=no&hq=US&q=claude) so a filtered view can be shared.
+QP_SINGLE = {
+    "training": "model_access_f_training",
+    "retains": "model_access_f_retains",
+    "publish": "model_access_f_publish",
+}
+QP_MULTI = {"hq": "model_access_f_hq", "dc": "model_access_f_dc"}
+QP_TEXT = {"q": "model_access_m_search", "qp": "model_access_p_search"}
+if not st.session_state.get("model_access_qp_loaded"):
+    for name, key in QP_SINGLE.items():
+        if st.query_params.get(name) in POLICY_CHOICES:
+            st.session_state[key] = st.query_params[name]
+    for name, key in QP_MULTI.items():
+        codes = [c.upper() for c in st.query_params.get_all(name) if 0 < len(c) <= 10]
+        known = {p.headquarters for p in provider_rows} | {
+            d for p in provider_rows for d in p.datacenters
+        }
+        st.session_state[key] = [c for c in dict.fromkeys(codes) if c in known]
+    for name, key in QP_TEXT.items():
+        st.session_state[key] = st.query_params.get(name, "")[:100]
+    st.session_state["model_access_f_enabled"] = st.query_params.get("enabled") == "1"
+    st.session_state["model_access_qp_loaded"] = True
 with st.expander("Data policy and location filters", expanded=True, icon=":material/filter_alt:"):
     c1, c2, c3 = st.columns(3)
     f_training = c1.selectbox(
@@ -557,6 +579,27 @@ if allowed(actor, "catalog.import"):
             result = import_uploads(up_models, up_providers, up_policies)
             if result is not None:
                 st.success(f"Imported: {result.summary()}.", icon=":material/check_circle:")
+
+# Mirror the filters in the URL (only what differs from the defaults).
+wanted = {
+    name: st.session_state[key]
+    for name, key in QP_SINGLE.items()
+    if st.session_state.get(key, ANY) != ANY
+}
+wanted |= {
+    name: st.session_state[key] for name, key in QP_MULTI.items() if st.session_state.get(key)
+}
+wanted |= {
+    name: st.session_state[key] for name, key in QP_TEXT.items() if st.session_state.get(key)
+}
+if st.session_state.get("model_access_f_enabled"):
+    wanted["enabled"] = "1"
+current = {
+    k: (st.query_params.get_all(k) if k in QP_MULTI else st.query_params[k])
+    for k in st.query_params
+}
+if current != wanted:
+    st.query_params.from_dict(wanted)
 
 if can_change and PENDING in st.session_state:
     confirm_dialog(*st.session_state[PENDING])

@@ -7,7 +7,7 @@ from sqlmodel import select
 from kilo import access
 from kilo.db import read_session
 from kilo.models import AuditEntry, Organization
-from tests.pages.helpers import open_page, texts
+from tests.pages.helpers import app_as, open_page, texts
 
 PAGE = "pages/model_access.py"
 CHANGE = "organization.model_access.change"
@@ -143,3 +143,18 @@ def test_rules_tab_lists_the_demo_rules(demo_url):
     at = open_page("admin", PAGE)
     rules = table(at, "model_access_rules_table")
     assert "*:free" in set(rules["Rule"]) and "stealth" in set(rules["Rule"])
+
+
+def test_filters_are_read_from_and_mirrored_in_the_url(demo_url):
+    at = app_as("member")
+    at.run()
+    at.switch_page(PAGE)
+    at.query_params["training"] = "yes"
+    at.query_params["q"] = "deepseek"
+    at.run()
+    assert not at.exception
+    assert set(table(at, "model_access_p_table")["Slug"]) == {"deepseek", "nvidia"}
+    models = table(at, "model_access_m_table")
+    assert len(models) > 0 and models["Model"].str.contains("deepseek").all()
+    at.selectbox(key="model_access_f_retains").set_value("no").run()
+    assert dict(at.query_params) == {"training": "yes", "retains": "no", "q": "deepseek"}
