@@ -42,7 +42,7 @@ def login_page() -> None:
 
 def frame(actor) -> None:  # noqa: ANN001
     with st.sidebar:
-        st.markdown(f"**{actor.name}**  \n{actor.email}")
+        st.markdown(f"**{ui.md_escape(actor.name)}**  \n{ui.md_escape(actor.email)}")
         st.caption(f"Role: {actor.role}")
         if st.button("Sign out", key="app_sign_out", icon=":material/logout:"):
             auth.sign_out(authenticator)
@@ -84,7 +84,7 @@ frame(actor)
 try:
     nav.run()
 except KiloError as exc:  # a service refused: show its message, never a traceback
-    st.error(str(exc), icon=":material/error:")
+    st.error(ui.md_escape(exc), icon=":material/error:")
 except Exception:  # noqa: BLE001
     logging.getLogger("kilo.ui").exception("page failed")
     st.error("Something went wrong on this page. The error was logged; nothing was changed.")

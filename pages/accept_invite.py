@@ -29,7 +29,7 @@ except KiloError as exc:
     st.stop()
 
 st.write(f"You were invited to join as **{invitation.role}** with the email "
-         f"**{invitation.email}**.")
+         f"**{ui.md_escape(invitation.email)}**.")
 with st.form("accept_form"):
     name = st.text_input("Your name", key="accept_name")
     password = st.text_input("Password (at least 8 characters)", type="password",

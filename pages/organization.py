@@ -107,7 +107,8 @@ def edit_member_dialog(row: dict) -> None:
 
 @st.dialog("Remove member", on_dismiss=ui.close_dialog)
 def remove_member_dialog(row: dict) -> None:
-    st.write(f"Remove **{row['Name']}** ({row['Email']}, {row['Role']}) from the organization?")
+    st.write(f"Remove **{ui.md_escape(row['Name'])}** ({ui.md_escape(row['Email'])}, "
+             f"{row['Role']}) from the organization?")
     st.caption("Their usage history stays. Their seat becomes free.")
     if st.button("Remove", type="primary", key="org_remove_confirm"):
         ok = ui.run_action(lambda s: members.remove_member(s, actor=actor, member_id=row["id"])
@@ -174,7 +175,7 @@ def rename_dialog() -> None:
 # ---- page ---------------------------------------------------------------------------
 
 ov = load_overview(actor)
-st.title(ov.name)
+st.title(ui.md_escape(ov.name), anchor=False)
 st.caption(f"Organization created {ui.fmt_datetime(ov.created_at, '%B %d, %Y')}"
            + (" · demo data" if ov.is_demo else ""))
 
@@ -188,8 +189,8 @@ c3.metric("Active members (7 days)", f"{ov.active_total} / {ov.members_total}", 
 c4.metric("Data collection", "Opted out" if ov.code_training_opt_out else "Allowed",
           border=True, help="Code-training opt-out blocks providers that may train on prompts.")
 if ov.balance_micros < ov.low_balance_alert_micros:
-    st.warning(f"The credit balance ({ui.fmt_micros(ov.balance_micros)}) is below the alert "
-               f"threshold of {ui.fmt_micros(ov.low_balance_alert_micros)}.",
+    st.warning(ui.md_escape(f"The credit balance ({ui.fmt_micros(ov.balance_micros)}) is below "
+                            f"the alert threshold of {ui.fmt_micros(ov.low_balance_alert_micros)}."),
                icon=":material/warning:")
 
 role_cols = st.columns(3)
@@ -224,8 +225,8 @@ if not (can_manage or can_settings):
 
 last_invite = st.session_state.get("org_last_invite")
 if last_invite:
-    st.success(f"Send this single-use link to {last_invite[0]}. It is shown only once and "
-               "expires in 7 days.", icon=":material/mail:")
+    st.success(f"Send this single-use link to {ui.md_escape(last_invite[0])}. It is shown only "
+               "once and expires in 7 days.", icon=":material/mail:")
     st.code(last_invite[1], language=None)
     if st.button("Done", key="org_invite_done"):
         del st.session_state["org_last_invite"]

@@ -51,6 +51,18 @@ def read(fn: Callable[..., T], /, **kwargs: Any) -> T:
         return fn(session, **kwargs)
 
 
+_MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|$~:")
+
+
+def md_escape(text: object) -> str:
+    """Text shown through Markdown (st.error, st.markdown...) exactly as written.
+
+    Backslashes, dollar signs (LaTeX), asterisks and the rest are escaped, so user and
+    error text cannot format itself or disappear.
+    """
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+
+
 def run_action(fn: Callable[[Session], T], *, success: str | None = None) -> T | None:
     """Run a change in one transaction; show its error (nothing changed) or a success toast.
 
@@ -60,7 +72,7 @@ def run_action(fn: Callable[[Session], T], *, success: str | None = None) -> T |
         with write_session() as session:
             result = fn(session)
     except KiloError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md_escape(exc), icon=":material/error:")
         return None
     except Exception:  # a bug, not the user's fault: log it, never show a traceback
         log.exception("action failed")

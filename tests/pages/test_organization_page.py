@@ -90,3 +90,19 @@ def test_member_opening_admin_page_url_is_refused(demo_url):
     assert not at.exception
     assert any("do not have access" in e.value for e in at.error)
     assert not at.dataframe
+
+
+def test_user_text_is_shown_as_text(demo_url):
+    from kilo import organization
+    from kilo.db import write_session
+    from kilo.permissions import system_actor
+
+    with read_session() as s:
+        org_id = s.exec(select(Member.org_id)).first()
+    hostile = "<script>alert(1)</script> **bold** $x$ \\.md"
+    with write_session() as s:
+        organization.rename_organization(s, actor=system_actor(org_id), name=hostile)
+    at = open_page("owner", PAGE)
+    assert not at.exception
+    title = at.title[0].value
+    assert "\\*\\*bold\\*\\*" in title and "\\$x\\$" in title and "\\<script\\>" in title
