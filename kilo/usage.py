@@ -957,6 +957,13 @@ def _to_int(value: Any) -> int:
     return int(value or 0)
 
 
+def _month_expr(session: Session, day_column: Any) -> Any:
+    """`YYYY-MM` of a date column, computed by the database."""
+    if session.get_bind().dialect.name == "sqlite":
+        return func.substr(day_column, 1, 7)
+    return func.to_char(day_column, "YYYY-MM")
+
+
 def _aggregate(
     session: Session,
     org_id: int,
@@ -966,7 +973,9 @@ def _aggregate(
     histogram: bool = False,
     measures: tuple[str, ...] = MEASURES,
     hourly: bool = False,
-) -> list[dict]:
+) -> pd.DataFrame:
+    """Sums of `measures` over the view, grouped by `group` (dimensions, `day`, `month`),
+    from the narrowest rollup that covers it. Returns a DataFrame, measures as int64."""
     needed = set(f.dims()) | {g for g in group if g in DIMENSIONS}
     cols = measures + (HISTOGRAM if histogram else ())
     if not hourly and len(needed) <= 1 and "member_id" not in needed:
@@ -974,33 +983,39 @@ def _aggregate(
         # With none, its `mode` rows partition all events, so their sums are the totals.
         t = UsageDailyDim
         dim = next(iter(needed), "mode")
-        columns = {g: (t.value if g == dim else t.day) for g in group}
-        stmt = select(
-            *[c.label(g) for g, c in columns.items()],
-            *[func.sum(getattr(t, c)).label(c) for c in cols],
-        ).where(t.org_id == org_id, t.dim == dim, t.day >= f.start, t.day <= f.end)
+        conds = [t.org_id == org_id, t.dim == dim, t.day >= f.start, t.day <= f.end]
         if dim in f.dims():
-            stmt = stmt.where(t.value.in_(f.dims()[dim]))
-        if group:
-            stmt = stmt.group_by(*columns.values())
+            conds.append(t.value.in_(f.dims()[dim]))
+
+        def column(g: str) -> Any:
+            return t.value if g == dim else getattr(t, g)
     else:
         rollup = _pick(needed, hourly=hourly, histogram=histogram)
         if rollup is None:
             raise ValueError(f"no rollup covers {sorted(needed)}")  # a programming error
         t = rollup.table
-        stmt = select(
-            *[getattr(t, g) for g in group], *[func.sum(getattr(t, c)).label(c) for c in cols]
-        ).where(t.org_id == org_id, t.day >= f.start, t.day <= f.end)
-        for dim, values in f.dims().items():
-            stmt = stmt.where(getattr(t, dim).in_(values))
-        if group:
-            stmt = stmt.group_by(*[getattr(t, g) for g in group])
-    out = []
-    for row in session.execute(stmt).mappings():
-        item = {g: row[g] for g in group}
-        item.update({c: _to_int(row[c]) for c in cols})
-        out.append(item)
-    return out
+        conds = [t.org_id == org_id, t.day >= f.start, t.day <= f.end]
+        conds += [getattr(t, d).in_(values) for d, values in f.dims().items()]
+
+        def column(g: str) -> Any:
+            return getattr(t, g)
+
+    keys = [_month_expr(session, t.day) if g == "month" else column(g) for g in group]
+    stmt = select(
+        *[k.label(g) for k, g in zip(keys, group, strict=True)],
+        *[func.sum(getattr(t, c)).label(c) for c in cols],
+    ).where(*conds)
+    if group:
+        stmt = stmt.group_by(*keys)
+    frame = pd.DataFrame(session.execute(stmt).all(), columns=[*group, *cols])
+    for c in cols:  # PostgreSQL returns BIGINT sums as Decimal; no rows -> one NULL row
+        frame[c] = frame[c].fillna(0).astype("int64")
+    return frame
+
+
+# ---------------------------------------------------------------------------------------
+# Analytics (each enforces usage.view_own / usage.view_all)
+# ---------------------------------------------------------------------------------------
 
 
 def _frame(rows: list[dict], group: tuple[str, ...], cols: tuple[str, ...]) -> pd.DataFrame:
@@ -1010,17 +1025,11 @@ def _frame(rows: list[dict], group: tuple[str, ...], cols: tuple[str, ...]) -> p
     return frame
 
 
-# ---------------------------------------------------------------------------------------
-# Analytics (each enforces usage.view_own / usage.view_all)
-# ---------------------------------------------------------------------------------------
-
-
 def get_totals(session: Session, *, actor: Actor, f: UsageFilter) -> dict[str, int]:
     """Sums over the view: requests, errors, successful, tokens, cost_micros, latency sum."""
     f = _scope(session, actor, f)
-    rows = _aggregate(session, actor.org_id, f)
-    totals = rows[0] if rows else dict.fromkeys(MEASURES, 0)
-    totals = {m: _to_int(totals.get(m)) for m in MEASURES}
+    frame = _aggregate(session, actor.org_id, f)
+    totals = {m: int(frame[m].iloc[0]) if len(frame) else 0 for m in MEASURES}
     totals["successful"] = totals["requests"] - totals["errors"]
     return totals
 
@@ -1091,8 +1100,7 @@ def get_breakdown(
         if dim not in DIMENSIONS:
             raise ValidationError(f"Cannot group usage by “{dim}”.")
     group = (("day",) if daily else ()) + tuple(by)
-    rows = _aggregate(session, actor.org_id, f, group)
-    frame = _frame(rows, group, MEASURES)
+    frame = _aggregate(session, actor.org_id, f, group)
     return frame.sort_values(list(group)).reset_index(drop=True) if group else frame
 
 
@@ -1124,7 +1132,7 @@ def get_model_performance(session: Session, *, actor: Actor, f: UsageFilter) -> 
     f = _scope(session, actor, f)
     rows = _aggregate(session, actor.org_id, f, ("model_id",), histogram=True)
     out = []
-    for r in rows:
+    for r in rows.to_dict("records"):
         counts = [r[h] for h in HISTOGRAM]
         req = r["requests"]
         out.append(
@@ -1223,11 +1231,10 @@ def get_monthly(
     start = month_start(f.end)
     for _ in range(months - 1):
         start = month_start(start - timedelta(days=1))
-    daily = get_breakdown(session, actor=actor, f=replace(f, start=start), by=(by,), daily=True)
-    if daily.empty:
-        return pd.DataFrame(columns=["month", by, *MEASURES])
-    daily["month"] = pd.to_datetime(daily["day"]).dt.strftime("%Y-%m")
-    out = daily.groupby(["month", by], as_index=False)[list(MEASURES)].sum()
+    if by not in DIMENSIONS:
+        raise ValidationError(f"Cannot group usage by “{by}”.")
+    f = _scope(session, actor, replace(f, start=start))
+    out = _aggregate(session, actor.org_id, f, ("month", by))
     return out.sort_values(["month", by]).reset_index(drop=True)
 
 
@@ -1309,7 +1316,7 @@ def list_filter_options(
     options: dict[str, list] = {}
     for dim in ("model_id", "provider", "mode"):
         rows = _aggregate(session, actor.org_id, f, (dim,), measures=("requests",))
-        options[dim] = sorted(r[dim] for r in rows)
+        options[dim] = sorted(rows[dim].tolist())
     members = []
     if allowed(actor, "usage.view_all") and analytics_enabled(session, org_id=actor.org_id):
         names = _member_names(session, actor.org_id)
@@ -1358,20 +1365,25 @@ def total_cost_micros(
 
 
 def get_credit_runway(session: Session, *, actor: Actor, today: date) -> dict:
-    """Balance and how many days it lasts at the organization's last-7-day spend rate."""
-    from kilo.billing import balance_micros
+    """Balance and how many whole days it lasts at the organization's recent daily spend
+    (billing's window), as on the Invoices tab."""
+    from kilo.billing import (
+        RUNWAY_WINDOW_DAYS,
+        average_daily_spend_micros,
+        balance_micros,
+        runway_days,
+    )
 
     ensure_allowed(actor, "usage.view_all")
+    # The same figures as the Invoices tab: billing owns balance and runway.
     balance = balance_micros(session, org_id=actor.org_id)
-    recent = _aggregate(
-        session, actor.org_id, UsageFilter(start=today - timedelta(days=6), end=today)
-    )
-    spent = recent[0]["cost_micros"] if recent else 0
-    daily = spent // 7
-    days = None if daily <= 0 else max(balance, 0) / daily
+    daily = average_daily_spend_micros(session, org_id=actor.org_id, today=today)
+    days = runway_days(balance, daily)
+    window = RUNWAY_WINDOW_DAYS
     return {
         "balance_micros": balance,
         "daily_rate_micros": daily,
+        "window_days": window,
         "days": days,
         "runs_out": today + timedelta(days=int(days)) if days is not None else None,
     }

@@ -451,7 +451,7 @@ with tab_costs:
                 "Runway",
                 f"{runway['days']:,.0f} days",
                 help=f"At {ui.fmt_micros(runway['daily_rate_micros'])}/day (the whole "
-                "organization's last 7 days).",
+                f"organization's last {runway['window_days']} days).",
             )
             st.caption(
                 f"At the current rate the balance runs out around {runway['runs_out']:%d %b %Y}."
