@@ -201,6 +201,7 @@ def buy_dialog(amount_cents: int) -> None:
                 "amount_cents": start.amount_cents,
             }
         else:
+            st.session_state.pop("inv_pdf_pick", None)  # show the new invoice first
             ui.close_dialog()
         st.rerun()
 
@@ -357,6 +358,7 @@ if returned:
         )
         if outcome is not None:
             level = "success" if outcome.status in ("applied", "already_applied") else "info"
+            st.session_state.pop("inv_pdf_pick", None)
             st.session_state["inv_flash"] = (level, outcome.message)
 if st.query_params.get("checkout") == "cancelled":
     del st.query_params["checkout"]

@@ -56,8 +56,9 @@ def test_page_renders_for_owner_and_admin(demo_url, role):
     assert {"paid", "open"} <= set(invoices["Status"])
     assert set(payments["Status"]) == {"succeeded", "failed", "refunded"}
     assert {"paid", "open", "void", "refunded"} <= set(invoices["Status"])
-    assert {"Credit purchase", "Seats added", "Promotional credit", "Refund",
-            "Adjustment"} <= set(history["Type"])
+    assert {"Credit purchase", "Seats added", "Promotional credit", "Refund", "Adjustment"} <= set(
+        history["Type"]
+    )
     assert "Usage (derived)" in set(ledger["Kind"])
     assert "Acme Robotics GmbH" in at.text[0].value and "DE812345678" in at.text[0].value
     assert len(at.get("download_button")) == 1
@@ -84,6 +85,9 @@ def test_owner_buys_demo_credits_with_a_preset(demo_url):
     assert org_balance() == before + 50_000_000
     assert at.metric[0].value == billing.usd(before + 50_000_000)
     assert at.dataframe[0].value["Amount"].iloc[0] == "$50.00"
+    with read_session() as s:
+        newest = s.exec(select(Invoice).order_by(Invoice.id.desc())).first()
+    assert at.selectbox(key="inv_pdf_pick").value == newest.id  # preselected for download
     assert audit_actions().count("billing.credits.purchase") == 7  # 6 seeded + this one
 
 
