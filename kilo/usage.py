@@ -758,16 +758,25 @@ def import_usage(
     problems: dict[str, list[int]] = defaultdict(list)  # reason -> line numbers
     seen_ids: dict[str, int] = {}
     # Pass 1: validate everything; keep only ids, so large files need little memory.
-    for line_no, event, problem in events("checking"):
-        result.rows += 1
-        if problem:
-            problems[problem].append(line_no)
-        elif event is not None and event["external_id"] is not None:
-            ext = event["external_id"]
-            if ext in seen_ids:
-                problems[f"id {ext} repeats line {seen_ids[ext]}"].append(line_no)
-            else:
-                seen_ids[ext] = line_no
+    try:
+        for line_no, event, problem in events("checking"):
+            result.rows += 1
+            if problem:
+                problems[problem].append(line_no)
+            elif event is not None and event["external_id"] is not None:
+                ext = event["external_id"]
+                if ext in seen_ids:
+                    problems[f"id {ext} repeats line {seen_ids[ext]}"].append(line_no)
+                else:
+                    seen_ids[ext] = line_no
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"{path.name} is not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV or "
+            "JSONL. Nothing was imported."
+        ) from None
+    except csv.Error as exc:
+        raise ValidationError(f"{path.name} is not a readable CSV file ({exc}); nothing was "
+                              "imported.") from None
     for email, lines in sorted(resolver.unknown.items()):
         problems[
             f"unknown user {email} (not a member; invite them first or fix the "
