@@ -81,6 +81,8 @@ def apply_event(session: Session, event: dict) -> WebhookResult:
         org = billing._org_of_checkout(session, obj)
         if org is None:
             result = _no_org(obj)
+        elif obj.get("mode") == "subscription":
+            result = _link_subscription(session, org, obj.get("subscription"))
         else:
             outcome = billing.apply_checkout_session(
                 session, org=org, cs=obj, actor=_stripe_actor(org)
@@ -100,6 +102,23 @@ def apply_event(session: Session, event: dict) -> WebhookResult:
     elif etype == "charge.refunded":
         result = charge_refunded(session, charge=obj)
     return WebhookResult(event_id=str(event.get("id", "")), event_type=etype, outcome=result)
+
+
+def _link_subscription(session: Session, org: Organization, subscription: object) -> str:
+    """A seats subscription bought through Checkout: remember it for seat changes."""
+    if not isinstance(subscription, str) or org.stripe_subscription_id == subscription:
+        return "already applied" if isinstance(subscription, str) else "ignored: no subscription"
+    old, org.stripe_subscription_id = org.stripe_subscription_id, subscription
+    session.add(org)
+    audit.record(
+        session,
+        actor=_stripe_actor(org),
+        action="billing.subscription.link",
+        target=subscription,
+        message=f"Linked Stripe subscription {subscription}",
+        details={"before": old, "after": subscription},
+    )
+    return "applied"
 
 
 def _stripe_actor(org: Organization) -> Actor:

@@ -18,9 +18,7 @@ from kilo.stripe_gateway import PaymentProviderError, StripeConfig, stripe_confi
 from tests.factories import create_team
 from tests.fake_stripe import FakeStripe, decode_form
 
-REAL = Path("/work/shared/real")
-if not REAL.exists():  # the copies kept with the tests
-    REAL = Path(__file__).resolve().parent.parent / "data"
+REAL = Path(__file__).resolve().parent.parent / "data" / "stripe"  # see SOURCES.md there
 WHSEC = "whsec_test_secret"
 
 
@@ -289,6 +287,25 @@ def test_bad_signature_is_rejected_before_anything_changes(session, team):
     with pytest.raises(stripe.SignatureVerificationError):
         stripe_events.apply_webhook(payload, None, WHSEC, session=session)
     assert session.exec(select(LedgerEntry)).all() == []
+
+
+def test_subscription_checkout_links_the_subscription_once(session, fake, team):
+    owner = team["owner"]
+    cs = {
+        "id": "cs_sub",
+        "object": "checkout.session",
+        "mode": "subscription",
+        "subscription": "sub_new",
+        "customer": "cus_new",
+        "payment_status": "paid",
+        "status": "complete",
+        "metadata": {"kilo_org_id": str(owner.org_id)},
+    }
+    for expected in ("applied", "already applied"):
+        payload, sig = _signed(fake.event("checkout.session.completed", cs))
+        assert stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome == expected
+    assert session.get(Organization, owner.org_id).stripe_subscription_id == "sub_new"
+    assert _balance(session, owner) == 0
 
 
 def test_webhook_for_unknown_customer_is_ignored(session, team):
