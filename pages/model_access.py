@@ -23,7 +23,7 @@ from kilo.permissions import Actor, allowed
 
 actor = ui.guard("access.view")
 can_change = allowed(actor, "access.change")
-PENDING = "model_access_pending"
+DIALOG = "model_access_change"
 CONTEXT_STEPS = [
     0,
     4_096,
@@ -178,7 +178,8 @@ def sorted_frame(df: pd.DataFrame, prefix: str, default: str) -> pd.DataFrame:
 
 
 def short(items: list[str], limit: int = 12) -> str:
-    shown = ", ".join(f"`{i}`" for i in items[:limit])
+    """Ids as Markdown code spans (escaped text when an id would break out of one)."""
+    shown = ", ".join(ui.md_escape(i) if "`" in i else f"`{i}`" for i in items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
@@ -186,22 +187,20 @@ def short(items: list[str], limit: int = 12) -> str:
 
 
 def ask(title: str, change: AccessChange) -> None:
-    st.session_state[PENDING] = (title, change)
+    """Open the review dialog for `change` (kept open across reruns until closed)."""
+    ui.open_dialog(DIALOG, (title, change))
 
 
-def forget_pending() -> None:
-    st.session_state.pop(PENDING, None)
-
-
-@st.dialog("Review the change", width="large", on_dismiss=forget_pending)
+@st.dialog("Review the change", width="large", on_dismiss=ui.close_dialog)
 def confirm_dialog(title: str, change: AccessChange) -> None:
+    """`title` is Markdown built by this page (user text in it already escaped)."""
     st.markdown(f"**{title}**")
     try:
         preview = ui.read(access.preview_access_change, actor=actor, change=change)
     except KiloError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(ui.md_escape(exc), icon=":material/error:")
         if st.button("Close", key="model_access_confirm_close"):
-            forget_pending()
+            ui.close_dialog()
             st.rerun()
         return
     for label, items in (
@@ -225,7 +224,7 @@ def confirm_dialog(title: str, change: AccessChange) -> None:
         if preview.newly_blocked:
             st.caption(f"Losing access: {short(preview.newly_blocked, 8)}")
     if preview.problem:
-        st.error(preview.problem, icon=":material/block:")
+        st.error(ui.md_escape(preview.problem), icon=":material/block:")
     elif not preview.changes_anything:
         st.info("Nothing would change.", icon=":material/info:")
     c1, c2 = st.columns(2)
@@ -236,7 +235,7 @@ def confirm_dialog(title: str, change: AccessChange) -> None:
         disabled=bool(preview.problem) or not preview.changes_anything,
     )
     if c2.button("Cancel", key="model_access_confirm_cancel"):
-        forget_pending()
+        ui.close_dialog()
         st.rerun()
     if apply:
         done = ui.run_action(
@@ -244,7 +243,7 @@ def confirm_dialog(title: str, change: AccessChange) -> None:
             success="Model access updated",
         )
         if done is not None:
-            forget_pending()
+            ui.close_dialog()
             st.rerun()
 
 
@@ -271,15 +270,16 @@ m3.metric(
 )
 if summary.default_verdict is not None and not summary.default_verdict.allowed:
     st.warning(
-        f"The default model is not usable: {summary.default_verdict.reason}. Choose "
+        f"The default model is not usable: {ui.md_escape(summary.default_verdict.reason)}. Choose "
         "another one on the Organization tab.",
         icon=":material/warning:",
     )
 
+training = ", ".join(summary.training_providers)
 if summary.code_training_opt_out:
     st.info(
         "**Code-training opt-out is on** (Organization tab): providers whose data policy "
-        f"allows training are excluded ({', '.join(summary.training_providers) or 'none'}), "
+        f"allows training are excluded ({ui.md_escape(training) or 'none'}), "
         "even where enabled here; models are routed to the other providers that serve them. "
         f"The training policy of {len(summary.unknown_policy_providers)} providers is unknown "
         "and they are not excluded automatically; filter on “Trains on data” and disable them "
@@ -289,7 +289,7 @@ if summary.code_training_opt_out:
 else:
     st.warning(
         "**Code-training opt-out is off** (Organization tab): providers whose data policy "
-        f"allows training ({', '.join(summary.training_providers) or 'none'}) may receive "
+        f"allows training ({ui.md_escape(training) or 'none'}) may receive "
         "your code.",
         icon=":material/policy:",
     )
@@ -532,7 +532,7 @@ with tab_rules:
         effect = c3.selectbox("Effect", list(effects), key="model_access_rule_effect")
         if c4.button("Review", key="model_access_rule_review", disabled=not pattern.strip()):
             ask(
-                f"Rule: {effect} {kind} `{pattern.strip()}`",
+                f"Rule: {effect} {kind} {short([pattern.strip()])}",
                 AccessChange(patterns=((kind, pattern.strip(), effects[effect]),)),
             )
 
@@ -601,5 +601,6 @@ current = {
 if current != wanted:
     st.query_params.from_dict(wanted)
 
-if can_change and PENDING in st.session_state:
-    confirm_dialog(*st.session_state[PENDING])
+dialog, payload = ui.opened_dialog()
+if can_change and dialog == DIALOG:
+    confirm_dialog(*payload)
