@@ -1,12 +1,13 @@
 """Usage: ingest of usage events, rollups, and the analytics the Usage tab reads.
 
 Writing
-    `insert_events` stores validated events and folds them into five rollups in the same
+    `insert_events` stores validated events and folds them into six rollups in the same
     transaction: day x member x model x provider x mode (`UsageDaily`), day x model x
-    provider x mode (`UsageDailyModel`), day x member (`UsageDailyMember`), and UTC
-    day x hour with and without the member (`UsageHourly`, `UsageHourlyMember`).
-    Rollups hold sums only (plus a latency histogram in the daily ones), so they merge
-    exactly and their totals equal the sums over raw events.
+    provider x mode (`UsageDailyModel`), day x one of model/provider/mode
+    (`UsageDailyDim`), day x member (`UsageDailyMember`), and UTC day x hour with and
+    without the member (`UsageHourly`, `UsageHourlyMember`). Rollups hold sums only (plus a
+    latency histogram in the daily model ones), so they merge exactly and their totals
+    equal the sums over raw events. The per-event work is vectorised with pandas.
     `record_usage` records one gateway request; `import_usage` ingests a CSV/JSONL file
     (our columns, or OpenRouter's activity export), validated whole before a row is stored.
 
