@@ -17,20 +17,28 @@ import pandas as pd
 def audit_events_per_day(df: pd.DataFrame) -> alt.Chart:
     """Stacked bars of audit events per UTC day, coloured by action group.
 
-    `df` has columns `day` (date), `group` (e.g. `organization.member`) and `events` (int).
+    `df` has one row per day and group: columns `day` (date), `group` (e.g.
+    `organization.member`) and `events` (int). Bars are rectangles spanning most of their
+    day on a continuous time axis, so quiet days show as gaps and long periods stay readable.
     """
-    data = df.assign(day=pd.to_datetime(df["day"]))
+    data = df.assign(day=pd.to_datetime(df["day"])).sort_values(["day", "group"])
+    top = data.groupby("day")["events"].cumsum()
+    data = data.assign(
+        day_end=data["day"] + pd.Timedelta(hours=20), bottom=top - data["events"], top=top
+    )
     return (
         alt.Chart(data)
-        .mark_bar()
+        .mark_rect()
         .encode(
-            x=alt.X("yearmonthdate(day):T", title="Day (UTC)"),
-            y=alt.Y("sum(events):Q", title="Events (count)", stack="zero"),
+            x=alt.X("day:T", title="Day (UTC)"),
+            x2="day_end:T",
+            y=alt.Y("bottom:Q", title="Events (count)"),
+            y2="top:Q",
             color=alt.Color("group:N", title="Action group"),
             tooltip=[
-                alt.Tooltip("yearmonthdate(day):T", title="Day (UTC)"),
+                alt.Tooltip("day:T", title="Day (UTC)", format="%Y-%m-%d"),
                 alt.Tooltip("group:N", title="Action group"),
-                alt.Tooltip("sum(events):Q", title="Events", format=","),
+                alt.Tooltip("events:Q", title="Events", format=","),
             ],
         )
         .properties(height=260)

@@ -22,6 +22,7 @@ DEFAULT_DAYS = 90
 EXPORT_LIMIT = 200_000
 AUTO_VERIFY_LIMIT = 50_000  # larger logs are verified on request (the walk is linear)
 PAGE_SIZES = (25, 50, 100, 200)
+ANYONE = -1  # actor filter off (a selectbox shows None as "no choice", so not None)
 
 
 # ---- cached loaders (plain data only) ------------------------------------------------------
@@ -110,7 +111,7 @@ def _init_widgets(tz_today: date) -> None:
         if actor_param == "system"
         else int(actor_param)
         if actor_param.isdigit()
-        else None
+        else ANYONE
     )
     st.session_state["audit_logs_from_date"] = start.date()
     st.session_state["audit_logs_from_time"] = start.time().replace(second=0, microsecond=0)
@@ -129,7 +130,7 @@ def _write_params(
     }
     if actions:
         params["action"] = actions
-    if actor_id is not None:
+    if actor_id != ANYONE:
         params["actor"] = "system" if actor_id == SYSTEM_ACTOR_ID else str(actor_id)
     if search:
         params["q"] = search
@@ -154,8 +155,8 @@ _init_widgets(datetime.now(tz).date())
 action_options, actor_labels = load_options(actor)
 selected_before = st.session_state.get("audit_logs_actions", [])
 action_options = sorted(set(action_options) | set(selected_before))
-if st.session_state.get("audit_logs_actor") not in (None, *actor_labels):
-    st.session_state["audit_logs_actor"] = None
+if st.session_state.get("audit_logs_actor") not in (ANYONE, *actor_labels):
+    st.session_state["audit_logs_actor"] = ANYONE
 
 with st.container(border=True):
     c1, c2 = st.columns([3, 2])
@@ -164,9 +165,9 @@ with st.container(border=True):
     )
     actor_id = c2.selectbox(
         "Actor",
-        [None, *actor_labels],
+        [ANYONE, *actor_labels],
         key="audit_logs_actor",
-        format_func=lambda i: "Anyone" if i is None else actor_labels[i],
+        format_func=lambda i: "Anyone" if i == ANYONE else actor_labels[i],
     )
     c1, c2, c3, c4 = st.columns(4)
     from_date = c1.date_input("From", key="audit_logs_from_date")
@@ -185,7 +186,7 @@ end_local = datetime.combine(to_date, to_time)
 _write_params(actions, actor_id, start_local, end_local, search.strip())
 filters = AuditFilter(
     actions=tuple(actions),
-    actor_id=actor_id,
+    actor_id=None if actor_id == ANYONE else actor_id,
     start=start_local.replace(tzinfo=tz),
     end=end_local.replace(tzinfo=tz) + timedelta(minutes=1),  # the "until" minute is included
     search=search.strip(),
@@ -289,7 +290,7 @@ def _export(fmt: str):  # noqa: ANN202  (a callable for st.download_button)
 
 
 stamp = datetime.now(tz).strftime("%Y%m%d-%H%M")
-e1, e2, _ = st.columns([1, 1, 3])
+e1, e2, _ = st.columns([1, 1, 2])
 e1.download_button(
     "Download CSV",
     _export("csv"),
