@@ -159,7 +159,7 @@ if st.session_state.get("audit_logs_actor") not in (ANYONE, *actor_labels):
     st.session_state["audit_logs_actor"] = ANYONE
 
 with st.container(border=True):
-    c1, c2 = st.columns([3, 2])
+    c1, c2, c3 = st.columns([5, 3, 3])
     actions = c1.multiselect(
         "Actions", action_options, key="audit_logs_actions", placeholder="All actions"
     )
@@ -169,16 +169,14 @@ with st.container(border=True):
         key="audit_logs_actor",
         format_func=lambda i: "Anyone" if i == ANYONE else actor_labels[i],
     )
+    search = c3.text_input(
+        "Search", key="audit_logs_search", placeholder="Action, actor, target or details"
+    )
     c1, c2, c3, c4 = st.columns(4)
     from_date = c1.date_input("From", key="audit_logs_from_date")
     from_time = c2.time_input("at", key="audit_logs_from_time", step=timedelta(minutes=15))
     to_date = c3.date_input("To", key="audit_logs_to_date")
     to_time = c4.time_input("until", key="audit_logs_to_time", step=timedelta(minutes=15))
-    search = st.text_input(
-        "Search",
-        key="audit_logs_search",
-        placeholder="Text in the action, actor, target or details",
-    )
     st.caption(f"Times are in your timezone ({tz.key}); the period includes both ends.")
 
 start_local = datetime.combine(from_date, from_time)
