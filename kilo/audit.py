@@ -624,7 +624,10 @@ def export_file(
     fmt: ExportFormat = "csv",
     max_entries: int = 200_000,
 ) -> bytes:
-    """The whole export as UTF-8 bytes (for a download button); refuses more than `max_entries`."""
+    """The whole export as UTF-8 bytes (for a download button); refuses more than `max_entries`.
+
+    CSV starts with a byte-order mark, so spreadsheet programs detect UTF-8.
+    """
     ensure_allowed(actor, "audit.view")
     f = (filters or AuditFilter()).checked()
     total = _count(session, actor.org_id, f)
@@ -633,7 +636,9 @@ def export_file(
             f"{total:,} entries match; the download is limited to {max_entries:,}. Narrow the "
             "period or filters, or use `python -m kilo export-audit` on the server."
         )
-    return "".join(export_entries(session, actor=actor, filters=f, fmt=fmt)).encode("utf-8")
+    # CSV starts with a byte-order mark so spreadsheet programs read it as UTF-8 (→, ü...).
+    encoding = "utf-8-sig" if fmt == "csv" else "utf-8"
+    return "".join(export_entries(session, actor=actor, filters=f, fmt=fmt)).encode(encoding)
 
 
 # ---- chain verification ------------------------------------------------------------------
@@ -796,7 +801,8 @@ def cmd_export_audit(args: argparse.Namespace) -> int:
             search=args.search or "",
         )
         chunks = export_entries(session, actor=system_actor(org_id), filters=f, fmt=args.format)
-        out = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+        encoding = "utf-8-sig" if args.format == "csv" else "utf-8"
+        out = open(args.output, "w", encoding=encoding, newline="") if args.output else sys.stdout
         try:
             _write_all(out, chunks)
         finally:

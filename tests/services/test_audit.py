@@ -366,7 +366,9 @@ def test_csv_export_is_filtered_newest_first_and_spreadsheet_safe(session, team)
     made = _fill(session, team)
     owner = team["owner"]
     f = AuditFilter(actions=("organization.member.invite", "organization.settings.change"))
-    data = audit.export_file(session, actor=owner, filters=f, fmt="csv").decode()
+    raw = audit.export_file(session, actor=owner, filters=f, fmt="csv")
+    assert raw.startswith("\ufeff".encode())  # spreadsheets detect UTF-8
+    data = raw.decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(data)))
     assert [int(r["id"]) for r in rows] == [e.id for e in _expected(made, f)]
     assert list(rows[0]) == list(audit.EXPORT_COLUMNS)
@@ -397,7 +399,7 @@ def test_export_limit_and_format_are_checked(session, team):
     with pytest.raises(ValidationError, match="format"):
         audit.export_file(session, actor=owner, fmt="xlsx")
     empty = audit.export_file(session, actor=owner, filters=AuditFilter(search="no such thing"))
-    assert empty.decode().splitlines() == [",".join(audit.EXPORT_COLUMNS)]
+    assert empty.decode("utf-8-sig").splitlines() == [",".join(audit.EXPORT_COLUMNS)]
 
 
 def test_cli_export_audit(session, team, tmp_path):
