@@ -315,7 +315,9 @@ e2.download_button(
 
 st.subheader("Tamper evidence")
 log_size = load_total(actor, AuditFilter())
-if log_size <= AUTO_VERIFY_LIMIT or st.button("Verify the hash chain now", key="audit_logs_verify"):
+if log_size > AUTO_VERIFY_LIMIT and st.button("Verify the hash chain now", key="audit_logs_verify"):
+    st.session_state["audit_logs_verify_requested"] = True  # keep showing it on reruns
+if log_size <= AUTO_VERIFY_LIMIT or st.session_state.get("audit_logs_verify_requested"):
     status = load_chain_status(actor.org_id, actor)
     if status["ok"]:
         st.success(
