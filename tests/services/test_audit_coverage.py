@@ -211,6 +211,25 @@ def test_model_access_and_modes_write_their_entries(walk):
         lambda s: modes.import_modes(s, actor=admin, text=doc), "organization.mode.create"
     )
     assert added[0].details.get("source") == "import"
+    _, added = walk.step(
+        lambda s: modes.duplicate_mode(s, actor=admin, slug="reviewer-two"),
+        "organization.mode.create",
+    )
+    assert added[0].details.get("source") == "duplicate"
+    _, added = walk.step(
+        lambda s: modes.set_builtin_disabled(s, actor=admin, slug="ask", disabled=True),
+        "organization.mode.update",
+    )
+    assert added[0].target == "ask"
+    walk.step(
+        lambda s: modes.set_builtin_disabled(s, actor=admin, slug="ask", disabled=False),
+        "organization.mode.update",
+    )
+    # The demo adjusts the built-in Architect mode; resetting it is an update too.
+    _, added = walk.step(
+        lambda s: modes.reset_builtin(s, actor=admin, slug="architect"), "organization.mode.update"
+    )
+    assert added[0].details["change"] == "reset"
 
 
 def test_billing_services_write_their_entries(walk):
@@ -253,6 +272,35 @@ def test_billing_services_write_their_entries(walk):
         ),
         "billing.details.change",
     )
+
+
+def test_stripe_checkout_writes_its_entries(walk):
+    from kilo.stripe_gateway import StripeConfig
+    from tests.fake_stripe import FakeStripe
+
+    owner = _actor("owner")
+    with FakeStripe() as fake:
+        config = StripeConfig("sk_test_fake", webhook_secret="whsec_x", api_base=fake.url)
+        start, added = walk.step(
+            lambda s: billing.start_credit_purchase(
+                s, actor=owner, amount_cents=7_500, config=config
+            ),
+            "billing.credits.checkout",
+        )
+        assert added[0].target == start.session_id
+        fake.complete_session(start.session_id)
+        walk.step(
+            lambda s: billing.complete_checkout(
+                s, actor=owner, stripe_session_id=start.session_id, config=config
+            ),
+            "billing.credits.purchase",
+        )
+        # Coming back to the page again adds no credits and writes no second entry.
+        walk.step(
+            lambda s: billing.complete_checkout(
+                s, actor=owner, stripe_session_id=start.session_id, config=config
+            )
+        )
 
 
 def test_imports_write_their_entries(walk, tmp_path):
