@@ -303,6 +303,31 @@ def test_stripe_checkout_writes_its_entries(walk):
         )
 
 
+def test_stripe_invoice_webhooks_write_their_entries(walk):
+    """Events Stripe sends (real payloads, see tests/data/stripe/SOURCES.md)."""
+    import copy
+    import json
+
+    from kilo import stripe_events
+
+    real = Path(__file__).resolve().parent.parent / "data" / "stripe" / "stripe-invoice-paid.json"
+    paid = json.loads(real.read_text())
+    customer = paid["data"]["object"]["customer"]
+    with write_session() as s:
+        org = s.get(Organization, walk.org_id)
+        org.stripe_customer_id = customer
+        s.add(org)
+    failed = copy.deepcopy(paid)
+    failed["type"] = "invoice.payment_failed"
+    failed["data"]["object"].update(id="in_failed_walk", number="WALK-0001", status="open",
+                                    attempt_count=1)  # fmt: skip
+    _, added = walk.step(lambda s: stripe_events.apply_event(s, failed),
+                         "billing.invoice.payment_failed")  # fmt: skip
+    assert added[0].actor_id is None  # written by the system (Stripe), not a member
+    walk.step(lambda s: stripe_events.apply_event(s, paid), "billing.invoice.paid")
+    walk.step(lambda s: stripe_events.apply_event(s, paid))  # a redelivery writes nothing
+
+
 def test_imports_write_their_entries(walk, tmp_path):
     admin = _actor("admin")
     with write_session() as s:
