@@ -51,28 +51,36 @@ def frame(actor) -> None:  # noqa: ANN001
 
 try:
     auth.prepare_database()
-    authenticator = auth.authenticator()
+    auth.cookie_key()
 except auth.InsecureKeyError as exc:
     st.error(str(exc), icon=":material/key_off:")
     st.stop()
 
+# The authenticator renders a cookie component whose first value triggers a rerun; it is
+# created after st.navigation so that rerun stays on the page the URL asked for.
 if not st.session_state.get("authentication_status"):
+    # Every tab's URL shows the sign-in form, so a deep link lands on the page asked for.
+    sign_in = [st.Page(login_page, title="Sign in", icon=":material/login:", default=True)]
+    sign_in += [st.Page(login_page, title="Sign in", url_path=path.removeprefix("pages/")
+                        .removesuffix(".py")) for path, *_ in PAGES]
+    nav = st.navigation([*sign_in, ACCEPT], position="hidden")
+    authenticator = auth.authenticator()
     authenticator.login(location="unrendered")  # restores a session from its cookie
-if not st.session_state.get("authentication_status"):
-    nav = st.navigation([st.Page(login_page, title="Sign in", icon=":material/login:",
-                                 default=True), ACCEPT], position="hidden")
+    if st.session_state.get("authentication_status"):
+        st.rerun()  # same URL, now with the signed-in pages
     nav.run()
     st.stop()
 
 actor = auth.resolve_actor()
 if actor is None:
     st.error("Your account no longer exists in this organization. Ask an owner or admin.")
-    auth.sign_out(authenticator)
+    auth.sign_out(auth.authenticator())
     st.stop()
 
 pages = [st.Page(path, title=title, icon=icon, default=i == 0)
          for i, (path, title, icon, _) in enumerate(PAGES)]
 nav = st.navigation([*pages, ACCEPT], position="hidden")
+authenticator = auth.authenticator()
 with st.sidebar:
     st.subheader(":material/bolt: Kilo for Enterprise")
     for page, (_, _, _, action) in zip(pages, PAGES, strict=True):
