@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
 from kilo import access, audit, billing, catalog, members, modes, organization, usage
@@ -62,9 +64,21 @@ class Walk:
 
 @pytest.fixture
 def walk(demo_url, monkeypatch):
+    """The walk; afterwards, no statement may have updated or deleted an audit entry."""
     monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)  # billing in demo mode
-    owner = _actor("owner")
-    return Walk(owner.org_id)
+    rewrites: list[str] = []
+
+    def spy(conn, cursor, statement, *args):  # noqa: ANN001, ANN002
+        words = " ".join(statement.lower().split())
+        if words.startswith(("update auditentry", "delete from auditentry")):
+            rewrites.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", spy)
+    try:
+        yield Walk(_actor("owner").org_id)
+    finally:
+        event.remove(Engine, "before_cursor_execute", spy)
+    assert rewrites == [], "the application must never update or delete audit entries"
 
 
 def test_member_services_write_their_entries(walk):
