@@ -10,6 +10,7 @@ import logging
 import streamlit as st
 
 import ui
+from kilo import billing, stripe_gateway
 from kilo.errors import KiloError
 from kilo.permissions import allowed
 from ui import auth
@@ -88,6 +89,10 @@ with st.sidebar:
             st.page_link(page)
     st.divider()
 frame(actor)
+stripe_gateway.export_to_environ(auth.secrets_mapping())
+low_balance = ui.read(billing.low_balance_warning, actor=actor)
+if low_balance:
+    st.warning(ui.md_escape(low_balance), icon=":material/account_balance_wallet:")
 
 try:
     nav.run()

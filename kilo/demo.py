@@ -58,7 +58,7 @@ DEMO_MODELS = [
     ("deepseek/deepseek-v3.2", 5, 3500, 0.030), ("qwen/qwen3-coder", 6, 1800, 0.020),
     ("mistralai/codestral-2508", 4, 700, 0.010), ("mistralai/devstral-medium", 3, 1500, 0.015),
     ("moonshotai/kimi-k2.5", 3, 2600, 0.030), ("z-ai/glm-4.6", 3, 2200, 0.025),
-    ("x-ai/grok-4.1-fast", 3, 1300, 0.020), ("meta-llama/llama-4-maverick", 2, 1000, 0.020),
+    ("x-ai/grok-4.3", 3, 1300, 0.020), ("meta-llama/llama-4-maverick", 2, 1000, 0.020),
     ("minimax/minimax-m2", 2, 2000, 0.030),
 ]
 MODES = [("code", 55), ("architect", 12), ("ask", 15), ("debug", 12), ("orchestrator", 6)]

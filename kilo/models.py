@@ -103,7 +103,7 @@ class Member(SQLModel, table=True):
     last_active_at: datetime | None = ts_field(nullable=True)
     removed_at: datetime | None = ts_field(nullable=True)
     password_hash: str = Field(max_length=200)
-    daily_spend_limit_micros: int | None = Field(default=None)
+    daily_spend_limit_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
 
 
 class Invitation(SQLModel, table=True):

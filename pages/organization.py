@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from kilo import access, billing, catalog, members, organization
+from kilo import access, billing, members, organization
 from kilo.permissions import ROLES, Actor, allowed
 
 actor = ui.guard("organization.view")
@@ -53,9 +53,7 @@ def load_invitations(actor: Actor) -> pd.DataFrame:
 
 @st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
 def load_allowed_models(org_id: int) -> list[str]:
-    with ui.read_session() as session:
-        return [m.id for m in catalog.list_models(session)
-                if access.is_model_allowed(session, org_id, m.id)]
+    return ui.read(access.allowed_model_ids, org_id=org_id)
 
 
 def invitation_link(token: str) -> str:

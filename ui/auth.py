@@ -34,6 +34,14 @@ def _secret(section: str, key: str) -> str | None:
         return None
 
 
+def secrets_mapping() -> dict:
+    """st.secrets as a plain dict ({} when there is no secrets.toml)."""
+    try:
+        return st.secrets.to_dict()
+    except Exception:  # noqa: BLE001
+        return {}
+
+
 def cookie_key(key_file: Path = KEY_FILE) -> str:
     key = _secret("auth", "cookie_key") or os.environ.get("KILO_COOKIE_KEY")
     if key:

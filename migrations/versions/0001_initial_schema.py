@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:32:48.157097
+Create Date: 2026-11-25 04:58:49.719111
 """
 
 from collections.abc import Sequence
@@ -210,7 +210,7 @@ def upgrade() -> None:
         sa.Column("last_active_at", kilo.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("removed_at", kilo.models.UtcDateTime(timezone=True), nullable=True),
         sa.Column("password_hash", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("daily_spend_limit_micros", sa.Integer(), nullable=True),
+        sa.Column("daily_spend_limit_micros", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["org_id"],
             ["organization.id"],
