@@ -97,7 +97,8 @@ def _param_datetime(name: str) -> datetime | None:
 
 def _init_widgets(tz_today: date) -> None:
     """Seed the filter widgets from the URL on the first run of this page."""
-    if st.session_state.get("audit_logs_initialised"):
+    # Streamlit forgets widget state when another page was shown: seed again then.
+    if "audit_logs_from_date" in st.session_state:
         return
     qp = st.query_params
     start = _param_datetime("from") or datetime.combine(
@@ -118,7 +119,6 @@ def _init_widgets(tz_today: date) -> None:
     st.session_state["audit_logs_to_date"] = end.date()
     st.session_state["audit_logs_to_time"] = end.time().replace(second=0, microsecond=0)
     st.session_state["audit_logs_search"] = qp.get("q", "")
-    st.session_state["audit_logs_initialised"] = True
 
 
 def _write_params(

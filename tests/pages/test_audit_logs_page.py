@@ -142,3 +142,15 @@ def test_export_uses_the_page_filters(demo_url):
         )
     assert total and len(lines) == total
     assert all(json.loads(line)["action"] == "organization.member.invite" for line in lines)
+
+
+def test_filters_survive_a_visit_to_another_page(demo_url):
+    at = open_page("admin", PAGE)
+    default_from = at.date_input(key="audit_logs_from_date").value
+    at.switch_page("pages/organization.py")
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    assert at.date_input(key="audit_logs_from_date").value == default_from
+    assert at.dataframe[0].value.shape[0] > 0
