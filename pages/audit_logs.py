@@ -82,6 +82,7 @@ def load_chain_status(org_id: int, _actor: Actor) -> dict:
         "first_bad_id": report.first_bad_id,
         "problem": report.problem,
         "head_id": report.head_id,
+        "head_hash": report.head_hash,
     }
 
 
@@ -324,6 +325,13 @@ if log_size <= AUTO_VERIFY_LIMIT or st.session_state.get("audit_logs_verify_requ
             f"Hash chain intact: all {status['checked']:,} entries verified.",
             icon=":material/verified:",
         )
+        if status["head_id"]:
+            st.caption(
+                "Chain head. Keep it outside the database (a ticket, an e-mail) and check it "
+                f"later with `python -m kilo verify-audit --org {actor.org_id} --anchor "
+                "ENTRY:HASH`: that also catches entries removed from the end."
+            )
+            st.code(f"{status['head_id']}:{status['head_hash']}", language=None)
     else:
         st.error(
             f"Hash chain broken at entry #{status['first_bad_id']}: {status['problem']}. "
