@@ -340,6 +340,18 @@ def test_stripe_invoice_webhooks_write_their_entries(walk):
     assert added[0].actor_id is None  # written by the system (Stripe), not a member
     walk.step(lambda s: stripe_events.apply_event(s, paid), "billing.invoice.paid")
     walk.step(lambda s: stripe_events.apply_event(s, paid))  # a redelivery writes nothing
+    # A seats subscription bought through Checkout is linked to the organization.
+    sub_checkout = {
+        "id": "evt_walk_sub",
+        "type": "checkout.session.completed",
+        "data": {"object": {"id": "cs_walk_sub", "object": "checkout.session",
+                            "mode": "subscription", "customer": customer,
+                            "client_reference_id": str(walk.org_id),
+                            "subscription": "sub_walk_1"}},
+    }  # fmt: skip
+    _, added = walk.step(lambda s: stripe_events.apply_event(s, sub_checkout),
+                         "billing.subscription.link")  # fmt: skip
+    assert added[0].target == "sub_walk_1"
 
 
 def test_imports_write_their_entries(walk, tmp_path):
