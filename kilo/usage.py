@@ -776,8 +776,9 @@ def import_usage(
             "JSONL. Nothing was imported."
         ) from None
     except csv.Error as exc:
-        raise ValidationError(f"{path.name} is not a readable CSV file ({exc}); nothing was "
-                              "imported.") from None
+        raise ValidationError(
+            f"{path.name} is not a readable CSV file ({exc}); nothing was imported."
+        ) from None
     for email, lines in sorted(resolver.unknown.items()):
         problems[
             f"unknown user {email} (not a member; invite them first or fix the "
