@@ -12,7 +12,7 @@ from kilo.models import AuditEntry, Mode
 from tests.pages.helpers import open_page, texts
 
 PAGE = "pages/custom_modes.py"
-REAL = Path(__file__).resolve().parents[3] / "shared" / "real"
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 
 
 def keys(at, kind="button"):

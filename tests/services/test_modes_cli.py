@@ -13,7 +13,7 @@ from kilo.db import read_session
 from kilo.models import AuditEntry, Mode
 from tests.factories import create_team
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "real"
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from kilo.models import AuditEntry, Mode
 from kilo.modes import ModeConfig
 from tests.factories import create_team
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "real"
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 REAL_FILES = {"modes-1.yaml": 7, "modes-2.json": 2, "modes-3.yaml": 5}
 
 

@@ -17,7 +17,7 @@ from kilo.models import AuditEntry, Member, UsageDaily, UsageEvent
 from kilo.permissions import system_actor
 from tests.factories import create_member, create_org
 
-REAL = Path("/work/shared/real")
+REAL = Path(__file__).resolve().parents[1] / "data" / "real"
 HEADER = (
     "timestamp,user_email,model,provider,mode,input_tokens,output_tokens,"
     "cache_read_tokens,cache_write_tokens,cost_usd,latency_ms,status,id\n"
