@@ -30,12 +30,16 @@ def normalise_email(email: str) -> str:
     return cleaned
 
 
-def clean_name(name: str) -> str:
+def clean_name(name: str, what: str = "The name") -> str:
+    """Whitespace-folded, 1-100 printable characters (no control characters such as NUL)."""
     cleaned = " ".join((name or "").split())
     if not cleaned:
-        raise ValidationError("The name cannot be empty.")
+        raise ValidationError(f"{what} cannot be empty.")
     if len(cleaned) > 100:
-        raise ValidationError("The name is too long (at most 100 characters).")
+        raise ValidationError(f"{what} is too long (at most 100 characters).")
+    if any(not ch.isprintable() for ch in cleaned):
+        raise ValidationError(f"{what} contains control characters; use letters, digits, "
+                              "spaces and punctuation.")
     return cleaned
 
 

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, func, select
 
 from kilo import audit
 from kilo.errors import NotFound, ValidationError
-from kilo.members import seats_in_use
+from kilo.members import clean_name, seats_in_use
 from kilo.models import Member, Organization, utcnow
 from kilo.permissions import ROLES, Actor, ensure_allowed
 
@@ -77,11 +77,7 @@ def get_overview(session: Session, *, actor: Actor) -> Overview:
 def rename_organization(session: Session, *, actor: Actor, name: str) -> Organization:
     ensure_allowed(actor, "organization.settings.change")
     org = get_organization(session, actor=actor)
-    new = " ".join((name or "").split())
-    if not new:
-        raise ValidationError("The organization name cannot be empty.")
-    if len(new) > 100:
-        raise ValidationError("The organization name is too long (at most 100 characters).")
+    new = clean_name(name, "The organization name")
     if new == org.name:
         return org
     old, org.name = org.name, new

@@ -158,9 +158,7 @@ def test_reset_and_disable_builtin(demo_url):
 
 def test_import_preview_and_import(demo_url):
     at = open_page("admin", PAGE)
-    doc = (REAL / "modes-3.yaml").read_text() if (REAL / "modes-3.yaml").exists() else None
-    if doc is None:
-        pytest.skip("real modes file not present")
+    doc = (REAL / "modes-3.yaml").read_text()
     at.text_area(key="custom_modes_import_text").input(doc).run()
     preview = at.dataframe[0].value  # the only table on the page
     assert preview.set_index("Slug")["Action"].to_dict() == {

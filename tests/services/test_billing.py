@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from datetime import UTC, date, datetime, timedelta
 
@@ -416,7 +415,6 @@ def _pdf_text(data: bytes, tmp_path) -> str:
     ).stdout
 
 
-@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
 def test_invoice_pdf_has_details_lines_and_non_latin_text(session, tmp_path):
     team = create_team(session)
     owner = team["owner"]
@@ -451,8 +449,6 @@ def test_invoice_pdf_has_details_lines_and_non_latin_text(session, tmp_path):
 
 
 def test_invoice_pdf_of_demo_seat_invoice(demo_url, tmp_path):
-    if shutil.which("pdftotext") is None:
-        pytest.skip("needs poppler-utils")
     from kilo.db import read_session
     from kilo.models import Member
 

@@ -25,8 +25,6 @@ def org_id(session):
 
 def test_import_dry_run_then_import_then_export(org_id, tmp_path, capsys):
     source = REAL / "modes-2.json"
-    if not source.exists():
-        pytest.skip("real modes file not present")
     assert main(["modes-import", str(source), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "create    custom   translate" in out and "Dry run" in out
