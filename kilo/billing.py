@@ -41,6 +41,7 @@ from kilo.models import (
 )
 from kilo.permissions import Actor, allowed, ensure_allowed
 from kilo.stripe_gateway import StripeConfig
+from kilo.usage import total_cost_micros
 
 MAX_SEATS = 10_000
 MICROS_PER_CENT = 10_000
@@ -120,13 +121,8 @@ def ledger_total_micros(session: Session, *, org_id: int) -> int:
 
 
 def usage_cost_micros(session: Session, *, org_id: int) -> int:
-    return int(
-        session.exec(
-            select(func.coalesce(func.sum(UsageDailyMember.cost_micros), 0)).where(
-                UsageDailyMember.org_id == org_id
-            )
-        ).one()
-    )
+    """Cost of all recorded usage, from the smallest usage rollup."""
+    return total_cost_micros(session, org_id=org_id)
 
 
 def balance_micros(session: Session, *, org_id: int) -> int:
@@ -139,14 +135,9 @@ def average_daily_spend_micros(
 ) -> int:
     """Usage cost of the last `days` days (today included) divided by `days`, from the rollup."""
     today = today or utcnow().date()
-    total = session.exec(
-        select(func.coalesce(func.sum(UsageDailyMember.cost_micros), 0)).where(
-            UsageDailyMember.org_id == org_id,
-            UsageDailyMember.day > today - timedelta(days=days),
-            UsageDailyMember.day <= today,
-        )
-    ).one()
-    return int(total) // days
+    total = total_cost_micros(session, org_id=org_id, start=today - timedelta(days=days - 1),
+                              end=today)
+    return total // days
 
 
 def runway_days(balance: int, daily_spend: int) -> int | None:
