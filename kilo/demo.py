@@ -223,7 +223,7 @@ def _seed_billing(session: Session, org: Organization, owner: Member, rng: rando
                             external_ref="demo_promo_welcome"))
     # Seat changes and monthly seat invoices.
     seats = 25
-    for j, (offset, new) in enumerate([(30, 30), (95, 40)]):
+    for offset, new in [(30, 30), (95, 40)]:
         at = t0 + timedelta(days=offset, hours=5)
         session.add(SeatChange(org_id=org.id, at=at, from_seats=seats, to_seats=new,
                                actor_id=owner.id, prorated_cents=(new - seats) * org.seat_price_cents // 2))

@@ -33,7 +33,7 @@ def test_two_writers_and_a_reader_lose_nothing(db_url):
         _worker("read", db_url, ids[0], ids[1], "6"),
     ]
     outputs = [p.communicate(timeout=300) for p in procs]
-    for p, (out, err) in zip(procs, outputs, strict=True):
+    for p, (_, err) in zip(procs, outputs, strict=True):
         assert p.returncode == 0, err[-2000:]
     assert "reads=" in outputs[2][0]
     with read_session(db_url) as s:

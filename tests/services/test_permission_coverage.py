@@ -76,7 +76,7 @@ def _reaches(calls: dict[str, set[str]], start: str, target: str) -> bool:
 def test_every_mutating_service_checks_permissions():
     calls, defs = _graph()
     missing = []
-    for key, node in defs.items():
+    for key in defs:
         module, name = key.split(".", 1)
         if name.startswith("_") or module in {"audit", "__main__", "demo"}:
             continue
