@@ -26,8 +26,12 @@ PAGES = [
     ("pages/audit_logs.py", "Audit Logs", ":material/history:", "audit.view"),
     ("pages/invoices.py", "Invoices", ":material/receipt_long:", "billing.view"),
 ]
-ACCEPT = st.Page("pages/accept_invite.py", title="Accept invitation", icon=":material/mail:",
-                 url_path="accept_invite")
+ACCEPT = st.Page(
+    "pages/accept_invite.py",
+    title="Accept invitation",
+    icon=":material/mail:",
+    url_path="accept_invite",
+)
 
 
 def login_page() -> None:
@@ -37,8 +41,11 @@ def login_page() -> None:
     if st.session_state.get("authentication_status") is False:
         st.error("Username or password is incorrect.")
     if auth.is_demo_database():
-        st.info("**Demo database.** Sign in as `owner`, `admin` or `member` with the password "
-                "`kilo-demo`.", icon=":material/info:")
+        st.info(
+            "**Demo database.** Sign in as `owner`, `admin` or `member` with the password "
+            "`kilo-demo`.",
+            icon=":material/info:",
+        )
 
 
 def frame(actor) -> None:  # noqa: ANN001
@@ -62,8 +69,12 @@ except auth.InsecureKeyError as exc:
 if not st.session_state.get("authentication_status"):
     # Every tab's URL shows the sign-in form, so a deep link lands on the page asked for.
     sign_in = [st.Page(login_page, title="Sign in", icon=":material/login:", default=True)]
-    sign_in += [st.Page(login_page, title="Sign in", url_path=path.removeprefix("pages/")
-                        .removesuffix(".py")) for path, *_ in PAGES]
+    sign_in += [
+        st.Page(
+            login_page, title="Sign in", url_path=path.removeprefix("pages/").removesuffix(".py")
+        )
+        for path, *_ in PAGES
+    ]
     nav = st.navigation([*sign_in, ACCEPT], position="hidden")
     authenticator = auth.authenticator()
     authenticator.login(location="unrendered")  # restores a session from its cookie
@@ -78,8 +89,10 @@ if actor is None:
     auth.sign_out(auth.authenticator())
     st.stop()
 
-pages = [st.Page(path, title=title, icon=icon, default=i == 0)
-         for i, (path, title, icon, _) in enumerate(PAGES)]
+pages = [
+    st.Page(path, title=title, icon=icon, default=i == 0)
+    for i, (path, title, icon, _) in enumerate(PAGES)
+]
 nav = st.navigation([*pages, ACCEPT], position="hidden")
 authenticator = auth.authenticator()
 with st.sidebar:

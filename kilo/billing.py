@@ -135,8 +135,9 @@ def average_daily_spend_micros(
 ) -> int:
     """Usage cost of the last `days` days (today included) divided by `days`, from the rollup."""
     today = today or utcnow().date()
-    total = total_cost_micros(session, org_id=org_id, start=today - timedelta(days=days - 1),
-                              end=today)
+    total = total_cost_micros(
+        session, org_id=org_id, start=today - timedelta(days=days - 1), end=today
+    )
     return total // days
 
 

@@ -137,8 +137,9 @@ def usage_share_donut(df: pd.DataFrame, *, category: str, measure: str = "reques
         .mark_arc(innerRadius=60)
         .encode(
             theta=alt.Theta(f"{column}:Q", title=title),
-            color=alt.Color(f"{category}:N", title=label,
-                            sort=alt.EncodingSortField(column, order="descending")),
+            color=alt.Color(
+                f"{category}:N", title=label, sort=alt.EncodingSortField(column, order="descending")
+            ),
             tooltip=[
                 alt.Tooltip(f"{category}:N", title=label),
                 alt.Tooltip(f"{column}:Q", title=title, format=fmt),

@@ -8,8 +8,13 @@ from __future__ import annotations
 import importlib
 
 # Modules with a `register_cli(subparsers)` function, in the order shown by --help.
-MODULES: list[str] = ["kilo.audit", "kilo.catalog", "kilo.usage", "kilo.stripe_events",
-                      "kilo.modes"]
+MODULES: list[str] = [
+    "kilo.audit",
+    "kilo.catalog",
+    "kilo.usage",
+    "kilo.stripe_events",
+    "kilo.modes",
+]
 
 
 def register_all(subparsers: object) -> None:

@@ -38,8 +38,9 @@ def clean_name(name: str, what: str = "The name") -> str:
     if len(cleaned) > 100:
         raise ValidationError(f"{what} is too long (at most 100 characters).")
     if any(not ch.isprintable() for ch in cleaned):
-        raise ValidationError(f"{what} contains control characters; use letters, digits, "
-                              "spaces and punctuation.")
+        raise ValidationError(
+            f"{what} contains control characters; use letters, digits, spaces and punctuation."
+        )
     return cleaned
 
 
@@ -244,8 +245,15 @@ def accept_invitation(session: Session, *, token: str, name: str, password: str)
         clash = session.exec(select(Member).where(Member.username == inv.email)).first()
         if clash is not None:
             raise Conflict(f"The username {inv.email} is taken in another organization.")
-        member = Member(org_id=inv.org_id, username=inv.email, email=inv.email, name=name,
-                        role=inv.role, password_hash=password_hash, joined_at=now)
+        member = Member(
+            org_id=inv.org_id,
+            username=inv.email,
+            email=inv.email,
+            name=name,
+            role=inv.role,
+            password_hash=password_hash,
+            joined_at=now,
+        )
     else:  # a removed member coming back: same row keeps their usage history
         member.name, member.role, member.password_hash = name, inv.role, password_hash
         member.removed_at, member.joined_at = None, now
@@ -272,7 +280,9 @@ def _owner_count(session: Session, org_id: int) -> int:
         session.exec(
             select(func.count())
             .select_from(Member)
-            .where(Member.org_id == org_id, Member.role == "owner", col(Member.removed_at).is_(None))
+            .where(
+                Member.org_id == org_id, Member.role == "owner", col(Member.removed_at).is_(None)
+            )
         ).one()
     )
 
@@ -317,15 +327,18 @@ def update_member(
     for field, (_, new) in changes.items():
         setattr(member, field, new)
     session.add(member)
-    action = "organization.member.change_role" if set(changes) == {"role"} else (
-        "organization.member.update"
+    action = (
+        "organization.member.change_role"
+        if set(changes) == {"role"}
+        else ("organization.member.update")
     )
     audit.record(
         session,
         actor=actor,
         action=action,
         target=member.email,
-        message=f"{member.email}: " + "; ".join(
+        message=f"{member.email}: "
+        + "; ".join(
             f"{field.replace('_micros', '')} {_show(old)} → {_show(new)}"
             for field, (old, new) in changes.items()
         ),
@@ -372,10 +385,20 @@ def touch_last_active(session: Session, *, member_id: int, at: datetime | None =
 
 def record_login(session: Session, *, actor: Actor) -> None:
     touch_last_active(session, member_id=actor.id)
-    audit.record(session, actor=actor, action="organization.user.login", target=actor.email,
-                 message=f"{actor.name} signed in")
+    audit.record(
+        session,
+        actor=actor,
+        action="organization.user.login",
+        target=actor.email,
+        message=f"{actor.name} signed in",
+    )
 
 
 def record_logout(session: Session, *, actor: Actor) -> None:
-    audit.record(session, actor=actor, action="organization.user.logout", target=actor.email,
-                 message=f"{actor.name} signed out")
+    audit.record(
+        session,
+        actor=actor,
+        action="organization.user.logout",
+        target=actor.email,
+        message=f"{actor.name} signed out",
+    )

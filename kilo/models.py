@@ -137,7 +137,9 @@ class AuditEntry(SQLModel, table=True):
         sa.Index("ix_audit_org_time", "org_id", "created_at", "id"),
         sa.Index("ix_audit_org_action_time", "org_id", "action", "created_at", "id"),
         sa.Index("ix_audit_org_actor_time", "org_id", "actor_id", "created_at", "id"),
-        sa.Index("ix_audit_org_actor_action_time", "org_id", "actor_id", "action", "created_at", "id"),
+        sa.Index(
+            "ix_audit_org_actor_action_time", "org_id", "actor_id", "action", "created_at", "id"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -249,7 +251,21 @@ class Mode(SQLModel, table=True):
 # Latency histogram: upper bounds (ms) of the buckets counted in the daily rollups
 # (`lat_b0` .. `lat_b15`; the last bucket is open-ended). p50/p95 are read from these.
 LATENCY_BOUNDS_MS: tuple[int, ...] = (
-    250, 500, 750, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6500, 8000, 10000, 15000, 30000,
+    250,
+    500,
+    750,
+    1000,
+    1500,
+    2000,
+    2500,
+    3000,
+    4000,
+    5000,
+    6500,
+    8000,
+    10000,
+    15000,
+    30000,
 )
 LATENCY_BUCKETS = len(LATENCY_BOUNDS_MS) + 1
 
@@ -263,7 +279,10 @@ class UsageEvent(SQLModel, table=True):
         sa.Index("ix_usage_org_at", "org_id", "at"),
         # Partial: gateway events without an id cost no index upkeep.
         sa.Index(
-            "uq_usage_external", "org_id", "external_id", unique=True,
+            "uq_usage_external",
+            "org_id",
+            "external_id",
+            unique=True,
             sqlite_where=sa.text("external_id IS NOT NULL"),
             postgresql_where=sa.text("external_id IS NOT NULL"),
         ),

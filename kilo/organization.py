@@ -82,9 +82,14 @@ def rename_organization(session: Session, *, actor: Actor, name: str) -> Organiz
         return org
     old, org.name = org.name, new
     session.add(org)
-    audit.record(session, actor=actor, action="organization.settings.change", target="name",
-                 message=f"Organization name: {old} → {new}",
-                 details={"field": "name", "before": old, "after": new})
+    audit.record(
+        session,
+        actor=actor,
+        action="organization.settings.change",
+        target="name",
+        message=f"Organization name: {old} → {new}",
+        details={"field": "name", "before": old, "after": new},
+    )
     return org
 
 
@@ -101,7 +106,10 @@ def set_policies(
     changes = {}
     if code_training_opt_out is not None and code_training_opt_out != org.code_training_opt_out:
         changes["code_training_opt_out"] = [org.code_training_opt_out, code_training_opt_out]
-    if usage_analytics_enabled is not None and usage_analytics_enabled != org.usage_analytics_enabled:
+    if (
+        usage_analytics_enabled is not None
+        and usage_analytics_enabled != org.usage_analytics_enabled
+    ):
         changes["usage_analytics_enabled"] = [org.usage_analytics_enabled, usage_analytics_enabled]
     if not changes:
         return org
@@ -118,11 +126,18 @@ def set_policies(
     for field, (_, new) in changes.items():
         setattr(org, field, new)
     session.add(org)
-    labels = {"code_training_opt_out": "Code-training opt-out",
-              "usage_analytics_enabled": "Usage analytics"}
+    labels = {
+        "code_training_opt_out": "Code-training opt-out",
+        "usage_analytics_enabled": "Usage analytics",
+    }
     audit.record(
-        session, actor=actor, action="organization.settings.change", target="policies",
-        message="; ".join(f"{labels[f]}: {_onoff(o)} → {_onoff(n)}" for f, (o, n) in changes.items()),
+        session,
+        actor=actor,
+        action="organization.settings.change",
+        target="policies",
+        message="; ".join(
+            f"{labels[f]}: {_onoff(o)} → {_onoff(n)}" for f, (o, n) in changes.items()
+        ),
         details={"changes": changes},
     )
     return org
@@ -148,7 +163,12 @@ def set_default_model(session: Session, *, actor: Actor, model_id: str) -> Organ
         return org
     old, org.default_model = org.default_model, model_id
     session.add(org)
-    audit.record(session, actor=actor, action="organization.settings.change",
-                 target="default_model", message=f"Default model: {old or 'none'} → {model_id}",
-                 details={"field": "default_model", "before": old, "after": model_id})
+    audit.record(
+        session,
+        actor=actor,
+        action="organization.settings.change",
+        target="default_model",
+        message=f"Default model: {old or 'none'} → {model_id}",
+        details={"field": "default_model", "before": old, "after": model_id},
+    )
     return org

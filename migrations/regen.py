@@ -18,8 +18,19 @@ for old in (ROOT / "migrations" / "versions").glob("0001_*.py"):
 with tempfile.TemporaryDirectory() as tmp:
     env = dict(os.environ, DATABASE_URL=f"sqlite:///{tmp}/empty.db")
     subprocess.run(
-        [sys.executable, "-m", "alembic", "revision", "--autogenerate",
-         "--rev-id", "0001", "-m", "initial schema"],
-        cwd=ROOT, env=env, check=True,
+        [
+            sys.executable,
+            "-m",
+            "alembic",
+            "revision",
+            "--autogenerate",
+            "--rev-id",
+            "0001",
+            "-m",
+            "initial schema",
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
 subprocess.run([sys.executable, "-m", "ruff", "format", "migrations/versions"], cwd=ROOT)

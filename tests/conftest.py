@@ -21,13 +21,12 @@ from kilo import db
 
 PG_URL = os.environ.get("KILO_TEST_DATABASE_URL")
 # Unique per process: several test runs may share one PostgreSQL server.
-WORKER = f'{os.environ.get("PYTEST_XDIST_WORKER", "gw0")}_{os.getpid()}'
+WORKER = f"{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}_{os.getpid()}"
 _counter = itertools.count()
 
 
 def _pg_admin():
-    return create_engine(make_url(PG_URL).set(database="postgres"),
-                         isolation_level="AUTOCOMMIT")
+    return create_engine(make_url(PG_URL).set(database="postgres"), isolation_level="AUTOCOMMIT")
 
 
 def _pg_url(name: str) -> str:
@@ -38,7 +37,9 @@ def _pg_recreate(name: str, template: str | None = None) -> str:
     admin = _pg_admin()
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")))
+        conn.execute(
+            text(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+        )
     admin.dispose()
     return _pg_url(name)
 
@@ -54,8 +55,9 @@ def _build(url: str, demo: bool) -> None:
 
 
 @pytest.fixture(scope="session")
-def templates(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-              ) -> dict[str, str]:
+def templates(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> dict[str, str]:
     if PG_URL:
         request.addfinalizer(_drop_templates)
         out = {}
@@ -82,8 +84,9 @@ def _drop_templates() -> None:
     admin.dispose()
 
 
-def _fresh(kind: str, templates: dict[str, str], tmp_path: Path,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def _fresh(
+    kind: str, templates: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     if PG_URL:
         name = f"kilo_t_{WORKER}_{next(_counter)}"
         url = _pg_recreate(name, templates[kind])

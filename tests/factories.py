@@ -23,12 +23,24 @@ def create_org(session: Session, **fields: object) -> Organization:
     return org
 
 
-def create_member(session: Session, org: Organization, role: str = "member",
-                  **fields: object) -> Member:
+def create_member(
+    session: Session, org: Organization, role: str = "member", **fields: object
+) -> Member:
     n = next(_seq)
     email = fields.pop("email", f"user{n}@example.com")
-    member = Member(**({"org_id": org.id, "username": email, "name": f"User {n}",
-                        "email": email, "role": role, "password_hash": _HASH} | fields))
+    member = Member(
+        **(
+            {
+                "org_id": org.id,
+                "username": email,
+                "name": f"User {n}",
+                "email": email,
+                "role": role,
+                "password_hash": _HASH,
+            }
+            | fields
+        )
+    )
     session.add(member)
     session.flush()
     return member
@@ -37,4 +49,6 @@ def create_member(session: Session, org: Organization, role: str = "member",
 def create_team(session: Session, **org_fields: object) -> dict[str, Actor]:
     """An organization with one owner, one admin and one member; returns their actors."""
     org = create_org(session, **org_fields)
-    return {role: actor_for(create_member(session, org, role)) for role in ("owner", "admin", "member")}
+    return {
+        role: actor_for(create_member(session, org, role)) for role in ("owner", "admin", "member")
+    }

@@ -39,8 +39,10 @@ def guard(action: str, message: str | None = None) -> Actor:
     """Refuse the whole page when the actor's role does not allow `action`."""
     actor = current_actor()
     if not allowed(actor, action):
-        st.error(message or "You do not have access to this page. Ask an owner or admin.",
-                 icon=":material/block:")
+        st.error(
+            message or "You do not have access to this page. Ask an owner or admin.",
+            icon=":material/block:",
+        )
         st.stop()
     return actor
 
@@ -76,8 +78,10 @@ def run_action(fn: Callable[[Session], T], *, success: str | None = None) -> T |
         return None
     except Exception:  # a bug, not the user's fault: log it, never show a traceback
         log.exception("action failed")
-        st.error("Something went wrong and nothing was changed. The error was logged.",
-                 icon=":material/error:")
+        st.error(
+            "Something went wrong and nothing was changed. The error was logged.",
+            icon=":material/error:",
+        )
         return None
     st.cache_data.clear()
     if success:

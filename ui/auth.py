@@ -49,8 +49,8 @@ def cookie_key(key_file: Path = KEY_FILE) -> str:
             raise InsecureKeyError(
                 "The cookie key is still the example placeholder (or shorter than 16 "
                 "characters). Set [auth] cookie_key in .streamlit/secrets.toml or KILO_COOKIE_KEY "
-                "to a long random string, e.g. the output of: python -c \"import secrets; "
-                "print(secrets.token_urlsafe(32))\""
+                'to a long random string, e.g. the output of: python -c "import secrets; '
+                'print(secrets.token_urlsafe(32))"'
             )
         return key
     if key_file.exists():
@@ -101,8 +101,9 @@ def is_demo_database() -> bool:
 
 
 def authenticator() -> stauth.Authenticate:
-    return stauth.Authenticate(_credentials(database_url()), COOKIE_NAME, cookie_key(),
-                               session_days(), auto_hash=False)
+    return stauth.Authenticate(
+        _credentials(database_url()), COOKIE_NAME, cookie_key(), session_days(), auto_hash=False
+    )
 
 
 def resolve_actor() -> Actor | None:

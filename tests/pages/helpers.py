@@ -33,7 +33,11 @@ def open_page(username: str, page: str, timeout: float = 60) -> AppTest:
 def texts(at: AppTest) -> str:
     """All markdown, captions, metrics and messages of the page, for `in` checks."""
     parts = [e.value for e in at.markdown] + [e.value for e in at.caption]
-    parts += [e.value for e in at.error] + [e.value for e in at.warning] + [e.value for e in at.info]
+    parts += (
+        [e.value for e in at.error] + [e.value for e in at.warning] + [e.value for e in at.info]
+    )
     parts += [f"{m.label} {m.value}" for m in at.metric]
-    parts += [e.value for e in at.title] + [e.value for e in at.header] + [e.value for e in at.subheader]
+    parts += (
+        [e.value for e in at.title] + [e.value for e in at.header] + [e.value for e in at.subheader]
+    )
     return "\n".join(str(p) for p in parts)

@@ -26,8 +26,14 @@ def test_page_renders_for_every_role(demo_url, role):
     labels = [m.label for m in at.metric]
     assert labels == ["Credit balance", "Seats used", "Active members (7 days)", "Data collection"]
     df = at.dataframe[0].value
-    assert len(df) == 34 and {"Name", "Email", "Role", "Joined", "Last active",
-                              "Daily limit"} <= set(df.columns)
+    assert len(df) == 34 and {
+        "Name",
+        "Email",
+        "Role",
+        "Joined",
+        "Last active",
+        "Daily limit",
+    } <= set(df.columns)
     assert has_button(at, "org_buy_credits") == (role == "owner")
     assert has_button(at, "org_seats_open") == (role == "owner")
     assert has_button(at, "org_invite_open") == (role != "member")

@@ -19,16 +19,24 @@ def ingest(url: str, org_id: int, member_id: int, prefix: str, n: int) -> None:
     for i in range(n):
         with write_session(url) as session:  # one transaction per request, like a gateway
             usage.record_usage(
-                session, actor=actor, member_id=member_id, model_id="test/model",
-                provider="test-provider", input_tokens=100 + i, output_tokens=10 + i,
-                cost_usd=Decimal("0.000123") * (i + 1), latency_ms=50 + i,
+                session,
+                actor=actor,
+                member_id=member_id,
+                model_id="test/model",
+                provider="test-provider",
+                input_tokens=100 + i,
+                output_tokens=10 + i,
+                cost_usd=Decimal("0.000123") * (i + 1),
+                latency_ms=50 + i,
                 external_id=f"{prefix}-{i}",
             )
 
 
 def read(url: str, org_id: int, member_id: int, seconds: float) -> None:
     actor = Actor(id=member_id, org_id=org_id, role="owner", name="Reader", email="r@example.com")
-    f = usage.UsageFilter(start=date.today() - timedelta(days=2), end=date.today() + timedelta(days=1))
+    f = usage.UsageFilter(
+        start=date.today() - timedelta(days=2), end=date.today() + timedelta(days=1)
+    )
     deadline = time.monotonic() + seconds
     reads = 0
     while time.monotonic() < deadline:

@@ -17,11 +17,27 @@ from kilo.db import get_engine, write_session
 from kilo.errors import KiloError
 from tests.factories import create_team
 
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 texts = st.text(max_size=300)
-weird = st.one_of(texts, st.sampled_from(["", " ", "a@b.c", "x" * 400, "\x00", "Ω@例え.jp",
-                                          "=cmd|' /C calc'!A0", "<script>", "null", "../../etc"]))
+weird = st.one_of(
+    texts,
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "a@b.c",
+            "x" * 400,
+            "\x00",
+            "Ω@例え.jp",
+            "=cmd|' /C calc'!A0",
+            "<script>",
+            "null",
+            "../../etc",
+        ]
+    ),
+)
 
 
 @pytest.fixture
@@ -33,8 +49,11 @@ def team(db_url):
 def snapshot(url: str) -> dict[str, int]:
     engine = get_engine(url)
     with engine.connect() as conn:
-        return {t: conn.execute(select(func.count()).select_from(text(f'"{t}"'))).scalar()
-                for t in inspect(engine).get_table_names() if t != "alembic_version"}
+        return {
+            t: conn.execute(select(func.count()).select_from(text(f'"{t}"'))).scalar()
+            for t in inspect(engine).get_table_names()
+            if t != "alembic_version"
+        }
 
 
 def attempt(url: str, change: Callable[[Session], object]) -> None:
@@ -61,15 +80,22 @@ def test_rename_any_name(db_url, team, name):
 
 
 @SETTINGS
-@given(name=weird, limit=st.one_of(st.none(), st.integers(-10**12, 10**15)))
+@given(name=weird, limit=st.one_of(st.none(), st.integers(-(10**12), 10**15)))
 def test_update_member_any_profile(db_url, team, name, limit):
-    attempt(db_url, lambda s: members.update_member(
-        s, actor=team["owner"], member_id=team["member"].id, name=name,
-        daily_spend_limit_micros=limit))
+    attempt(
+        db_url,
+        lambda s: members.update_member(
+            s,
+            actor=team["owner"],
+            member_id=team["member"].id,
+            name=name,
+            daily_spend_limit_micros=limit,
+        ),
+    )
 
 
 @SETTINGS
-@given(seats=st.integers(-10**6, 10**6))
+@given(seats=st.integers(-(10**6), 10**6))
 def test_any_seat_count(db_url, team, seats):
     attempt(db_url, lambda s: billing.change_seats(s, actor=team["owner"], seats=seats))
 
@@ -77,30 +103,57 @@ def test_any_seat_count(db_url, team, seats):
 @SETTINGS
 @given(token=weird, name=weird, password=weird)
 def test_accept_any_token(db_url, team, token, name, password):
-    attempt(db_url, lambda s: members.accept_invitation(s, token=token, name=name,
-                                                        password=password))
+    attempt(
+        db_url, lambda s: members.accept_invitation(s, token=token, name=name, password=password)
+    )
 
 
 @SETTINGS
-@given(amount=st.integers(-10**13, 10**13), description=weird,
-       kind=st.sampled_from(["adjustment", "promo", "purchase", "refund", ""]))
+@given(
+    amount=st.integers(-(10**13), 10**13),
+    description=weird,
+    kind=st.sampled_from(["adjustment", "promo", "purchase", "refund", ""]),
+)
 def test_any_ledger_entry(db_url, team, amount, description, kind):
-    attempt(db_url, lambda s: billing.add_ledger_entry(
-        s, actor=team["owner"], kind=kind, amount_micros=amount, description=description))
+    attempt(
+        db_url,
+        lambda s: billing.add_ledger_entry(
+            s, actor=team["owner"], kind=kind, amount_micros=amount, description=description
+        ),
+    )
 
 
 @SETTINGS
-@given(document=st.one_of(texts, st.builds(json.dumps, st.dictionaries(
-    st.sampled_from(["customModes", "slug", "x"]),
-    st.lists(st.dictionaries(st.sampled_from(["slug", "name", "roleDefinition", "groups"]),
-                             st.one_of(texts, st.lists(texts, max_size=3))), max_size=3)))))
+@given(
+    document=st.one_of(
+        texts,
+        st.builds(
+            json.dumps,
+            st.dictionaries(
+                st.sampled_from(["customModes", "slug", "x"]),
+                st.lists(
+                    st.dictionaries(
+                        st.sampled_from(["slug", "name", "roleDefinition", "groups"]),
+                        st.one_of(texts, st.lists(texts, max_size=3)),
+                    ),
+                    max_size=3,
+                ),
+            ),
+        ),
+    )
+)
 def test_import_any_modes_document(db_url, team, document):
     attempt(db_url, lambda s: modes.import_modes(s, actor=team["admin"], text=document))
 
 
 @SETTINGS
-@given(content=st.one_of(st.binary(max_size=500), texts.map(str.encode), st.just(
-    b"timestamp,user_email,model,provider\n2026-01-01,nobody@example.com,a/b,x\n")))
+@given(
+    content=st.one_of(
+        st.binary(max_size=500),
+        texts.map(str.encode),
+        st.just(b"timestamp,user_email,model,provider\n2026-01-01,nobody@example.com,a/b,x\n"),
+    )
+)
 def test_ingest_any_file(db_url, team, tmp_path_factory, content):
     path = tmp_path_factory.mktemp("ingest") / "usage.csv"
     path.write_bytes(content)
@@ -108,9 +161,23 @@ def test_ingest_any_file(db_url, team, tmp_path_factory, content):
 
 
 @SETTINGS
-@given(content=st.one_of(texts, st.builds(json.dumps, st.dictionaries(
-    st.just("data"), st.lists(st.dictionaries(st.sampled_from(["id", "name", "pricing"]),
-                                              st.one_of(texts, st.integers())), max_size=3)))))
+@given(
+    content=st.one_of(
+        texts,
+        st.builds(
+            json.dumps,
+            st.dictionaries(
+                st.just("data"),
+                st.lists(
+                    st.dictionaries(
+                        st.sampled_from(["id", "name", "pricing"]), st.one_of(texts, st.integers())
+                    ),
+                    max_size=3,
+                ),
+            ),
+        ),
+    )
+)
 def test_catalog_import_any_file(db_url, team, tmp_path_factory, content):
     path = tmp_path_factory.mktemp("catalog") / "models.json"
     path.write_text(content)

@@ -17,8 +17,13 @@ N = 60
 
 
 def _worker(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tests.services.concurrency_worker", *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.services.concurrency_worker", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_two_writers_and_a_reader_lose_nothing(db_url):
@@ -37,9 +42,17 @@ def test_two_writers_and_a_reader_lose_nothing(db_url):
         assert p.returncode == 0, err[-2000:]
     assert "reads=" in outputs[2][0]
     with read_session(db_url) as s:
-        raw = s.exec(select(func.count(), func.sum(UsageEvent.cost_micros),
-                            func.sum(UsageEvent.input_tokens))).one()
-        rolled = s.exec(select(func.sum(UsageDaily.requests), func.sum(UsageDaily.cost_micros),
-                               func.sum(UsageDaily.input_tokens))).one()
+        raw = s.exec(
+            select(
+                func.count(), func.sum(UsageEvent.cost_micros), func.sum(UsageEvent.input_tokens)
+            )
+        ).one()
+        rolled = s.exec(
+            select(
+                func.sum(UsageDaily.requests),
+                func.sum(UsageDaily.cost_micros),
+                func.sum(UsageDaily.input_tokens),
+            )
+        ).one()
     assert raw[0] == 2 * N
     assert tuple(int(x) for x in rolled) == tuple(int(x) for x in raw)

@@ -21,8 +21,12 @@ def team(session):
 
 
 def actions(session, org_id):
-    return [a for a in session.exec(select(AuditEntry.action).where(
-        AuditEntry.org_id == org_id).order_by(AuditEntry.id)).all()]
+    return [
+        a
+        for a in session.exec(
+            select(AuditEntry.action).where(AuditEntry.org_id == org_id).order_by(AuditEntry.id)
+        ).all()
+    ]
 
 
 # ---- invitations --------------------------------------------------------------------
@@ -66,11 +70,13 @@ def test_admin_cannot_invite_an_owner(session, team):
 
 
 def test_accept_invitation_creates_member_once(session, team):
-    inv, token = members.invite_member(session, actor=team["admin"], email="joiner@example.com",
-                                       role="admin")
+    inv, token = members.invite_member(
+        session, actor=team["admin"], email="joiner@example.com", role="admin"
+    )
     session.commit()
-    member = members.accept_invitation(session, token=token, name="  Jo   Iner ",
-                                       password="long-enough")
+    member = members.accept_invitation(
+        session, token=token, name="  Jo   Iner ", password="long-enough"
+    )
     assert (member.name, member.role, member.username) == ("Jo Iner", "admin", "joiner@example.com")
     assert bcrypt.checkpw(b"long-enough", member.password_hash.encode())
     assert actions(session, team["owner"].org_id)[-1] == "organization.member.accept_invitation"
@@ -151,16 +157,22 @@ def audit_system(org_id):
 
 
 def test_update_member_profile_and_limit(session, team):
-    m = members.update_member(session, actor=team["owner"], member_id=team["member"].id,
-                              name="Renamed Person", daily_spend_limit_micros=25_000_000)
+    m = members.update_member(
+        session,
+        actor=team["owner"],
+        member_id=team["member"].id,
+        name="Renamed Person",
+        daily_spend_limit_micros=25_000_000,
+    )
     assert (m.name, m.daily_spend_limit_micros) == ("Renamed Person", 25_000_000)
     entry = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
     assert entry.action == "organization.member.update"
     with pytest.raises(ValidationError, match="empty"):
         members.update_member(session, actor=team["owner"], member_id=m.id, name=" ")
     with pytest.raises(ValidationError, match="zero or more"):
-        members.update_member(session, actor=team["owner"], member_id=m.id,
-                              daily_spend_limit_micros=-1)
+        members.update_member(
+            session, actor=team["owner"], member_id=m.id, daily_spend_limit_micros=-1
+        )
 
 
 def test_remove_member(session, team):
@@ -171,7 +183,8 @@ def test_remove_member(session, team):
         members.remove_member(session, actor=admin, member_id=admin.id)
     members.remove_member(session, actor=admin, member_id=member.id)
     assert [m.id for m in members.list_members(session, actor=owner)] == sorted(
-        [owner.id, admin.id], key=lambda i: session.get(Member, i).name)
+        [owner.id, admin.id], key=lambda i: session.get(Member, i).name
+    )
     with pytest.raises(NotFound):
         members.remove_member(session, actor=admin, member_id=member.id)
 
@@ -180,7 +193,9 @@ def test_removed_member_can_be_invited_back(session, team):
     owner, member = team["owner"], team["member"]
     members.remove_member(session, actor=owner, member_id=member.id)
     _, token = members.invite_member(session, actor=owner, email=member.email)
-    back = members.accept_invitation(session, token=token, name="Back Again", password="long-enough")
+    back = members.accept_invitation(
+        session, token=token, name="Back Again", password="long-enough"
+    )
     assert back.id == member.id and back.removed_at is None
 
 
