@@ -18,7 +18,8 @@ if st.session_state.get("authentication_status"):
 done = st.session_state.get("accept_done")
 if done:
     st.success(f"Welcome! Sign in with the username **{done}** and the password you chose.")
-    st.page_link("app.py", label="Go to sign in", icon=":material/login:")
+    # Signed out, the navigation holds only the sign-in pages (not app.py): link by URL.
+    st.link_button("Go to sign in", f"{ui.public_base_url()}/", icon=":material/login:")
     st.stop()
 
 try:
