@@ -15,7 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 import bcrypt
 from sqlmodel import Session, func, select
 
-from kilo import audit, catalog, usage
+from kilo import audit, billing, catalog, usage
 from kilo.errors import Conflict
 from kilo.members import actor_for
 from kilo.models import (
@@ -303,59 +303,16 @@ def _seed_billing(
         at = t0 + timedelta(days=offset, hours=3)
         cents = step // 10_000
         ref = f"demo_cs_{i:03d}"
-        session.add(
-            LedgerEntry(
-                org_id=org.id,
-                at=at,
-                kind="purchase",
-                amount_micros=step,
-                description=f"Credit purchase ${cents / 100:,.2f}",
-                external_ref=ref,
-                actor_id=owner.id,
-            )
-        )
-        inv = Invoice(
-            org_id=org.id,
-            number=f"ACME-{at:%Y}-{i + 1:04d}",
-            kind="top-up",
-            issued_at=at,
-            period_start=at.date(),
-            period_end=at.date(),
-            status="paid",
-            subtotal_cents=cents,
-            total_cents=cents,
-            paid_at=at,
-            lines=[
-                {
-                    "description": "Kilo Gateway credits",
-                    "quantity": 1,
-                    "unit_cents": cents,
-                    "amount_cents": cents,
-                }
-            ],
-        )
-        session.add(inv)
-        session.flush()
-        session.add(
-            Payment(
-                org_id=org.id,
-                at=at,
-                invoice_id=inv.id,
-                amount_cents=cents,
-                status="succeeded",
-                method="card •••• 4242",
-                description=f"Credit top-up {inv.number}",
-                external_ref=f"demo_pi_{i:03d}",
-            )
-        )
-        audit.record(
+        billing.record_credit_purchase(
             session,
+            org=org,
             actor=actor,
-            action="billing.credits.purchase",
-            target=inv.number,
-            message=f"Bought ${cents / 100:,.2f} of credits (demo)",
+            subtotal_cents=cents,
+            tax_cents=0,
+            external_ref=ref,
+            method="card •••• 4242",
             at=at,
-            details={"amount_cents": cents, "external_ref": ref},
+            source="demo",
         )
     session.add(
         LedgerEntry(
