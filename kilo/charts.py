@@ -113,7 +113,12 @@ def usage_ranked_bars(df: pd.DataFrame, *, category: str, measure: str, top: int
         alt.Chart(data)
         .mark_bar()
         .encode(
-            y=alt.Y(f"{category}:N", title=label, sort="-x"),
+            y=alt.Y(
+                f"{category}:N",
+                title=label,
+                sort="-x",
+                axis=alt.Axis(labelLimit=220, labelOverlap=False),
+            ),
             x=alt.X(f"{column}:Q", title=title),
             tooltip=[
                 alt.Tooltip(f"{category}:N", title=label),

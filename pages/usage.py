@@ -166,11 +166,10 @@ def _delta(now: int, before: int, money: bool = False) -> str | None:
         return None if now == 0 else "new"
     diff = now - before
     pct = f"{diff / before:+.1%}"
-    return (
-        f"{'+' if diff >= 0 else '-'}{ui.fmt_micros(abs(diff))} ({pct})"
-        if money
-        else (f"{diff:+,} ({pct})")
-    )
+    sign = "+" if diff >= 0 else "-"
+    if money:  # sub-cent differences (cost per request) keep four places
+        return f"{sign}{ui.fmt_micros(abs(diff), 4 if abs(diff) < 10_000 else 2)} ({pct})"
+    return f"{sign}{ui.fmt_count(abs(diff))} ({pct})"
 
 
 overview = get("get_overview", view, billing=period == "billing", today=today)
@@ -193,12 +192,16 @@ metric_cols[2].metric(
     delta_color="inverse",
 )
 metric_cols[3].metric(
-    "Input tokens", f"{cur['input_tokens']:,}", _delta(cur["input_tokens"], prev["input_tokens"])
+    "Input tokens",
+    ui.fmt_count(cur["input_tokens"]),
+    _delta(cur["input_tokens"], prev["input_tokens"]),
+    help=f"{cur['input_tokens']:,} input tokens",
 )
 metric_cols[4].metric(
     "Output tokens",
-    f"{cur['output_tokens']:,}",
+    ui.fmt_count(cur["output_tokens"]),
     _delta(cur["output_tokens"], prev["output_tokens"]),
+    help=f"{cur['output_tokens']:,} output tokens",
 )
 metric_cols[5].metric(
     "Active users (7 days)", f"{cur['active_7d']:,}", _delta(cur["active_7d"], prev["active_7d"])

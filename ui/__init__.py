@@ -179,3 +179,11 @@ def close_dialog() -> None:
 
 def opened_dialog() -> tuple[str | None, Any]:
     return st.session_state.get(_DIALOG, (None, None))
+
+
+def fmt_count(n: int) -> str:
+    """A large count short enough for a metric card: 14,790 · 112.6M · 3.2B."""
+    for limit, suffix in ((1_000_000_000, "B"), (1_000_000, "M")):
+        if abs(n) >= limit:
+            return f"{n / limit:,.1f}{suffix}"
+    return f"{n:,}"
