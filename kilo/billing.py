@@ -42,6 +42,7 @@ from kilo.models import (
 from kilo.permissions import Actor, allowed, ensure_allowed
 from kilo.stripe_gateway import StripeConfig
 from kilo.usage import total_cost_micros
+from kilo.validation import check_printable
 
 MAX_SEATS = 10_000
 MICROS_PER_CENT = 10_000
@@ -278,6 +279,7 @@ def update_billing_details(
         "billing_email": (email or "").strip(),
     }
     for field, (label, limit) in BILLING_FIELDS.items():
+        check_printable(new[field], label, multiline=field == "billing_address")
         if len(new[field]) > limit:
             raise ValidationError(f"{label} is too long (at most {limit} characters).")
     if new["billing_email"]:
@@ -346,6 +348,7 @@ def add_ledger_entry(
         raise ValidationError("Give a reason; it is shown in the purchase history and audit log.")
     if len(description) > 500:
         raise ValidationError("The reason is too long (at most 500 characters).")
+    check_printable(description, "The reason")
     _lock(session, actor.org_id)
     ref = (external_ref or f"manual:{uuid.uuid4()}").strip()
     if _ledger_ref_exists(session, ref):

@@ -85,7 +85,8 @@ _POLICY_KEYS = (*_POLICY_FIELDS, "retention_days")
 def _load(path: Path) -> Any:
     path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        doc = json.loads(text)
     except FileNotFoundError:
         raise ValidationError(f"{path} does not exist.") from None
     except IsADirectoryError:
@@ -96,6 +97,9 @@ def _load(path: Path) -> Any:
         raise ValidationError(
             f"{path.name} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})."
         ) from None
+    if "\x00" in text or "\\u0000" in text.lower():  # PostgreSQL cannot store NUL in text
+        raise ValidationError(f"{path.name} contains NUL characters; it is not a catalogue file.")
+    return doc
 
 
 def price_per_mtok(value: object) -> Decimal | None:

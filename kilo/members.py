@@ -14,6 +14,7 @@ from kilo import audit
 from kilo.errors import Conflict, NotFound, ValidationError
 from kilo.models import Invitation, Member, Organization, utcnow
 from kilo.permissions import ROLES, Actor, ensure_allowed
+from kilo.validation import check_printable
 
 INVITATION_TTL = timedelta(days=7)
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
@@ -37,11 +38,7 @@ def clean_name(name: str, what: str = "The name") -> str:
         raise ValidationError(f"{what} cannot be empty.")
     if len(cleaned) > 100:
         raise ValidationError(f"{what} is too long (at most 100 characters).")
-    if any(not ch.isprintable() for ch in cleaned):
-        raise ValidationError(
-            f"{what} contains control characters; use letters, digits, spaces and punctuation."
-        )
-    return cleaned
+    return check_printable(cleaned, what)
 
 
 def check_role(role: str) -> str:

@@ -324,6 +324,8 @@ def _text(value: object, name: str, max_len: int) -> str:
         raise ValueError(f"{name} is missing")
     if len(text) > max_len:
         raise ValueError(f"{name} is longer than {max_len} characters")
+    if not text.isprintable():
+        raise ValueError(f"{name} contains control characters")
     return text
 
 

@@ -18,7 +18,7 @@ from kilo.errors import KiloError
 from tests.factories import create_team
 
 SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 texts = st.text(max_size=300)
 weird = st.one_of(
@@ -124,6 +124,17 @@ def test_any_ledger_entry(db_url, team, amount, description, kind):
 
 
 @SETTINGS
+@given(company=weird, address=weird, tax_id=weird, email=weird)
+def test_any_billing_details(db_url, team, company, address, tax_id, email):
+    attempt(
+        db_url,
+        lambda s: billing.update_billing_details(
+            s, actor=team["owner"], company=company, address=address, tax_id=tax_id, email=email
+        ),
+    )
+
+
+@SETTINGS
 @given(
     document=st.one_of(
         texts,
@@ -182,3 +193,35 @@ def test_catalog_import_any_file(db_url, team, tmp_path_factory, content):
     path = tmp_path_factory.mktemp("catalog") / "models.json"
     path.write_text(content)
     attempt(db_url, lambda s: catalog.import_catalog(s, actor=team["admin"], models_path=path))
+
+
+def test_nul_characters_are_refused_everywhere(db_url, team, tmp_path):
+    """PostgreSQL cannot store NUL in text: every entry point refuses it with a message."""
+    models = tmp_path / "models.json"
+    models.write_text(
+        json.dumps({"data": [{"id": "abc/b", "name": "B", "description": "d\u0000"}]})
+    )
+    providers = tmp_path / "providers.json"
+    providers.write_text(json.dumps({"data": [{"slug": "abc", "name": "A"}]}))
+    csv_file = tmp_path / "usage.csv"
+    csv_file.write_text(
+        "timestamp,user_email,model,provider,mode,input_tokens,output_tokens,cost_usd,"
+        f"latency_ms,status\n2026-01-01T00:00:00Z,{team['owner'].email},a/b\x00,x,code,"
+        "1,1,0.1,1,success\n"
+    )
+    changes = [
+        lambda s: catalog.import_catalog(
+            s, actor=team["admin"], models_path=models, providers_path=providers
+        ),
+        lambda s: usage.import_usage(s, actor=team["admin"], path=csv_file),
+        lambda s: organization.rename_organization(s, actor=team["owner"], name="A\x00B"),
+        lambda s: billing.add_ledger_entry(
+            s, actor=team["owner"], kind="promo", amount_micros=1, description="x\x00"
+        ),
+    ]
+    for change in changes:
+        before = snapshot(db_url)
+        with pytest.raises(KiloError):
+            with write_session(db_url) as s:
+                change(s)
+        assert snapshot(db_url) == before
