@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from tests.e2e.conftest import shot, sign_in, wait_idle
 
-VIEWPORT = {"width": 1400, "height": 1000}
+VIEWPORT = {"width": 1400, "height": 1600}  # tall: the main area scrolls inside itself
 INVITEE = "journey.tester@acme.example"
 MODEL = "ibm-granite/granite-4.1-8b"
 MODE_SLUG = "journey-reviewer"
