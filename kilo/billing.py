@@ -1169,7 +1169,7 @@ def seed_demo(session: Session, org: Organization, owner_member: Member, rng: ob
     t0 = org.created_at
     # A top-up bought twice by mistake; the second one was refunded the next day.
     at = t0 + timedelta(days=75, hours=4)
-    number = f"ACME-{at:%Y}-0901"
+    number = next_invoice_number(session, org_id=org.id, at=at)
     inv = Invoice(
         org_id=org.id,
         number=number,

@@ -363,7 +363,7 @@ def _seed_billing(
         at = datetime.combine(month, time(6), tzinfo=UTC)
         inv = Invoice(
             org_id=org.id,
-            number=f"ACME-S{month:%Y%m}-{n:02d}",
+            number=billing.next_invoice_number(session, org_id=org.id, at=at),
             kind="seats",
             issued_at=at,
             period_start=month,
