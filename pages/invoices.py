@@ -17,6 +17,7 @@ from kilo import billing
 from kilo.errors import ValidationError
 from kilo.permissions import Actor, allowed
 from kilo.stripe_gateway import StripeConfig, stripe_config
+from ui.seats import seats_form
 
 actor = ui.guard("billing.view")
 can_buy = allowed(actor, "billing.purchase")
@@ -208,30 +209,14 @@ def buy_dialog(amount_cents: int) -> None:
 
 @st.dialog("Change seats", on_dismiss=ui.close_dialog)
 def seats_dialog() -> None:
-    st.write(
-        f"**{summary.seats_used}** of **{summary.seats}** seats in use at "
-        f"{ui.fmt_cents(summary.seat_price_cents)} per seat per month."
+    seats_form(
+        actor,
+        used=summary.seats_used,
+        total=summary.seats,
+        config=config,
+        prefix="inv",
+        price_cents=summary.seat_price_cents,
     )
-    seats = st.number_input(
-        "Seats",
-        min_value=1,
-        max_value=billing.MAX_SEATS,
-        value=summary.seats,
-        step=1,
-        key="inv_seats_value",
-    )
-    st.caption(
-        "The change is prorated for the rest of the billing period"
-        + (" and updates the Stripe subscription." if config else f" ({DEMO_LABEL}).")
-    )
-    if st.button("Change seats", type="primary", key="inv_seats_submit"):
-        change = ui.run_action(
-            lambda s: billing.change_seats(s, actor=actor, seats=int(seats), config=config),
-            success=f"Seats set to {int(seats)}",
-        )
-        if change is not None:
-            ui.close_dialog()
-            st.rerun()
 
 
 @st.dialog("Refund unused credits", on_dismiss=ui.close_dialog)

@@ -8,6 +8,7 @@ import streamlit as st
 import ui
 from kilo import access, billing, members, organization
 from kilo.permissions import ROLES, Actor, allowed
+from ui.seats import seats_form
 
 actor = ui.guard("organization.view")
 can_manage = allowed(actor, "members.manage")
@@ -140,28 +141,13 @@ def remove_member_dialog(row: dict) -> None:
 
 @st.dialog("Manage seats", on_dismiss=ui.close_dialog)
 def seats_dialog() -> None:
-    st.write(
-        f"**{ov.seats_used}** of **{ov.seats_total}** seats in use "
-        "(members and pending invitations)."
+    seats_form(
+        actor,
+        used=ov.seats_used,
+        total=ov.seats_total,
+        prefix="org",
+        config=billing.resolve_config(),
     )
-    seats = st.number_input(
-        "Seats",
-        min_value=1,
-        max_value=billing.MAX_SEATS,
-        value=ov.seats_total,
-        step=1,
-        key="org_seats_value",
-    )
-    if st.button("Change seats", type="primary", key="org_seats_submit"):
-        if (
-            ui.run_action(
-                lambda s: billing.change_seats(s, actor=actor, seats=int(seats)),
-                success=f"Seats set to {int(seats)}",
-            )
-            is not None
-        ):
-            ui.close_dialog()
-            st.rerun()
 
 
 @st.dialog("Default model", on_dismiss=ui.close_dialog)
