@@ -520,6 +520,7 @@ def record_credit_purchase(
         actor=actor,
         action="billing.credits.purchase",
         target=invoice.number,
+        at=at,
         message=f"Bought {usd_cents(subtotal_cents)} of credits"
         + (" (demo mode, no real payment)" if source == "demo" else " via Stripe"),
         details={
@@ -541,6 +542,7 @@ def record_refund(
     invoice: Invoice,
     refunded_total_cents: int,
     source: str,
+    at: datetime | None = None,
 ) -> Payment | None:
     """Bring the invoice's refunded amount up to `refunded_total_cents` (cumulative).
 
@@ -556,7 +558,7 @@ def record_refund(
     ref = f"refund:{invoice.id}:{refunded_total_cents}"
     if _payment_ref_exists(session, ref):
         return None
-    now = utcnow()
+    now = at or utcnow()
     payment = Payment(
         org_id=org.id,
         at=now,
@@ -594,6 +596,7 @@ def record_refund(
         actor=actor,
         action="billing.refund",
         target=invoice.number,
+        at=now,
         message=f"Refunded {usd_cents(delta)} of {invoice.number}"
         + (f" ({usd(credits)} of credits removed)" if credits else "")
         + (" (demo mode)" if source == "demo" else ""),
@@ -1169,98 +1172,25 @@ def seed_demo(session: Session, org: Organization, owner_member: Member, rng: ob
     t0 = org.created_at
     # A top-up bought twice by mistake; the second one was refunded the next day.
     at = t0 + timedelta(days=75, hours=4)
-    number = next_invoice_number(session, org_id=org.id, at=at)
-    inv = Invoice(
-        org_id=org.id,
-        number=number,
-        kind="top-up",
-        issued_at=at,
-        period_start=at.date(),
-        period_end=at.date(),
-        status="paid",
+    entry = record_credit_purchase(
+        session,
+        org=org,
+        actor=actor,
         subtotal_cents=20_000,
-        total_cents=20_000,
-        paid_at=at,
-        lines=[
-            {
-                "description": "Kilo Gateway credits",
-                "quantity": 1,
-                "unit_cents": 20_000,
-                "amount_cents": 20_000,
-            }
-        ],
-    )
-    session.add(inv)
-    session.flush()
-    session.add(
-        LedgerEntry(
-            org_id=org.id,
-            at=at,
-            kind="purchase",
-            amount_micros=200_000_000,
-            description="Credit purchase $200.00",
-            external_ref="demo_cs_dup",
-            actor_id=owner_member.id,
-            invoice_id=inv.id,
-        )
-    )
-    session.add(
-        Payment(
-            org_id=org.id,
-            at=at,
-            invoice_id=inv.id,
-            amount_cents=20_000,
-            status="succeeded",
-            method="card •••• 4242",
-            description=f"Credit top-up {number}",
-            external_ref="demo_pi_dup",
-        )
-    )
-    audit.record(
-        session,
-        actor=actor,
-        action="billing.credits.purchase",
-        target=number,
-        message="Bought $200.00 of credits (demo)",
+        tax_cents=0,
+        external_ref="demo_cs_dup",
+        method="card •••• 4242",
         at=at,
-        details={"amount_cents": 20_000, "external_ref": "demo_cs_dup"},
+        source="demo",
     )
-    at = at + timedelta(days=1)
-    ref = f"refund:{inv.id}:20000"
-    session.add(
-        LedgerEntry(
-            org_id=org.id,
-            at=at,
-            kind="refund",
-            amount_micros=-200_000_000,
-            description=f"Refund of {number}",
-            external_ref=ref,
-            actor_id=owner_member.id,
-            invoice_id=inv.id,
-        )
-    )
-    session.add(
-        Payment(
-            org_id=org.id,
-            at=at,
-            invoice_id=inv.id,
-            amount_cents=-20_000,
-            status="refunded",
-            method="refund",
-            description=f"Refund of {number}",
-            external_ref=ref,
-        )
-    )
-    inv.status, inv.refunded_cents = "refunded", 20_000
-    session.add(inv)
-    audit.record(
+    record_refund(
         session,
+        org=org,
         actor=actor,
-        action="billing.refund",
-        target=number,
-        message=f"Refunded $200.00 of {number} ($200.00 of credits removed)",
-        at=at,
-        details={"invoice": number, "amount_cents": 20_000},
+        invoice=session.get(Invoice, entry.invoice_id),
+        refunded_total_cents=20_000,
+        source="demo",
+        at=at + timedelta(days=1),
     )
     # A seat invoice issued with the wrong quantity, voided and reissued.
     seat = session.exec(
