@@ -202,7 +202,7 @@ def buy_dialog(amount_cents: int) -> None:
                 "amount_cents": start.amount_cents,
             }
         else:
-            st.session_state.pop("inv_pdf_pick", None)  # show the new invoice first
+            st.session_state["inv_pick_newest"] = True  # show the new invoice first
             ui.close_dialog()
         st.rerun()
 
@@ -343,7 +343,7 @@ if returned:
         )
         if outcome is not None:
             level = "success" if outcome.status in ("applied", "already_applied") else "info"
-            st.session_state.pop("inv_pdf_pick", None)
+            st.session_state["inv_pick_newest"] = True
             st.session_state["inv_flash"] = (level, outcome.message)
 if st.query_params.get("checkout") == "cancelled":
     del st.query_params["checkout"]
@@ -475,6 +475,10 @@ with tab_inv:
             column_config={"Date": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
         )
         by_id = {int(r["id"]): r for r in invoices.to_dict("records")}
+        if st.session_state.pop("inv_pick_newest", False):
+            # Set before the widget exists: the browser still holds the old choice, and
+            # dropping the key alone would let that stale value come back on the rerun.
+            st.session_state["inv_pdf_pick"] = next(iter(by_id))
         pick_col, dl_col, refund_col = st.columns([3, 1, 1], vertical_alignment="bottom")
         picked = pick_col.selectbox(
             "Invoice",

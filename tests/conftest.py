@@ -13,11 +13,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from kilo import db
+
+# No per-example deadline: CI machines are shared and a first example pays for imports,
+# so deadlines only make property tests flaky. Speed is measured by bench/, not tests.
+settings.register_profile("kilo", deadline=None)
+settings.load_profile("kilo")
 
 PG_URL = os.environ.get("KILO_TEST_DATABASE_URL")
 # Unique per process: several test runs may share one PostgreSQL server.

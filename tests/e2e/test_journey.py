@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime
+
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import shot, sign_in, wait_idle
 
@@ -191,7 +194,10 @@ def test_owner_and_member_journey(server, browser):
     toast_or_text(page, "Added $50.00 of credits (demo)")
     rendered(page, ["stDataFrame"])
     pick = page.locator(".st-key-inv_pdf_pick")
-    assert "Credit top-up" in pick.locator("input").first.input_value()
+    # The new invoice is picked (not the choice the browser held before the purchase).
+    expect(pick.locator("input").first).to_have_value(
+        re.compile(r"Credit top-up · \$50\.00 · paid"), timeout=30_000
+    )
     with page.expect_download(timeout=60_000) as dl:
         page.locator(".st-key-inv_pdf_download button").click()
     pdf = dl.value
