@@ -433,6 +433,39 @@ class UsageHourlyMember(_UsageMeasures, table=True):
     weekday: int
 
 
+class UsageHourlyDim(_UsageMeasures, table=True):
+    """Rollup per UTC day x hour x one of model/provider/mode (`dim`, `value`): the
+    weekday x hour heatmap filtered by one dimension, without reading raw events."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "dim", "value", "day", "hour", name="uq_usage_hourly_dim"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    dim: str = Field(max_length=10)
+    value: str = Field(max_length=200)
+    day: date
+    hour: int
+    weekday: int
+
+
+class UsageMonthlyMember(_UsageMeasures, table=True):
+    """Rollup per calendar month x member, recomputed from `UsageDailyMember` for the months
+    each batch touches: per-member statistics over long periods read 12 rows a member a
+    year instead of 365. `month` is the month's first day."""
+
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "month", "member_id", name="uq_usage_monthly_member"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id")
+    month: date
+    member_id: int
+    active_days: int = Field(default=0)
+
+
 # --------------------------------------------------------------------------------------
 # Billing (kilo.billing)
 # --------------------------------------------------------------------------------------

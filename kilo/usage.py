@@ -1,13 +1,14 @@
 """Usage: ingest of usage events, rollups, and the analytics the Usage tab reads.
 
 Writing
-    `insert_events` stores validated events and folds them into six rollups in the same
-    transaction: day x member x model x provider x mode (`UsageDaily`), day x model x
-    provider x mode (`UsageDailyModel`), day x one of model/provider/mode
-    (`UsageDailyDim`), day x member (`UsageDailyMember`), and UTC day x hour with and
-    without the member (`UsageHourly`, `UsageHourlyMember`). Rollups hold sums only (plus a
-    latency histogram in the daily model ones), so they merge exactly and their totals
-    equal the sums over raw events. The per-event work is vectorised with pandas.
+    `insert_events` stores validated events and folds them into the rollups in the same
+    transaction (`kilo.rollups`, grouping done by the database): day x member x model x
+    provider x mode (`UsageDaily`), day x model x provider x mode (`UsageDailyModel`), day x
+    one of model/provider/mode (`UsageDailyDim`), day x member (`UsageDailyMember`), month x
+    member (`UsageMonthlyMember`), and UTC day x hour organization-wide, per member and per
+    one of model/provider/mode (`UsageHourly`, `UsageHourlyMember`, `UsageHourlyDim`).
+    Rollups hold sums only (plus a latency histogram in the daily ones), so they merge
+    exactly and their totals equal the sums over raw events.
     `record_usage` records one gateway request; `import_usage` ingests a CSV/JSONL file
     (our columns, or OpenRouter's activity export), validated whole before a row is stored.
 
@@ -15,8 +16,8 @@ Reading
     Every analytics function takes a `UsageFilter` (period + members/models/providers/modes),
     checks `usage.view_own` / `usage.view_all`, picks the narrowest rollup that has every
     dimension the query filters or groups on, and aggregates in SQL. Raw events are read
-    only by the weekday x hour heatmap when it is filtered by model, provider or mode
-    (still aggregated in SQL).
+    only by the weekday x hour heatmap when it is filtered by two or more of model,
+    provider and mode, or by a member and one of them (still aggregated in SQL).
 """
 
 from __future__ import annotations
@@ -34,17 +35,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Integer as _INT
-from sqlalchemy import distinct, func, literal, select
+from sqlalchemy import and_, distinct, func, literal, or_, select, union_all
 from sqlmodel import Session
 
-from kilo import audit
+from kilo import audit, rollups
 from kilo.errors import NotFound, PermissionDenied, ValidationError
 from kilo.models import (
     LATENCY_BOUNDS_MS,
-    LATENCY_BUCKETS,
     Member,
     Organization,
     Provider,
@@ -54,42 +53,16 @@ from kilo.models import (
     UsageDailyModel,
     UsageEvent,
     UsageHourly,
+    UsageHourlyDim,
     UsageHourlyMember,
+    UsageMonthlyMember,
 )
 from kilo.permissions import Actor, allowed, ensure_allowed
+from kilo.rollups import HISTOGRAM, MEASURES
 
-MEASURES = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cost_micros",
-    "latency_ms_sum",
-)
-HISTOGRAM = tuple(f"lat_b{i}" for i in range(LATENCY_BUCKETS))
-ROLLUP_SUMS = MEASURES  # kept for callers of the first version
 DIMENSIONS = ("member_id", "model_id", "provider", "mode")
 STATUSES = ("success", "error")
 MODE_RE = re.compile(r"^[a-z0-9-]{1,50}$")
-_EVENT_COLUMNS = (
-    "org_id",
-    "at",
-    "member_id",
-    "model_id",
-    "provider",
-    "mode",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cost_micros",
-    "latency_ms",
-    "status",
-    "external_id",
-)
-_BATCH = 20_000
 
 
 # ---------------------------------------------------------------------------------------
@@ -102,165 +75,15 @@ def latency_bucket(latency_ms: int) -> int:
     return bisect.bisect_left(LATENCY_BOUNDS_MS, latency_ms)
 
 
-_INT_FIELDS = (
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cost_micros",
-    "latency_ms",
-)
-
-
-def _event_frame(events: list[dict]) -> pd.DataFrame:
-    """Events as columns, with defaults filled and the derived rollup keys (vectorised:
-    the per-event Python work is what limits ingest speed)."""
-    frame = pd.DataFrame.from_records(
-        events,
-        columns=[
-            "at",
-            "member_id",
-            "model_id",
-            "provider",
-            "mode",
-            *_INT_FIELDS,
-            "status",
-            "external_id",
-        ],
-    )
-    for name in _INT_FIELDS:
-        frame[name] = frame[name].fillna(0).astype("int64")
-    frame["member_id"] = frame["member_id"].astype("int64")
-    frame["mode"] = frame["mode"].fillna("code").replace("", "code")
-    frame["status"] = frame["status"].fillna("success")
-    frame["external_id"] = (
-        frame["external_id"].astype(object).where(frame["external_id"].notna(), None)
-    )
-    at = pd.to_datetime(frame["at"], utc=True)
-    frame["at"] = at
-    naive = at.dt.tz_convert(None).to_numpy()
-    frame["day"] = naive.astype("datetime64[D]")
-    frame["hour"] = at.dt.hour.astype("int64")
-    frame["weekday"] = at.dt.dayofweek.astype("int64")
-    frame["requests"] = 1
-    frame["errors"] = (frame["status"] != "success").astype("int64")
-    frame["latency_ms_sum"] = frame["latency_ms"]
-    buckets = np.searchsorted(
-        np.asarray(LATENCY_BOUNDS_MS), frame["latency_ms"].to_numpy(), side="left"
-    )
-    hist = np.zeros((len(frame), LATENCY_BUCKETS), dtype="int64")
-    hist[np.arange(len(frame)), buckets] = 1
-    for i, name in enumerate(HISTOGRAM):
-        frame[name] = hist[:, i]
-    return frame
-
-
-def _rollup(frame: pd.DataFrame, keys: list[str], histogram: bool) -> pd.DataFrame:
-    cols = list(MEASURES + HISTOGRAM) if histogram else list(MEASURES)
-    return frame.groupby(keys, sort=False, observed=True)[cols].sum().reset_index()
-
-
-def rollup_rows(org_id: int, events: list[dict]) -> list[dict]:
-    """The `UsageDaily` rows (finest daily rollup) for `events`, as dicts."""
-    keys = ["day", "member_id", "model_id", "provider", "mode"]
-    out = _rollup(_event_frame(events), keys, True)
-    out["day"] = pd.to_datetime(out["day"]).dt.date
-    return [{"org_id": org_id, **row} for row in out.to_dict("records")]
-
-
-def _upsert(
-    session: Session,
-    table: str,
-    keys: tuple[str, ...],
-    measures: tuple[str, ...],
-    rows: list[tuple],
-) -> None:
-    """INSERT .. ON CONFLICT DO UPDATE adding the measures (same SQL on SQLite and PostgreSQL).
-
-    `weekday` is derived from `day`, so it is not part of the unique key."""
-    if not rows:
-        return
-    conn = session.connection()
-    ph = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    cols = ("org_id", *keys, *measures)
-    conflict = ", ".join(k for k in keys if k != "weekday")
-    sql = (
-        f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join([ph] * len(cols))}) "  # noqa: S608
-        f"ON CONFLICT (org_id, {conflict}) DO UPDATE SET "
-        + ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
-    )
-    for start in range(0, len(rows), _BATCH):
-        conn.exec_driver_sql(sql, rows[start : start + _BATCH])
-
-
-def _tuples(org_id: int, frame: pd.DataFrame, cols: list[str]) -> list[tuple]:
-    """Rows as tuples of plain Python values (drivers reject numpy scalars)."""
-    columns = [[org_id] * len(frame)] + [frame[c].tolist() for c in cols]
-    return list(zip(*columns, strict=True))
-
-
 def insert_events(session: Session, *, org_id: int, events: list[dict]) -> int:
     """Insert validated events and fold them into every rollup, in the caller's transaction.
 
     Each event is a dict with `at` (aware datetime), `member_id`, `model_id`, `provider`,
     and optionally `mode`, token counts, `cost_micros`, `latency_ms`, `status`,
     `external_id`. No validation here: callers (`record_usage`, `import_usage`) validate.
+    The rollups are computed by the database (`kilo.rollups`).
     """
-    if not events:
-        return 0
-    frame = _event_frame(events)
-    conn = session.connection()
-    sqlite = conn.dialect.name == "sqlite"
-    if sqlite:  # the text SQLAlchemy's SQLite DateTime and Date store
-        at_values = pd.Series(
-            np.datetime_as_string(
-                frame["at"].dt.tz_convert(None).to_numpy().astype("datetime64[us]"), unit="us"
-            ),
-        ).str.replace("T", " ", regex=False)
-        frame["day"] = np.datetime_as_string(frame["day"].to_numpy(), unit="D")
-    else:
-        at_values = pd.Series(frame["at"].dt.to_pydatetime(), dtype=object)
-        frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    raw = frame[
-        ["member_id", "model_id", "provider", "mode", *_INT_FIELDS, "status", "external_id"]
-    ].assign(at=at_values.to_numpy())
-    event_cols = [c for c in _EVENT_COLUMNS if c != "org_id"]
-    rows = _tuples(org_id, raw, event_cols)
-    if sqlite:
-        sql = (
-            f"INSERT INTO usageevent ({', '.join(_EVENT_COLUMNS)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})"
-        )
-        for start in range(0, len(rows), _BATCH):
-            conn.exec_driver_sql(sql, rows[start : start + _BATCH])
-    else:  # PostgreSQL: COPY is several times faster than INSERT for bulk rows
-        cursor = conn.connection.dbapi_connection.cursor()
-        with cursor.copy(f"COPY usageevent ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-
-    full_keys = ["day", "member_id", "model_id", "provider", "mode"]
-    for table, keys, histogram in (
-        ("usagedaily", full_keys, True),
-        ("usagedailymodel", ["day", "model_id", "provider", "mode"], True),
-        ("usagedailymember", ["day", "member_id"], False),
-        ("usagehourly", ["day", "hour", "weekday"], False),
-        ("usagehourlymember", ["member_id", "day", "hour", "weekday"], False),
-    ):
-        rolled = _rollup(frame, keys, histogram)
-        measures = MEASURES + HISTOGRAM if histogram else MEASURES
-        _upsert(session, table, tuple(keys), measures, _tuples(org_id, rolled, [*keys, *measures]))
-    for dim in ("model_id", "provider", "mode"):
-        rolled = _rollup(frame, ["day", dim], True).rename(columns={dim: "value"})
-        rolled.insert(0, "dim", dim)
-        _upsert(
-            session,
-            "usagedailydim",
-            ("dim", "day", "value"),
-            MEASURES + HISTOGRAM,
-            _tuples(org_id, rolled, ["dim", "day", "value", *MEASURES, *HISTOGRAM]),
-        )
-    return len(events)
+    return rollups.store_events(session, org_id=org_id, events=events)
 
 
 # ---------------------------------------------------------------------------------------
@@ -1209,11 +1032,19 @@ def _heatmap_from_events(session: Session, org_id: int, f: UsageFilter) -> list[
 def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFrame:
     """Requests, errors, cost and tokens by UTC weekday (0 = Monday) x hour, all 168 cells."""
     f = _scope(session, actor, f)
-    rollup = _pick(set(f.dims()), hourly=True)
-    if rollup is None:  # filtered by model/provider/mode: aggregate raw events in SQL
+    dims = f.dims()
+    rollup = _pick(set(dims), hourly=True)
+    if rollup is None and len(dims) == 1:  # one of model/provider/mode
+        (dim, values), t = next(iter(dims.items())), UsageHourlyDim
+        conds = [t.dim == dim, t.value.in_(values)]
+    elif rollup is not None:
+        t = rollup.table
+        conds = [getattr(t, d).in_(values) for d, values in dims.items()]
+    else:  # several dimensions together: aggregate raw events, still in SQL
+        t = None
+    if t is None:
         rows = _heatmap_from_events(session, actor.org_id, f)
     else:
-        t = rollup.table
         stmt = select(
             t.weekday,
             t.hour,
@@ -1221,9 +1052,7 @@ def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFra
             func.sum(t.errors).label("errors"),
             func.sum(t.cost_micros).label("cost_micros"),
             func.sum(t.input_tokens + t.output_tokens).label("tokens"),
-        ).where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
-        for dim, values in f.dims().items():
-            stmt = stmt.where(getattr(t, dim).in_(values))
+        ).where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end, *conds)
         stmt = stmt.group_by(t.weekday, t.hour)
         rows = [{k: _to_int(v) for k, v in r.items()} for r in session.execute(stmt).mappings()]
     grid = pd.DataFrame([(w, h) for w in range(7) for h in range(24)], columns=["weekday", "hour"])
@@ -1272,6 +1101,57 @@ def _member_names(session: Session, org_id: int) -> pd.DataFrame:
     )
 
 
+def month_split(start: date, end: date) -> tuple[tuple[date, date] | None, list[tuple[date, date]]]:
+    """Split inclusive days into whole calendar months (first and last month's first days,
+    or None) and the leftover day ranges before and after them."""
+    first = start if start.day == 1 else month_end(start) + timedelta(days=1)
+    last = end if end == month_end(end) else month_start(end) - timedelta(days=1)
+    if first > last:
+        return None, [(start, end)]
+    partial = [(start, first - timedelta(days=1))] if start < first else []
+    if end > last:
+        partial.append((last + timedelta(days=1), end))
+    return (first, month_start(last)), partial
+
+
+def _member_stats_by_month(org_id: int, f: UsageFilter) -> Any:
+    """Per-member sums and active days: whole months from the monthly rollup, the days
+    around them from the daily one (12 rows a member a year instead of 365)."""
+    months, partial = month_split(f.start, f.end)
+    m, d = UsageMonthlyMember, UsageDailyMember
+    parts = []
+    if months is not None:
+        parts.append(
+            select(
+                m.member_id,
+                *[getattr(m, x).label(x) for x in MEASURES],
+                m.active_days.label("active_days"),
+            ).where(
+                m.org_id == org_id,
+                m.month >= months[0],
+                m.month <= months[1],
+                *([m.member_id.in_(f.members)] if f.members else []),
+            )
+        )
+    if partial:
+        parts.append(
+            select(
+                d.member_id,
+                *[getattr(d, x).label(x) for x in MEASURES],
+                literal(1).label("active_days"),
+            ).where(
+                d.org_id == org_id,
+                or_(*[and_(d.day >= lo, d.day <= hi) for lo, hi in partial]),
+                *([d.member_id.in_(f.members)] if f.members else []),
+            )
+        )
+    u = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+    return select(
+        u.c.member_id,
+        *[func.sum(u.c[x]).label(x) for x in (*MEASURES, "active_days")],
+    ).group_by(u.c.member_id)
+
+
 def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFrame:
     """Per-member statistics of the view (owners/admins, when analytics are on).
 
@@ -1286,17 +1166,20 @@ def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.D
             "Organization settings."
         )
     f = _scope(session, actor, f)
-    rollup = _pick(set(f.dims()) | {"member_id"})
-    t = rollup.table
-    active_days = func.count(distinct(t.day))
-    stmt = select(
-        t.member_id,
-        *[func.sum(getattr(t, m)).label(m) for m in MEASURES],
-        active_days.label("active_days"),
-    ).where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
-    for dim, values in f.dims().items():
-        stmt = stmt.where(getattr(t, dim).in_(values))
-    stmt = stmt.group_by(t.member_id)
+    if set(f.dims()) <= {"member_id"}:
+        stmt = _member_stats_by_month(actor.org_id, f)
+    else:
+        rollup = _pick(set(f.dims()) | {"member_id"})
+        t = rollup.table
+        active_days = func.count(distinct(t.day))
+        stmt = select(
+            t.member_id,
+            *[func.sum(getattr(t, m)).label(m) for m in MEASURES],
+            active_days.label("active_days"),
+        ).where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
+        for dim, values in f.dims().items():
+            stmt = stmt.where(getattr(t, dim).in_(values))
+        stmt = stmt.group_by(t.member_id)
     rows = [{k: _to_int(v) for k, v in r.items()} for r in session.execute(stmt).mappings()]
     stats = _frame(rows, ("member_id",), (*MEASURES, "active_days"))
     frame = _member_names(session, actor.org_id).merge(stats, on="member_id", how="inner")

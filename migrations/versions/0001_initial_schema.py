@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 04:58:49.719111
+Create Date: 2026-12-02 06:09:39.934233
 """
 
 from collections.abc import Sequence
@@ -439,6 +439,30 @@ def upgrade() -> None:
         sa.UniqueConstraint("org_id", "day", "hour", name="uq_usage_hourly"),
     )
     op.create_table(
+        "usagehourlydim",
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("errors", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_read_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
+        sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("dim", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+        sa.Column("value", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("hour", sa.Integer(), nullable=False),
+        sa.Column("weekday", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "dim", "value", "day", "hour", name="uq_usage_hourly_dim"),
+    )
+    op.create_table(
         "usagehourlymember",
         sa.Column("requests", sa.BigInteger(), nullable=False),
         sa.Column("errors", sa.BigInteger(), nullable=False),
@@ -460,6 +484,28 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("org_id", "member_id", "day", "hour", name="uq_usage_hourly_member"),
+    )
+    op.create_table(
+        "usagemonthlymember",
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("errors", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_read_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
+        sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("month", sa.Date(), nullable=False),
+        sa.Column("member_id", sa.Integer(), nullable=False),
+        sa.Column("active_days", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("org_id", "month", "member_id", name="uq_usage_monthly_member"),
     )
     op.create_table(
         "invitation",
@@ -621,7 +667,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_invitation_org_id"))
 
     op.drop_table("invitation")
+    op.drop_table("usagemonthlymember")
     op.drop_table("usagehourlymember")
+    op.drop_table("usagehourlydim")
     op.drop_table("usagehourly")
     op.drop_table("usagedailymodel")
     with op.batch_alter_table("usagedailymember", schema=None) as batch_op:

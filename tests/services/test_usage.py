@@ -22,7 +22,9 @@ from kilo.models import (
     UsageDailyModel,
     UsageEvent,
     UsageHourly,
+    UsageHourlyDim,
     UsageHourlyMember,
+    UsageMonthlyMember,
 )
 from kilo.permissions import system_actor
 from tests.factories import create_team
@@ -125,7 +127,14 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
 
     # Every rollup table sums to the raw events.
     raw_all = _raw_sums(session, org_id, START, START + timedelta(days=41))
-    for table in (UsageDaily, UsageDailyModel, UsageDailyMember, UsageHourly, UsageHourlyMember):
+    for table in (
+        UsageDaily,
+        UsageDailyModel,
+        UsageDailyMember,
+        UsageMonthlyMember,
+        UsageHourly,
+        UsageHourlyMember,
+    ):
         cost, req, err = session.execute(
             select(
                 func.sum(table.cost_micros), func.sum(table.requests), func.sum(table.errors)
@@ -137,13 +146,13 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
             raw_all["errors"],
         ), table.__name__
     for dim in ("model_id", "provider", "mode"):  # each dimension partitions all events
-        t = UsageDailyDim
-        cost, req = session.execute(
-            select(func.sum(t.cost_micros), func.sum(t.requests)).where(
-                t.org_id == org_id, t.dim == dim
-            )
-        ).one()
-        assert (int(cost), int(req)) == (raw_all["cost_micros"], raw_all["requests"]), dim
+        for t in (UsageDailyDim, UsageHourlyDim):
+            cost, req = session.execute(
+                select(func.sum(t.cost_micros), func.sum(t.requests)).where(
+                    t.org_id == org_id, t.dim == dim
+                )
+            ).one()
+            assert (int(cost), int(req)) == (raw_all["cost_micros"], raw_all["requests"]), dim
     assert usage.total_cost_micros(session, org_id=org_id) == raw_all["cost_micros"]
     hist = session.execute(
         select(*[func.sum(getattr(UsageDaily, h)) for h in usage.HISTOGRAM]).where(
@@ -183,6 +192,91 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
         session, actor=member, f=usage.UsageFilter(start=f.start, end=f.end, members=(owner.id,))
     )
     assert (got["cost_micros"], got["requests"]) == (own["cost_micros"], own["requests"])
+    session.rollback()
+
+
+@given(
+    start=st.dates(date(2025, 11, 1), date(2026, 6, 30)),
+    days=st.integers(1, 200),
+)
+def test_month_split_partitions_the_days(start, days):
+    end = start + timedelta(days=days - 1)
+    months, partial = usage.month_split(start, end)
+    covered = [d for lo, hi in partial for d in _days(lo, hi)]
+    if months is not None:
+        assert months[0].day == 1 and months[1].day == 1 and months[0] <= months[1]
+        covered += _days(months[0], usage.month_end(months[1]))
+    assert sorted(covered) == _days(start, end)  # every day exactly once
+    assert len(partial) <= 2 and all(lo <= hi for lo, hi in partial)
+
+
+def _days(lo: date, hi: date) -> list[date]:
+    return [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    specs=st.lists(
+        event_strategy.map(lambda s: s | {"day": s["day"] * 3}), min_size=1, max_size=50
+    ),
+    split=st.integers(1, 4),
+    window=st.tuples(st.integers(0, 125), st.integers(0, 125)),
+    dim=st.sampled_from([("models", "model_id"), ("providers", "provider"), ("modes", "mode")]),
+)
+def test_monthly_member_stats_and_one_dimension_heatmap_equal_raw_events(
+    session, specs, split, window, dim
+):
+    """Per-member statistics (whole months from the monthly rollup, edges from the daily
+    one) and the heatmap filtered by one dimension (hourly dimension rollup) equal the same
+    figures computed over raw events, over periods crossing month boundaries."""
+    team = create_team(session)
+    owner = team["owner"]
+    member_ids = [owner.id, team["admin"].id, team["member"].id]
+    events = _events(specs, member_ids)  # days 0..120 from 1 March: four months
+    chunk = max(1, len(events) // split)
+    for i in range(0, len(events), chunk):  # batches revisit months: monthly rows recomputed
+        usage.insert_events(session, org_id=owner.org_id, events=events[i : i + chunk])
+    session.flush()
+    lo, hi = sorted(window)
+    f = usage.UsageFilter(start=START + timedelta(days=lo), end=START + timedelta(days=hi))
+    inside = [e for e in events if f.start <= e["at"].date() <= f.end]
+
+    stats = usage.list_member_usage(session, actor=owner, f=f)
+    got = {
+        int(r.member_id): (int(r.requests), int(r.cost_micros), int(r.active_days))
+        for r in stats.itertuples()
+    }
+    expected = {}
+    for m in {e["member_id"] for e in inside}:
+        mine = [e for e in inside if e["member_id"] == m]
+        expected[m] = (
+            len(mine),
+            sum(e["cost_micros"] for e in mine),
+            len({e["at"].date() for e in mine}),
+        )
+    assert got == expected
+
+    field, column = dim
+    value = events[0][column]
+    heat = usage.get_heatmap(
+        session, actor=owner, f=usage.UsageFilter(start=f.start, end=f.end, **{field: (value,)})
+    )
+    cells: dict[tuple[int, int], list[int]] = {}
+    for e in inside:
+        if e[column] == value:
+            cell = cells.setdefault((e["at"].weekday(), e["at"].hour), [0, 0])
+            cell[0] += 1
+            cell[1] += e["cost_micros"]
+    got_cells = {
+        (int(r.weekday), int(r.hour)): [int(r.requests), int(r.cost_micros)]
+        for r in heat.itertuples()
+        if r.requests
+    }
+    assert got_cells == cells
     session.rollback()
 
 
