@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -222,7 +223,10 @@ def rollup_queries(url: str, actor, member_id: int, model: str, end: date) -> di
             usage.get_breakdown, f=one_member, by=("model_id",), daily=True
         ),
         "one model filter, totals (30d)": q(usage.get_totals, f=one_model),
-        "one model filter, heatmap from raw events (30d)": q(usage.get_heatmap, f=one_model),
+        "one model filter, heatmap (30d)": q(usage.get_heatmap, f=one_model),
+        "model + mode filter, heatmap from raw events (30d)": q(
+            usage.get_heatmap, f=replace(one_model, modes=("code",))
+        ),
         "CSV export (30d, per member)": q(usage.export_csv, f=d30),
     }
 
@@ -365,6 +369,34 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
                 ].sum()
             )(window(d30_ts)[window(d30_ts)["member_id"] == member_id]),
         ),
+        "one model filter, heatmap (30d)": (
+            duck(
+                f"SELECT isodow(at), hour(at), count(*), sum(cost_micros) FROM events "  # noqa: S608 (constant SQL)
+                f"WHERE {w} AND model_id = ? GROUP BY 1, 2",
+                d30_ts,
+                end_ts,
+                model,
+            ),
+            lambda: (
+                lambda x: x.groupby([x["at"].dt.day_of_week, x["at"].dt.hour])["cost_micros"].sum()
+            )(window(d30_ts)[window(d30_ts)["model_id"] == model]),
+        ),
+        "model + mode filter, heatmap from raw events (30d)": (
+            duck(
+                f"SELECT isodow(at), hour(at), count(*), sum(cost_micros) FROM events "  # noqa: S608 (constant SQL)
+                f"WHERE {w} AND model_id = ? AND mode = 'code' GROUP BY 1, 2",
+                d30_ts,
+                end_ts,
+                model,
+            ),
+            lambda: (
+                lambda x: x.groupby([x["at"].dt.day_of_week, x["at"].dt.hour])["cost_micros"].sum()
+            )(
+                window(d30_ts)[
+                    (window(d30_ts)["model_id"] == model) & (window(d30_ts)["mode"] == "code")
+                ]
+            ),
+        ),
         "one model filter, totals (30d)": (
             duck(
                 f"SELECT count(*), sum(cost_micros) FROM events WHERE {w} AND model_id = ?",  # noqa: S608 (constant SQL)
@@ -452,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
         UsageDailyDim,
         UsageDailyMember,
         UsageDailyModel,
+        UsageHourlyDim,
         UsageHourlyMember,
+        UsageMonthlyMember,
     )
 
     with read_session(url) as s:
@@ -464,13 +498,15 @@ def main(argv: list[str] | None = None) -> int:
                 UsageDailyModel,
                 UsageDailyDim,
                 UsageDailyMember,
+                UsageMonthlyMember,
                 UsageHourlyMember,
+                UsageHourlyDim,
             )
         }
     size_mb = Path(args.db).stat().st_size / 2**20 if not args.url else float("nan")
     print("\nIngest")
     print(
-        f"  insert_events (events + 6 rollups): {args.events / db_time:>12,.0f} events/s "
+        f"  insert_events (events + 8 rollups): {args.events / db_time:>12,.0f} events/s "
         f"({db_time:.1f} s)"
     )
     print(f"  building the event dicts (not counted): {prep_time:.1f} s")

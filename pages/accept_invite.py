@@ -29,12 +29,15 @@ except KiloError as exc:
     st.error(str(exc), icon=":material/link_off:")
     st.stop()
 
-st.write(f"You were invited to join as **{invitation.role}** with the email "
-         f"**{ui.md_escape(invitation.email)}**.")
+st.write(
+    f"You were invited to join as **{invitation.role}** with the email "
+    f"**{ui.md_escape(invitation.email)}**."
+)
 with st.form("accept_form"):
     name = st.text_input("Your name", key="accept_name")
-    password = st.text_input("Password (at least 8 characters)", type="password",
-                             key="accept_password")
+    password = st.text_input(
+        "Password (at least 8 characters)", type="password", key="accept_password"
+    )
     confirm = st.text_input("Repeat the password", type="password", key="accept_confirm")
     submitted = st.form_submit_button("Join", type="primary")
 if submitted:
@@ -42,7 +45,8 @@ if submitted:
         st.error("The two passwords differ; type the same password twice.")
     else:
         member = ui.run_action(
-            lambda s: members.accept_invitation(s, token=token, name=name, password=password))
+            lambda s: members.accept_invitation(s, token=token, name=name, password=password)
+        )
         if member is not None:
             st.session_state["accept_done"] = member.username
             st.rerun()

@@ -17,8 +17,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts"
 CHROMIUM = os.environ.get("KILO_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -38,14 +44,32 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The dashboard on a free port with its own empty database (seeded on first run)."""
     port = _free_port()
     db = tmp_path_factory.mktemp("e2e") / "kilo.db"
-    env = dict(os.environ, DATABASE_URL=f"sqlite:///{db}",
-               KILO_COOKIE_KEY=secrets.token_urlsafe(32), KILO_PUBLIC_URL=f"http://127.0.0.1:{port}")
+    env = dict(
+        os.environ,
+        DATABASE_URL=f"sqlite:///{db}",
+        KILO_COOKIE_KEY=secrets.token_urlsafe(32),
+        KILO_PUBLIC_URL=f"http://127.0.0.1:{port}",
+    )
     env.pop("KILO_TEST_DATABASE_URL", None)
     log = (tmp_path_factory.mktemp("e2e-log") / "streamlit.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -103,7 +127,8 @@ def wait_idle(page) -> None:  # noqa: ANN001
     """Wait until Streamlit has finished the current run (no running indicator)."""
     page.wait_for_timeout(300)
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000)
+        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000
+    )
 
 
 def shot(page, name: str) -> Path:  # noqa: ANN001
