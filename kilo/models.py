@@ -308,6 +308,12 @@ class UsageEvent(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=100)
 
 
+# Rollup tables are keyed by their dimensions, and on SQLite stored WITHOUT ROWID: rows are
+# kept in key order, so a range of days (or one member's days) is read contiguously instead
+# of one table lookup per index entry (3-4x faster reads at 10M events).
+CLUSTERED = {"sqlite_with_rowid": False}
+
+
 class _UsageMeasures(SQLModel):
     """Additive measures shared by every usage rollup (sums, so rollups merge exactly)."""
 
@@ -344,13 +350,14 @@ class UsageDaily(_UsageMeasures, _LatencyHistogram, table=True):
     """Rollup: one row per day x member x model x provider x mode, kept on ingest."""
 
     __table_args__ = (
-        sa.UniqueConstraint(
-            "org_id", "day", "member_id", "model_id", "provider", "mode", name="uq_usage_daily"
+        # Member first: a member's rows are contiguous (their own Usage tab, drill-down).
+        sa.PrimaryKeyConstraint(
+            "org_id", "member_id", "day", "model_id", "provider", "mode", name="pk_usage_daily"
         ),
-        sa.Index("ix_usage_daily_member", "org_id", "member_id", "day"),
+        sa.Index("ix_usage_daily_day", "org_id", "day"),
+        CLUSTERED,
     )
 
-    id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id")
     day: date
     member_id: int
@@ -363,12 +370,12 @@ class UsageDailyModel(_UsageMeasures, _LatencyHistogram, table=True):
     """Rollup without the member: day x model x provider x mode (organization-wide views)."""
 
     __table_args__ = (
-        sa.UniqueConstraint(
-            "org_id", "day", "model_id", "provider", "mode", name="uq_usage_daily_model"
+        sa.PrimaryKeyConstraint(
+            "org_id", "day", "model_id", "provider", "mode", name="pk_usage_daily_model"
         ),
+        CLUSTERED,
     )
 
-    id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id")
     day: date
     model_id: str = Field(max_length=200)
@@ -382,10 +389,10 @@ class UsageDailyDim(_UsageMeasures, _LatencyHistogram, table=True):
     day instead of one per model x provider x mode combination)."""
 
     __table_args__ = (
-        sa.UniqueConstraint("org_id", "dim", "day", "value", name="uq_usage_daily_dim"),
+        sa.PrimaryKeyConstraint("org_id", "dim", "day", "value", name="pk_usage_daily_dim"),
+        CLUSTERED,
     )
 
-    id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id")
     dim: str = Field(max_length=10)
     day: date
@@ -396,11 +403,11 @@ class UsageDailyMember(_UsageMeasures, table=True):
     """Rollup per day x member (per-user statistics, active users)."""
 
     __table_args__ = (
-        sa.UniqueConstraint("org_id", "day", "member_id", name="uq_usage_daily_member"),
+        sa.PrimaryKeyConstraint("org_id", "day", "member_id", name="pk_usage_daily_member"),
         sa.Index("ix_usage_daily_member_m", "org_id", "member_id", "day"),
+        CLUSTERED,
     )
 
-    id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id")
     day: date
     member_id: int
@@ -409,9 +416,11 @@ class UsageDailyMember(_UsageMeasures, table=True):
 class UsageHourly(_UsageMeasures, table=True):
     """Rollup per UTC day x hour (weekday x hour heatmap), organization-wide."""
 
-    __table_args__ = (sa.UniqueConstraint("org_id", "day", "hour", name="uq_usage_hourly"),)
+    __table_args__ = (
+        sa.PrimaryKeyConstraint("org_id", "day", "hour", name="pk_usage_hourly"),
+        CLUSTERED,
+    )
 
-    id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id")
     day: date
     hour: int  # 0..23 UTC
@@ -422,10 +431,12 @@ class UsageHourlyMember(_UsageMeasures, table=True):
     """Rollup per UTC day x hour x member (heatmap of one member or a member filter)."""
 
     __table_args__ = (
-        sa.UniqueConstraint("org_id", "member_id", "day", "hour", name="uq_usage_hourly_member"),
+        sa.PrimaryKeyConstraint(
+            "org_id", "member_id", "day", "hour", name="pk_usage_hourly_member"
+        ),
+        CLUSTERED,
     )
 
-    id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id")
     member_id: int
     day: date
@@ -438,10 +449,12 @@ class UsageHourlyDim(_UsageMeasures, table=True):
     weekday x hour heatmap filtered by one dimension, without reading raw events."""
 
     __table_args__ = (
-        sa.UniqueConstraint("org_id", "dim", "value", "day", "hour", name="uq_usage_hourly_dim"),
+        sa.PrimaryKeyConstraint(
+            "org_id", "dim", "value", "day", "hour", name="pk_usage_hourly_dim"
+        ),
+        CLUSTERED,
     )
 
-    id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id")
     dim: str = Field(max_length=10)
     value: str = Field(max_length=200)
@@ -456,10 +469,10 @@ class UsageMonthlyMember(_UsageMeasures, table=True):
     year instead of 365. `month` is the month's first day."""
 
     __table_args__ = (
-        sa.UniqueConstraint("org_id", "month", "member_id", name="uq_usage_monthly_member"),
+        sa.PrimaryKeyConstraint("org_id", "month", "member_id", name="pk_usage_monthly_member"),
+        CLUSTERED,
     )
 
-    id: int | None = Field(default=None, primary_key=True)
     org_id: int = Field(foreign_key="organization.id")
     month: date
     member_id: int

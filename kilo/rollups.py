@@ -62,9 +62,10 @@ _INT_FIELDS = (
 _CHUNK = 50_000  # rows per executemany call (bounds the driver's memory)
 DIMS = ("model_id", "provider", "mode")
 
-# (table, group keys, with the latency histogram); `weekday` follows from `day`.
+# (table, group keys in primary-key order, with the latency histogram); `weekday` follows
+# from `day`. Rows are written sorted by key, so each upsert walks its B-tree in order.
 _ROLLUPS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    ("usagedaily", ("day", "member_id", "model_id", "provider", "mode"), True),
+    ("usagedaily", ("member_id", "day", "model_id", "provider", "mode"), True),
     ("usagedailymodel", ("day", "model_id", "provider", "mode"), True),
     ("usagedailymember", ("day", "member_id"), False),
     ("usagehourly", ("day", "hour", "weekday"), False),
@@ -177,19 +178,20 @@ def store_events(session: Session, *, org_id: int, events: list[dict]) -> int:
     with_hist = list(MEASURES + HISTOGRAM)
     for table, keys, histogram in _ROLLUPS:
         cols = with_hist if histogram else list(MEASURES)
-        rolled = frame.groupby(list(keys), sort=False, observed=True)[cols].sum().reset_index()
+        rolled = frame.groupby(list(keys), sort=True, observed=True)[cols].sum().reset_index()
         rows = _rows(org_id, rolled, [*keys, *cols], sqlite=sqlite)
         _upsert(session, table, keys, tuple(cols), rows)
     # One dimension at a time: the daily one (with histogram) and the hourly one.
     for table, keys, cols in (
-        ("usagedailydim", ("day",), with_hist),
-        ("usagehourlydim", ("day", "hour", "weekday"), list(MEASURES)),
+        ("usagedailydim", ("day", "value"), with_hist),
+        ("usagehourlydim", ("value", "day", "hour", "weekday"), list(MEASURES)),
     ):
         for dim in DIMS:
-            rolled = frame.groupby([*keys, dim], sort=False, observed=True)[cols].sum()
+            group = [dim if k == "value" else k for k in keys]
+            rolled = frame.groupby(group, sort=True, observed=True)[cols].sum()
             rolled = rolled.reset_index().rename(columns={dim: "value"})
             rolled.insert(0, "dim", dim)
-            all_keys = ("dim", *keys, "value")
+            all_keys = ("dim", *keys)
             rows = _rows(org_id, rolled, [*all_keys, *cols], sqlite=sqlite)
             _upsert(session, table, all_keys, tuple(cols), rows)
     first, last = frame["day"].min(), frame["day"].max()

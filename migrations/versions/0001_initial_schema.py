@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 06:09:39.934233
+Create Date: 2026-12-02 06:51:39.813569
 """
 
 from collections.abc import Sequence
@@ -292,7 +292,6 @@ def upgrade() -> None:
         sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
         sa.Column("cost_micros", sa.BigInteger(), nullable=False),
         sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
@@ -303,13 +302,13 @@ def upgrade() -> None:
             ["org_id"],
             ["organization.id"],
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(
-            "org_id", "day", "member_id", "model_id", "provider", "mode", name="uq_usage_daily"
+        sa.PrimaryKeyConstraint(
+            "org_id", "member_id", "day", "model_id", "provider", "mode", name="pk_usage_daily"
         ),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("usagedaily", schema=None) as batch_op:
-        batch_op.create_index("ix_usage_daily_member", ["org_id", "member_id", "day"], unique=False)
+        batch_op.create_index("ix_usage_daily_day", ["org_id", "day"], unique=False)
 
     op.create_table(
         "usagedailydim",
@@ -337,7 +336,6 @@ def upgrade() -> None:
         sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
         sa.Column("cost_micros", sa.BigInteger(), nullable=False),
         sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("dim", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
@@ -346,8 +344,8 @@ def upgrade() -> None:
             ["org_id"],
             ["organization.id"],
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("org_id", "dim", "day", "value", name="uq_usage_daily_dim"),
+        sa.PrimaryKeyConstraint("org_id", "dim", "day", "value", name="pk_usage_daily_dim"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "usagedailymember",
@@ -359,7 +357,6 @@ def upgrade() -> None:
         sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
         sa.Column("cost_micros", sa.BigInteger(), nullable=False),
         sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
@@ -367,8 +364,8 @@ def upgrade() -> None:
             ["org_id"],
             ["organization.id"],
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("org_id", "day", "member_id", name="uq_usage_daily_member"),
+        sa.PrimaryKeyConstraint("org_id", "day", "member_id", name="pk_usage_daily_member"),
+        sqlite_with_rowid=False,
     )
     with op.batch_alter_table("usagedailymember", schema=None) as batch_op:
         batch_op.create_index(
@@ -401,7 +398,6 @@ def upgrade() -> None:
         sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
         sa.Column("cost_micros", sa.BigInteger(), nullable=False),
         sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("model_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -411,10 +407,10 @@ def upgrade() -> None:
             ["org_id"],
             ["organization.id"],
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint(
-            "org_id", "day", "model_id", "provider", "mode", name="uq_usage_daily_model"
+        sa.PrimaryKeyConstraint(
+            "org_id", "day", "model_id", "provider", "mode", name="pk_usage_daily_model"
         ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "usagehourly",
@@ -426,7 +422,6 @@ def upgrade() -> None:
         sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
         sa.Column("cost_micros", sa.BigInteger(), nullable=False),
         sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("hour", sa.Integer(), nullable=False),
@@ -435,8 +430,8 @@ def upgrade() -> None:
             ["org_id"],
             ["organization.id"],
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("org_id", "day", "hour", name="uq_usage_hourly"),
+        sa.PrimaryKeyConstraint("org_id", "day", "hour", name="pk_usage_hourly"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "usagehourlydim",
@@ -448,7 +443,6 @@ def upgrade() -> None:
         sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
         sa.Column("cost_micros", sa.BigInteger(), nullable=False),
         sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("dim", sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
         sa.Column("value", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
@@ -459,8 +453,10 @@ def upgrade() -> None:
             ["org_id"],
             ["organization.id"],
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("org_id", "dim", "value", "day", "hour", name="uq_usage_hourly_dim"),
+        sa.PrimaryKeyConstraint(
+            "org_id", "dim", "value", "day", "hour", name="pk_usage_hourly_dim"
+        ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "usagehourlymember",
@@ -472,7 +468,6 @@ def upgrade() -> None:
         sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
         sa.Column("cost_micros", sa.BigInteger(), nullable=False),
         sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
@@ -482,8 +477,10 @@ def upgrade() -> None:
             ["org_id"],
             ["organization.id"],
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("org_id", "member_id", "day", "hour", name="uq_usage_hourly_member"),
+        sa.PrimaryKeyConstraint(
+            "org_id", "member_id", "day", "hour", name="pk_usage_hourly_member"
+        ),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "usagemonthlymember",
@@ -495,7 +492,6 @@ def upgrade() -> None:
         sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
         sa.Column("cost_micros", sa.BigInteger(), nullable=False),
         sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("org_id", sa.Integer(), nullable=False),
         sa.Column("month", sa.Date(), nullable=False),
         sa.Column("member_id", sa.Integer(), nullable=False),
@@ -504,8 +500,8 @@ def upgrade() -> None:
             ["org_id"],
             ["organization.id"],
         ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("org_id", "month", "member_id", name="uq_usage_monthly_member"),
+        sa.PrimaryKeyConstraint("org_id", "month", "member_id", name="pk_usage_monthly_member"),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "invitation",
@@ -678,7 +674,7 @@ def downgrade() -> None:
     op.drop_table("usagedailymember")
     op.drop_table("usagedailydim")
     with op.batch_alter_table("usagedaily", schema=None) as batch_op:
-        batch_op.drop_index("ix_usage_daily_member")
+        batch_op.drop_index("ix_usage_daily_day")
 
     op.drop_table("usagedaily")
     with op.batch_alter_table("seatchange", schema=None) as batch_op:
