@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import io
 import json
 import re
 from collections import Counter, defaultdict
@@ -1329,29 +1330,52 @@ def export_csv(session: Session, *, actor: Actor, f: UsageFilter) -> str:
     """The daily table behind the view as CSV: day x [member] x model x provider x mode.
 
     The member column is filled for owners/admins when analytics are on (and for a member's
-    own rows); cost_usd is the exact decimal of cost_micros.
+    own rows); cost_usd is the exact decimal of cost_micros. The rows are the rollup's own
+    (it has exactly this grain), read in index order and written as they come: no pandas
+    frame, no sort (a 30-day export at 10M events a year is ~575,000 rows).
     """
     f = _scope(session, actor, f)
     per_member = bool(f.members) or (
         allowed(actor, "usage.view_all") and analytics_enabled(session, org_id=actor.org_id)
     )
-    by = (
-        ("member_id", "model_id", "provider", "mode")
-        if per_member
-        else ("model_id", "provider", "mode")
+    by = ("member_id",) if per_member else ()
+    by += ("model_id", "provider", "mode")
+    t = (UsageDaily if per_member else UsageDailyModel).__table__.c
+    stmt = (
+        select(t.day, *[t[d] for d in by], *[t[m] for m in MEASURES])
+        .where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
+        .where(*[t[d].in_(values) for d, values in f.dims().items()])
+        .order_by(t.day, *[t[d] for d in by])
     )
-    frame = get_breakdown(session, actor=actor, f=f, by=by, daily=True)
     emails = dict(
         session.execute(select(Member.id, Member.email).where(Member.org_id == actor.org_id)).all()
     )
-    frame["member_email"] = frame["member_id"].map(emails) if per_member else ""
-    frame["successful"] = frame["requests"] - frame["errors"]
-    # Exact decimal dollars by integer arithmetic (costs are never negative).
-    frame["cost_usd"] = [
-        f"{c // 1_000_000}.{c % 1_000_000:06d}" for c in frame["cost_micros"].tolist()
-    ]
-    frame["day"] = frame["day"].astype(str)
-    return frame[list(EXPORT_COLUMNS)].to_csv(index=False)
+    m = {name: i + 1 + len(by) for i, name in enumerate(MEASURES)}  # measure -> row index
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for row in session.connection().execute(stmt):
+        member = emails.get(row[1], "") if per_member else ""
+        cost = row[m["cost_micros"]]
+        writer.writerow(
+            (
+                row[0].isoformat(),
+                member,
+                *row[1 + per_member : 1 + len(by)],
+                row[m["requests"]],
+                row[m["requests"]] - row[m["errors"]],
+                row[m["errors"]],
+                row[m["input_tokens"]],
+                row[m["output_tokens"]],
+                row[m["cache_read_tokens"]],
+                row[m["cache_write_tokens"]],
+                # Exact decimal dollars by integer arithmetic (costs are never negative).
+                f"{cost // 1_000_000}.{cost % 1_000_000:06d}",
+                cost,
+                row[m["latency_ms_sum"]],
+            )
+        )
+    return out.getvalue()
 
 
 # ---------------------------------------------------------------------------------------
