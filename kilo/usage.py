@@ -1135,43 +1135,70 @@ def month_split(start: date, end: date) -> tuple[tuple[date, date] | None, list[
     return (first, month_start(last)), partial
 
 
+def month_plan(
+    start: date, end: date
+) -> tuple[list[tuple[date, date]], list[tuple[date, date]], list[tuple[date, date]]]:
+    """How to sum inclusive days from month and day rollups with the fewest day rows.
+
+    Returns (month ranges to add, as first days of months; day ranges to add; day ranges to
+    subtract). Whole months are read as months. A partial month is read as its days, or,
+    when it covers most of the month, as the month minus the days it leaves out (a 30-day
+    view reads one month row and two days a member instead of 28 days)."""
+    months, partial = month_split(start, end)
+    add_months = [months] if months else []
+    add_days: list[tuple[date, date]] = []
+    subtract_days: list[tuple[date, date]] = []
+    for lo, hi in partial:
+        while lo <= hi:  # one piece per calendar month
+            first, last = month_start(lo), month_end(lo)
+            piece_end = min(hi, last)
+            inside = (piece_end - lo).days + 1
+            if (last - first).days + 1 - inside < inside:
+                add_months.append((first, first))
+                subtract_days += [(first, lo - timedelta(days=1))] if lo > first else []
+                if piece_end < last:
+                    subtract_days.append((piece_end + timedelta(days=1), last))
+            else:
+                add_days.append((lo, piece_end))
+            lo = piece_end + timedelta(days=1)
+    return add_months, add_days, subtract_days
+
+
 def _member_stats_by_month(org_id: int, f: UsageFilter) -> Any:
-    """Per-member sums and active days: whole months from the monthly rollup, the days
-    around them from the daily one (12 rows a member a year instead of 365)."""
-    months, partial = month_split(f.start, f.end)
+    """Per-member sums and active days from the monthly rollup plus or minus a few days of
+    the daily one (`month_plan`). Each range is its own UNION ALL branch: an OR of ranges
+    would make SQLite scan every day."""
+    add_months, add_days, subtract_days = month_plan(f.start, f.end)
     m, d = UsageMonthlyMember, UsageDailyMember
-    parts = []
-    if months is not None:
-        parts.append(
-            select(
-                m.member_id,
-                *[getattr(m, x).label(x) for x in MEASURES],
-                m.active_days.label("active_days"),
-            ).where(
-                m.org_id == org_id,
-                m.month >= months[0],
-                m.month <= months[1],
-                *([m.member_id.in_(f.members)] if f.members else []),
-            )
-        )
-    for lo, hi in partial:  # one branch each: an OR of ranges would scan every day
-        parts.append(
+    members = [m.member_id.in_(f.members)] if f.members else []
+    parts = [
+        select(
+            m.member_id,
+            *[getattr(m, x).label(x) for x in MEASURES],
+            m.active_days.label("active_days"),
+        ).where(m.org_id == org_id, m.month >= lo, m.month <= hi, *members)
+        for lo, hi in add_months
+    ]
+    members = [d.member_id.in_(f.members)] if f.members else []
+    for sign, ranges in ((1, add_days), (-1, subtract_days)):
+        parts += [
             select(
                 d.member_id,
-                *[getattr(d, x).label(x) for x in MEASURES],
-                literal(1).label("active_days"),
-            ).where(
-                d.org_id == org_id,
-                d.day >= lo,
-                d.day <= hi,
-                *([d.member_id.in_(f.members)] if f.members else []),
-            )
-        )
+                *[(getattr(d, x) * sign).label(x) for x in MEASURES],
+                literal(sign).label("active_days"),  # a day row is one active day
+            ).where(d.org_id == org_id, d.day >= lo, d.day <= hi, *members)
+            for lo, hi in ranges
+        ]
     u = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
-    return select(
-        u.c.member_id,
-        *[func.sum(u.c[x]).label(x) for x in (*MEASURES, "active_days")],
-    ).group_by(u.c.member_id)
+    total = func.sum(u.c.requests)
+    return (
+        select(
+            u.c.member_id,
+            *[func.sum(u.c[x]).label(x) for x in (*MEASURES, "active_days")],
+        )
+        .group_by(u.c.member_id)
+        .having(total > 0)  # members whose month rows were all subtracted away
+    )
 
 
 def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFrame:

@@ -209,6 +209,22 @@ def test_month_split_partitions_the_days(start, days):
     assert sorted(covered) == _days(start, end)  # every day exactly once
     assert len(partial) <= 2 and all(lo <= hi for lo, hi in partial)
 
+    # The plan (months, plus and minus days) counts every day of the range once, and no
+    # other day: months and added days, less subtracted days, as a multiset.
+    add_months, add_days, subtract_days = usage.month_plan(start, end)
+    count: dict[date, int] = {}
+    for lo, hi in add_months:
+        assert lo.day == 1 and hi.day == 1
+        for d in _days(lo, usage.month_end(hi)):
+            count[d] = count.get(d, 0) + 1
+    for sign, ranges in ((1, add_days), (-1, subtract_days)):
+        for lo, hi in ranges:
+            assert lo <= hi
+            for d in _days(lo, hi):
+                count[d] = count.get(d, 0) + sign
+    assert {d for d, n in count.items() if n} == set(_days(start, end))
+    assert all(n in (0, 1) for n in count.values())
+
 
 def _days(lo: date, hi: date) -> list[date]:
     return [lo + timedelta(days=i) for i in range((hi - lo).days + 1)]
@@ -278,6 +294,36 @@ def test_monthly_member_stats_and_one_dimension_heatmap_equal_raw_events(
     }
     assert got_cells == cells
     session.rollback()
+
+
+def test_member_stats_subtract_the_days_a_mostly_covered_month_leaves_out(session):
+    """2 - 31 March is read as March minus 1 March: what happened on 1 March must not count,
+    and a member active only that day is not listed."""
+    team = create_team(session)
+    owner, member = team["owner"], team["member"]
+
+    def event(day: int, member_id: int, cost: int) -> dict:
+        return {
+            "at": datetime(2026, 3, day, 12, tzinfo=UTC),
+            "member_id": member_id,
+            "model_id": "m/x",
+            "provider": "p",
+            "cost_micros": cost,
+        }
+
+    events = [event(1, owner.id, 1000), event(2, owner.id, 20), event(2, owner.id, 5)]
+    events += [event(15, owner.id, 300), event(31, owner.id, 4000), event(1, member.id, 7)]
+    usage.insert_events(session, org_id=owner.org_id, events=events)
+    f = usage.UsageFilter(start=date(2026, 3, 2), end=date(2026, 3, 31))
+    assert usage.month_plan(f.start, f.end) == (
+        [(date(2026, 3, 1), date(2026, 3, 1))],
+        [],
+        [(date(2026, 3, 1), date(2026, 3, 1))],
+    )
+    stats = usage.list_member_usage(session, actor=owner, f=f)
+    assert stats["member_id"].tolist() == [owner.id]
+    row = stats.iloc[0]
+    assert (int(row.requests), int(row.cost_micros), int(row.active_days)) == (4, 4325, 3)
 
 
 @given(
