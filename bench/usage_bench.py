@@ -248,6 +248,9 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
     def window(lo):
         return f[(f["at"] >= lo) & (f["at"] < end_ts)]
 
+    def heatmap(x: pd.DataFrame) -> pd.Series:
+        return x.groupby([x["at"].dt.day_of_week, x["at"].dt.hour])["cost_micros"].sum()
+
     def duck(sql: str, *params):
         sql = sql.replace(" at ", ' "at" ').replace("(at)", '("at")').replace("(at AS", '("at" AS')
         return lambda: con.execute(sql, list(params)).fetchall()
@@ -320,13 +323,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
                 d30_ts,
                 end_ts,
             ),
-            lambda: (
-                window(d30_ts)
-                .groupby([window(d30_ts)["at"].dt.day_of_week, window(d30_ts)["at"].dt.hour])[
-                    "cost_micros"
-                ]
-                .sum()
-            ),
+            lambda: heatmap(window(d30_ts)),
         ),
         "weekday x hour heatmap (365d)": (
             duck(
@@ -335,7 +332,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
                 year_ts,
                 end_ts,
             ),
-            lambda: f.groupby([f["at"].dt.day_of_week, f["at"].dt.hour])["cost_micros"].sum(),
+            lambda: heatmap(f),
         ),
         "per-member stats (30d)": (
             duck(
@@ -377,9 +374,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
                 end_ts,
                 model,
             ),
-            lambda: (
-                lambda x: x.groupby([x["at"].dt.day_of_week, x["at"].dt.hour])["cost_micros"].sum()
-            )(window(d30_ts)[window(d30_ts)["model_id"] == model]),
+            lambda: heatmap(window(d30_ts)[window(d30_ts)["model_id"] == model]),
         ),
         "model + mode filter, heatmap from raw events (30d)": (
             duck(
@@ -389,9 +384,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
                 end_ts,
                 model,
             ),
-            lambda: (
-                lambda x: x.groupby([x["at"].dt.day_of_week, x["at"].dt.hour])["cost_micros"].sum()
-            )(
+            lambda: heatmap(
                 window(d30_ts)[
                     (window(d30_ts)["model_id"] == model) & (window(d30_ts)["mode"] == "code")
                 ]

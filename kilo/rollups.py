@@ -67,6 +67,14 @@ _ROLLUPS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
 )
 
 
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
 def _event_frame(events: list[dict]) -> pd.DataFrame:
     """The events as typed columns plus the rollup keys and per-event measures."""
     n = len(events)
@@ -212,8 +220,7 @@ def _refresh_monthly_members(session: Session, *, org_id: int, first: date, last
     """Recompute the month x member rows of the months from `first` to `last`."""
     conn = session.connection()
     sqlite = conn.dialect.name == "sqlite"
-    lo = first.replace(day=1)
-    hi = (last.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    lo, hi = month_start(first), month_end(last)
     month = "(substr(day, 1, 7) || '-01')" if sqlite else "CAST(date_trunc('month', day) AS DATE)"
     sums = ", ".join(f"sum({m})" for m in MEASURES)
     sets = ", ".join(f"{m} = excluded.{m}" for m in (*MEASURES, "active_days"))

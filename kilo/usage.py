@@ -2,7 +2,7 @@
 
 Writing
     `insert_events` stores validated events and folds them into the rollups in the same
-    transaction (`kilo.rollups`, grouping done by the database): day x member x model x
+    transaction (`kilo.rollups`, grouped with pandas, upserted in SQL): day x member x model x
     provider x mode (`UsageDaily`), day x model x provider x mode (`UsageDailyModel`), day x
     one of model/provider/mode (`UsageDailyDim`), day x member (`UsageDailyMember`), month x
     member (`UsageMonthlyMember`), and UTC day x hour organization-wide, per member and per
@@ -59,7 +59,7 @@ from kilo.models import (
     UsageMonthlyMember,
 )
 from kilo.permissions import Actor, allowed, ensure_allowed
-from kilo.rollups import HISTOGRAM, MEASURES
+from kilo.rollups import HISTOGRAM, MEASURES, month_end, month_start
 
 DIMENSIONS = ("member_id", "model_id", "provider", "mode")
 STATUSES = ("success", "error")
@@ -82,7 +82,7 @@ def insert_events(session: Session, *, org_id: int, events: list[dict]) -> int:
     Each event is a dict with `at` (aware datetime), `member_id`, `model_id`, `provider`,
     and optionally `mode`, token counts, `cost_micros`, `latency_ms`, `status`,
     `external_id`. No validation here: callers (`record_usage`, `import_usage`) validate.
-    The rollups are computed by the database (`kilo.rollups`).
+    The rollups are grouped with pandas and upserted in SQL (`kilo.rollups`).
     """
     return rollups.store_events(session, org_id=org_id, events=events)
 
@@ -673,14 +673,6 @@ PERIODS = {
 }
 
 
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def month_end(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
-
-
 @dataclass(frozen=True)
 class UsageFilter:
     """A view of usage: inclusive UTC days plus optional dimension filters (empty = all)."""
@@ -851,19 +843,12 @@ def _aggregate(
             return getattr(t, g)
 
     keys = [_month_expr(session, t.day) if g == "month" else column(g) for g in group]
-    if t is not UsageDailyDim and not hourly and set(group) == rollup.dims | {"day"}:
-        # The rollup's own grain (the CSV export): its rows as they are, nothing to sum.
-        stmt = select(
-            *[k.label(g) for k, g in zip(keys, group, strict=True)],
-            *[getattr(t, c).label(c) for c in cols],
-        ).where(*conds)
-    else:
-        stmt = select(
-            *[k.label(g) for k, g in zip(keys, group, strict=True)],
-            *[func.sum(getattr(t, c)).label(c) for c in cols],
-        ).where(*conds)
-        if group:
-            stmt = stmt.group_by(*keys)
+    stmt = select(
+        *[k.label(g) for k, g in zip(keys, group, strict=True)],
+        *[func.sum(getattr(t, c)).label(c) for c in cols],
+    ).where(*conds)
+    if group:
+        stmt = stmt.group_by(*keys)
     frame = pd.DataFrame.from_records(_fetch(session, stmt), columns=[*group, *cols])
     for c in cols:  # PostgreSQL returns BIGINT sums as Decimal; no rows -> one NULL row
         frame[c] = frame[c].fillna(0).astype("int64")
@@ -1055,17 +1040,15 @@ def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFra
     f = _scope(session, actor, f)
     dims = f.dims()
     rollup = _pick(set(dims), hourly=True)
-    if rollup is None and len(dims) == 1:  # one of model/provider/mode
-        (dim, values), t = next(iter(dims.items())), UsageHourlyDim
-        conds = [t.dim == dim, t.value.in_(values)]
-    elif rollup is not None:
-        t = rollup.table
-        conds = [getattr(t, d).in_(values) for d, values in dims.items()]
-    else:  # several dimensions together: aggregate raw events, still in SQL
-        t = None
-    if t is None:
+    if rollup is None and len(dims) > 1:  # dimensions together: raw events, still in SQL
         rows = _heatmap_from_events(session, actor.org_id, f)
     else:
+        if rollup is None:  # one of model/provider/mode
+            (dim, values), t = next(iter(dims.items())), UsageHourlyDim
+            conds = [t.dim == dim, t.value.in_(values)]
+        else:
+            t = rollup.table
+            conds = [getattr(t, d).in_(values) for d, values in dims.items()]
         stmt = select(
             t.weekday,
             t.hour,
