@@ -187,7 +187,7 @@ def ingest(url: str, org_id: int, frame: pd.DataFrame, batch: int) -> tuple[floa
     return db_time, prep_time
 
 
-def rollup_queries(url: str, actor, member_id: int, model: str, end: date) -> dict:
+def rollup_queries(url: str, actor, member_id: int, model: str, provider: str, end: date) -> dict:
     from kilo import usage
     from kilo.db import read_session
 
@@ -224,14 +224,22 @@ def rollup_queries(url: str, actor, member_id: int, model: str, end: date) -> di
         ),
         "one model filter, totals (30d)": q(usage.get_totals, f=one_model),
         "one model filter, heatmap (30d)": q(usage.get_heatmap, f=one_model),
-        "model + mode filter, heatmap from raw events (30d)": q(
+        "model + mode filter, heatmap (30d)": q(
             usage.get_heatmap, f=replace(one_model, modes=("code",))
+        ),
+        "provider + mode filter, heatmap (365d)": q(
+            usage.get_heatmap, f=replace(year, providers=(provider,), modes=("code",))
+        ),
+        "member + model filter, heatmap from raw events (30d)": q(
+            usage.get_heatmap, f=replace(one_model, members=(member_id,))
         ),
         "CSV export (30d, per member)": q(usage.export_csv, f=d30),
     }
 
 
-def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date) -> dict:
+def duckdb_and_pandas(
+    frame: pd.DataFrame, member_id: int, model: str, provider: str, end: date
+) -> dict:
     import duckdb
 
     con = duckdb.connect()
@@ -376,7 +384,7 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
             ),
             lambda: heatmap(window(d30_ts)[window(d30_ts)["model_id"] == model]),
         ),
-        "model + mode filter, heatmap from raw events (30d)": (
+        "model + mode filter, heatmap (30d)": (
             duck(
                 f"SELECT isodow(at), hour(at), count(*), sum(cost_micros) FROM events "  # noqa: S608 (constant SQL)
                 f"WHERE {w} AND model_id = ? AND mode = 'code' GROUP BY 1, 2",
@@ -387,6 +395,32 @@ def duckdb_and_pandas(frame: pd.DataFrame, member_id: int, model: str, end: date
             lambda: heatmap(
                 window(d30_ts)[
                     (window(d30_ts)["model_id"] == model) & (window(d30_ts)["mode"] == "code")
+                ]
+            ),
+        ),
+        "provider + mode filter, heatmap (365d)": (
+            duck(
+                f"SELECT isodow(at), hour(at), count(*), sum(cost_micros) FROM events "  # noqa: S608 (constant SQL)
+                f"WHERE {w} AND provider = ? AND mode = 'code' GROUP BY 1, 2",
+                year_ts,
+                end_ts,
+                provider,
+            ),
+            lambda: heatmap(f[(f["provider"] == provider) & (f["mode"] == "code")]),
+        ),
+        "member + model filter, heatmap from raw events (30d)": (
+            duck(
+                f"SELECT isodow(at), hour(at), count(*), sum(cost_micros) FROM events "  # noqa: S608 (constant SQL)
+                f"WHERE {w} AND model_id = ? AND member_id = ? GROUP BY 1, 2",
+                d30_ts,
+                end_ts,
+                model,
+                member_id,
+            ),
+            lambda: heatmap(
+                window(d30_ts)[
+                    (window(d30_ts)["model_id"] == model)
+                    & (window(d30_ts)["member_id"] == member_id)
                 ]
             ),
         ),
@@ -485,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         UsageDailyModel,
         UsageHourlyDim,
         UsageHourlyMember,
+        UsageHourlyModel,
         UsageMonthlyMember,
     )
 
@@ -500,12 +535,13 @@ def main(argv: list[str] | None = None) -> int:
                 UsageMonthlyMember,
                 UsageHourlyMember,
                 UsageHourlyDim,
+                UsageHourlyModel,
             )
         }
     size_mb = Path(args.db).stat().st_size / 2**20 if not args.url else float("nan")
     print("\nIngest")
     print(
-        f"  insert_events (events + 8 rollups): {args.events / db_time:>12,.0f} events/s "
+        f"  insert_events (events + 9 rollups): {args.events / db_time:>12,.0f} events/s "
         f"({db_time:.1f} s)"
     )
     print(f"  building the event dicts (not counted): {prep_time:.1f} s")
@@ -513,9 +549,14 @@ def main(argv: list[str] | None = None) -> int:
 
     busiest_member = int(frame["member_id"].value_counts().index[0])
     top_model = str(frame["model_id"].value_counts().index[0])
-    queries = rollup_queries(url, owner, busiest_member, top_model, end)
+    top_provider = str(frame["provider"].value_counts().index[0])
+    queries = rollup_queries(url, owner, busiest_member, top_model, top_provider, end)
     results = {name: median_ms(fn, args.repeat) for name, fn in queries.items()}
-    compare = {} if args.skip_compare else duckdb_and_pandas(frame, busiest_member, top_model, end)
+    compare = (
+        {}
+        if args.skip_compare
+        else duckdb_and_pandas(frame, busiest_member, top_model, top_provider, end)
+    )
     print(f"\nQueries (median of {args.repeat}, ms)")
     print(
         f"  {'query':<50} {'rollups':>9} {'duckdb':>9} {'pandas':>9} {'duck/roll':>9} "

@@ -463,6 +463,28 @@ class UsageHourlyDim(_UsageMeasures, table=True):
     weekday: int
 
 
+class UsageHourlyModel(_UsageMeasures, table=True):
+    """Rollup per UTC day x hour x model x provider x mode: the weekday x hour heatmap
+    filtered by two or three of these at once. Keyed provider, model, day: a model filter
+    seeks (provider, model) for each provider, so it reads that model's rows only; ~1.8M
+    rows for 10M events over a year."""
+
+    __table_args__ = (
+        sa.PrimaryKeyConstraint(
+            "org_id", "provider", "model_id", "day", "hour", "mode", name="pk_usage_hourly_model"
+        ),
+        CLUSTERED,
+    )
+
+    org_id: int = Field(foreign_key="organization.id")
+    provider: str = Field(max_length=100)
+    model_id: str = Field(max_length=200)
+    day: date
+    hour: int
+    mode: str = Field(max_length=50)
+    weekday: int
+
+
 class UsageMonthlyMember(_UsageMeasures, table=True):
     """Rollup per calendar month x member, recomputed from `UsageDailyMember` for the months
     each batch touches: per-member statistics over long periods read 12 rows a member a

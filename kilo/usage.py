@@ -5,8 +5,9 @@ Writing
     transaction (`kilo.rollups`, grouped with pandas, upserted in SQL): day x member x model x
     provider x mode (`UsageDaily`), day x model x provider x mode (`UsageDailyModel`), day x
     one of model/provider/mode (`UsageDailyDim`), day x member (`UsageDailyMember`), month x
-    member (`UsageMonthlyMember`), and UTC day x hour organization-wide, per member and per
-    one of model/provider/mode (`UsageHourly`, `UsageHourlyMember`, `UsageHourlyDim`).
+    member (`UsageMonthlyMember`), and UTC day x hour organization-wide, per member, per
+    one of model/provider/mode and per model x provider x mode (`UsageHourly`,
+    `UsageHourlyMember`, `UsageHourlyDim`, `UsageHourlyModel`).
     Rollups hold sums only (plus a latency histogram in the daily ones), so they merge
     exactly and their totals equal the sums over raw events.
     `record_usage` records one gateway request; `import_usage` ingests a CSV/JSONL file
@@ -16,8 +17,8 @@ Reading
     Every analytics function takes a `UsageFilter` (period + members/models/providers/modes),
     checks `usage.view_own` / `usage.view_all`, picks the narrowest rollup that has every
     dimension the query filters or groups on, and aggregates in SQL. Raw events are read
-    only by the weekday x hour heatmap when it is filtered by two or more of model,
-    provider and mode, or by a member and one of them (still aggregated in SQL).
+    only by the weekday x hour heatmap when it is filtered by a member together with
+    model, provider or mode (still aggregated in SQL).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Integer as _INT
 from sqlalchemy import distinct, func, literal, select, union_all
@@ -56,6 +58,7 @@ from kilo.models import (
     UsageHourly,
     UsageHourlyDim,
     UsageHourlyMember,
+    UsageHourlyModel,
     UsageMonthlyMember,
 )
 from kilo.permissions import Actor, allowed, ensure_allowed
@@ -744,6 +747,7 @@ _ROLLUPS = (  # narrowest first; the first that covers a query wins
     _Rollup(UsageDaily, frozenset(DIMENSIONS), False, True),
     _Rollup(UsageHourly, frozenset(), True, False),
     _Rollup(UsageHourlyMember, frozenset({"member_id"}), True, False),
+    _Rollup(UsageHourlyModel, frozenset({"model_id", "provider", "mode"}), True, False),
 )
 
 
@@ -789,7 +793,7 @@ def _to_int(value: Any) -> int:
 def _fetch(session: Session, stmt: Any) -> list[tuple]:
     """Rows as plain tuples, through Core: on rollup reads, ORM result handling and pandas'
     per-row attribute checks on Row objects cost more than the query itself."""
-    return [tuple(row) for row in session.connection().execute(stmt)]
+    return [tuple(row) for row in session.connection().execute(stmt).all()]
 
 
 def _fetch_ints(session: Session, stmt: Any) -> list[dict[str, int]]:
@@ -806,7 +810,7 @@ def _month_expr(session: Session, day_column: Any) -> Any:
     return func.to_char(day_column, "YYYY-MM")
 
 
-def _aggregate(
+def _aggregate_rows(
     session: Session,
     org_id: int,
     f: UsageFilter,
@@ -815,9 +819,9 @@ def _aggregate(
     histogram: bool = False,
     measures: tuple[str, ...] = MEASURES,
     hourly: bool = False,
-) -> pd.DataFrame:
+) -> tuple[list[tuple], tuple[str, ...]]:
     """Sums of `measures` over the view, grouped by `group` (dimensions, `day`, `month`),
-    from the narrowest rollup that covers it. Returns a DataFrame, measures as int64."""
+    from the narrowest rollup that covers it: (rows as tuples, the measure columns)."""
     needed = set(f.dims()) | {g for g in group if g in DIMENSIONS}
     cols = measures + (HISTOGRAM if histogram else ())
     if not hourly and len(needed) <= 1 and "member_id" not in needed:
@@ -849,10 +853,31 @@ def _aggregate(
     ).where(*conds)
     if group:
         stmt = stmt.group_by(*keys)
-    frame = pd.DataFrame.from_records(_fetch(session, stmt), columns=[*group, *cols])
-    for c in cols:  # PostgreSQL returns BIGINT sums as Decimal; no rows -> one NULL row
-        frame[c] = frame[c].fillna(0).astype("int64")
-    return frame
+    return _fetch(session, stmt), cols
+
+
+def _int_column(values: tuple) -> np.ndarray:
+    """Sums as int64 (PostgreSQL returns BIGINT sums as Decimal; no rows -> NULL)."""
+    try:
+        return np.fromiter(values, np.int64, len(values))
+    except TypeError:
+        return np.fromiter((int(v or 0) for v in values), np.int64, len(values))
+
+
+def _aggregate(
+    session: Session,
+    org_id: int,
+    f: UsageFilter,
+    group: tuple[str, ...] = (),
+    **kwargs: Any,
+) -> pd.DataFrame:
+    """`_aggregate_rows` as a DataFrame, measures as int64. Built column by column: the
+    per-column fillna/astype of a record frame cost more than small queries themselves."""
+    rows, cols = _aggregate_rows(session, org_id, f, group, **kwargs)
+    columns = list(zip(*rows, strict=True)) or [()] * (len(group) + len(cols))
+    data: dict[str, Any] = {g: list(columns[i]) for i, g in enumerate(group)}
+    data.update({c: _int_column(columns[len(group) + j]) for j, c in enumerate(cols)})
+    return pd.DataFrame(data, columns=[*group, *cols])
 
 
 # ---------------------------------------------------------------------------------------
@@ -870,8 +895,9 @@ def _frame(rows: list[dict], group: tuple[str, ...], cols: tuple[str, ...]) -> p
 def get_totals(session: Session, *, actor: Actor, f: UsageFilter) -> dict[str, int]:
     """Sums over the view: requests, errors, successful, tokens, cost_micros, latency sum."""
     f = _scope(session, actor, f)
-    frame = _aggregate(session, actor.org_id, f)
-    totals = {m: int(frame[m].iloc[0]) if len(frame) else 0 for m in MEASURES}
+    rows, _ = _aggregate_rows(session, actor.org_id, f)
+    values = rows[0] if rows else (None,) * len(MEASURES)  # one row, NULL sums when empty
+    totals = {m: _to_int(v) for m, v in zip(MEASURES, values, strict=True)}
     totals["successful"] = totals["requests"] - totals["errors"]
     return totals
 
@@ -1040,15 +1066,26 @@ def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFra
     f = _scope(session, actor, f)
     dims = f.dims()
     rollup = _pick(set(dims), hourly=True)
-    if rollup is None and len(dims) > 1:  # dimensions together: raw events, still in SQL
+    if rollup is None:  # a member together with model/provider/mode: raw events, in SQL
         rows = _heatmap_from_events(session, actor.org_id, f)
     else:
-        if rollup is None:  # one of model/provider/mode
+        if len(dims) == 1 and rollup.table is UsageHourlyModel:
+            # One of model/provider/mode: the per-dimension rollup has a row per value.
             (dim, values), t = next(iter(dims.items())), UsageHourlyDim
             conds = [t.dim == dim, t.value.in_(values)]
         else:
             t = rollup.table
             conds = [getattr(t, d).in_(values) for d, values in dims.items()]
+            if t is UsageHourlyModel and "provider" not in dims:
+                # Keyed provider first: seek each provider of the period, not a full scan.
+                d = UsageDailyDim
+                providers = select(d.value).where(
+                    d.org_id == actor.org_id,
+                    d.dim == "provider",
+                    d.day >= f.start,
+                    d.day <= f.end,
+                )
+                conds.append(t.provider.in_(providers.distinct().scalar_subquery()))
         stmt = select(
             t.weekday,
             t.hour,
@@ -1059,13 +1096,15 @@ def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFra
         ).where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end, *conds)
         stmt = stmt.group_by(t.weekday, t.hour)
         rows = _fetch_ints(session, stmt)
-    grid = pd.DataFrame([(w, h) for w in range(7) for h in range(24)], columns=["weekday", "hour"])
-    cells = pd.DataFrame(
-        rows, columns=["weekday", "hour", "requests", "errors", "cost_micros", "tokens"]
-    )
-    frame = grid.merge(cells, on=["weekday", "hour"], how="left").fillna(0)
-    for c in ("requests", "errors", "cost_micros", "tokens"):
-        frame[c] = frame[c].astype("int64")
+    # All 168 cells, in weekday-then-hour order; cells without events stay zero.
+    measures = ("requests", "errors", "cost_micros", "tokens")
+    grid = np.zeros((7 * 24, len(measures)), np.int64)
+    for r in rows:
+        grid[r["weekday"] * 24 + r["hour"]] += [r[m] for m in measures]
+    cells = np.arange(7 * 24)
+    frame = pd.DataFrame({"weekday": cells // 24, "hour": cells % 24})
+    for i, m in enumerate(measures):
+        frame[m] = grid[:, i]
     return frame
 
 

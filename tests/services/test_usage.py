@@ -24,6 +24,7 @@ from kilo.models import (
     UsageHourly,
     UsageHourlyDim,
     UsageHourlyMember,
+    UsageHourlyModel,
     UsageMonthlyMember,
 )
 from kilo.permissions import system_actor
@@ -134,6 +135,7 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
         UsageMonthlyMember,
         UsageHourly,
         UsageHourlyMember,
+        UsageHourlyModel,
     ):
         cost, req, err = session.execute(
             select(
@@ -180,7 +182,7 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
     assert int(by_member["cost_micros"].sum()) == expected["cost_micros"]
     heat = usage.get_heatmap(session, actor=owner, f=f)
     assert int(heat["requests"].sum()) == expected["requests"]
-    heat_f = usage.get_heatmap(session, actor=owner, f=filtered)  # raw-event SQL path
+    heat_f = usage.get_heatmap(session, actor=owner, f=filtered)  # model x provider x mode
     assert int(heat_f["cost_micros"].sum()) == exp_f["cost_micros"]
     perf = usage.get_model_performance(session, actor=owner, f=f)
     assert int(perf["requests"].sum()) == expected["requests"]
@@ -241,14 +243,14 @@ def _days(lo: date, hi: date) -> list[date]:
     ),
     split=st.integers(1, 4),
     window=st.tuples(st.integers(0, 125), st.integers(0, 125)),
-    dim=st.sampled_from([("models", "model_id"), ("providers", "provider"), ("modes", "mode")]),
+    dim=st.sampled_from(["model_id", "provider", "mode"]),
 )
-def test_monthly_member_stats_and_one_dimension_heatmap_equal_raw_events(
+def test_monthly_member_stats_and_filtered_heatmaps_equal_raw_events(
     session, specs, split, window, dim
 ):
     """Per-member statistics (whole months from the monthly rollup, edges from the daily
-    one) and the heatmap filtered by one dimension (hourly dimension rollup) equal the same
-    figures computed over raw events, over periods crossing month boundaries."""
+    one) and the heatmap under dimension filters (each hourly rollup, and raw events) equal
+    the same figures computed over raw events, over periods crossing month boundaries."""
     team = create_team(session)
     owner = team["owner"]
     member_ids = [owner.id, team["admin"].id, team["member"].id]
@@ -276,24 +278,41 @@ def test_monthly_member_stats_and_one_dimension_heatmap_equal_raw_events(
         )
     assert got == expected
 
-    field, column = dim
-    value = events[0][column]
-    heat = usage.get_heatmap(
-        session, actor=owner, f=usage.UsageFilter(start=f.start, end=f.end, **{field: (value,)})
-    )
-    cells: dict[tuple[int, int], list[int]] = {}
-    for e in inside:
-        if e[column] == value:
-            cell = cells.setdefault((e["at"].weekday(), e["at"].hour), [0, 0])
-            cell[0] += 1
-            cell[1] += e["cost_micros"]
-    got_cells = {
-        (int(r.weekday), int(r.hour)): [int(r.requests), int(r.cost_micros)]
-        for r in heat.itertuples()
-        if r.requests
-    }
-    assert got_cells == cells
+    # The heatmap under one dimension (hourly dimension rollup), two and three of them
+    # (hourly model x provider x mode rollup), and a member with a model (raw events).
+    first = events[0]
+    for filters in (
+        {dim: first[dim]},
+        {"provider": first["provider"], "mode": first["mode"]},
+        {"model_id": first["model_id"], "mode": first["mode"]},
+        {"model_id": first["model_id"], "provider": first["provider"], "mode": first["mode"]},
+        {"member_id": first["member_id"], "model_id": first["model_id"]},
+    ):
+        fields = {FILTER_FIELDS[c]: (v,) for c, v in filters.items()}
+        heat = usage.get_heatmap(
+            session, actor=owner, f=usage.UsageFilter(start=f.start, end=f.end, **fields)
+        )
+        cells: dict[tuple[int, int], list[int]] = {}
+        for e in inside:
+            if all(e[c] == v for c, v in filters.items()):
+                cell = cells.setdefault((e["at"].weekday(), e["at"].hour), [0, 0])
+                cell[0] += 1
+                cell[1] += e["cost_micros"]
+        got_cells = {
+            (int(r.weekday), int(r.hour)): [int(r.requests), int(r.cost_micros)]
+            for r in heat.itertuples()
+            if r.requests
+        }
+        assert got_cells == cells, filters
     session.rollback()
+
+
+FILTER_FIELDS = {
+    "member_id": "members",
+    "model_id": "models",
+    "provider": "providers",
+    "mode": "modes",
+}
 
 
 def test_member_stats_subtract_the_days_a_mostly_covered_month_leaves_out(session):
