@@ -277,6 +277,8 @@ def _big(default: int = 0) -> Any:
 class UsageEvent(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_usage_org_at", "org_id", "at"),
+        # The heatmap of a member together with model/provider/mode reads raw events.
+        sa.Index("ix_usage_org_member_at", "org_id", "member_id", "at"),
         # Partial: gateway events without an id cost no index upkeep.
         sa.Index(
             "uq_usage_external",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 09:04:55.599871
+Create Date: 2026-12-02 09:16:49.465066
 """
 
 from collections.abc import Sequence
@@ -652,6 +652,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("usageevent", schema=None) as batch_op:
         batch_op.create_index("ix_usage_org_at", ["org_id", "at"], unique=False)
+        batch_op.create_index("ix_usage_org_member_at", ["org_id", "member_id", "at"], unique=False)
         batch_op.create_index(
             "uq_usage_external",
             ["org_id", "external_id"],
@@ -671,6 +672,7 @@ def downgrade() -> None:
             sqlite_where=sa.text("external_id IS NOT NULL"),
             postgresql_where=sa.text("external_id IS NOT NULL"),
         )
+        batch_op.drop_index("ix_usage_org_member_at")
         batch_op.drop_index("ix_usage_org_at")
 
     op.drop_table("usageevent")
