@@ -91,8 +91,8 @@ def _event_frame(events: list[dict]) -> pd.DataFrame:
             "provider": pd.Categorical([e["provider"] for e in events]),
             "mode": pd.Categorical([e.get("mode") or "code" for e in events]),
             **{name: ints(name) for name in _INT_FIELDS},
-            "status": [e.get("status") or "success" for e in events],
-            "external_id": [e.get("external_id") or None for e in events],
+            "status": pd.Categorical([e.get("status") or "success" for e in events]),
+            "external_id": pd.Series([e.get("external_id") or None for e in events], dtype=object),
         }
     )
     at = pd.DatetimeIndex(pd.to_datetime([e["at"] for e in events], utc=True))
@@ -115,12 +115,21 @@ def _days(values: np.ndarray, *, sqlite: bool) -> list:
     return np.datetime_as_string(days).tolist() if sqlite else days.astype(object).tolist()
 
 
+def _pylist(values: pd.Series) -> list:
+    """A column as plain Python values. Categoricals go through their codes: pandas'
+    own `tolist` of a categorical of strings is ~9x slower here."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        categories = values.cat.categories.to_numpy(dtype=object)
+        return categories[values.cat.codes.to_numpy()].tolist()
+    return values.tolist()
+
+
 def _rows(org_id: int, frame: pd.DataFrame, cols: list[str], *, sqlite: bool) -> list[tuple]:
     """Rows as tuples of plain Python values (drivers reject numpy scalars)."""
     columns: list[list] = [[org_id] * len(frame)]
     for c in cols:
         values = frame[c]
-        columns.append(_days(values.to_numpy(), sqlite=sqlite) if c == "day" else values.tolist())
+        columns.append(_days(values.to_numpy(), sqlite=sqlite) if c == "day" else _pylist(values))
     return list(zip(*columns, strict=True))
 
 
@@ -168,7 +177,7 @@ def _write_raw(session: Session, org_id: int, frame: pd.DataFrame, *, sqlite: bo
     else:
         at_values = pd.DatetimeIndex(at).tz_localize("UTC").to_pydatetime().tolist()
     columns = [[org_id] * len(frame), at_values]
-    columns += [frame[c].tolist() for c in EVENT_COLUMNS[2:]]
+    columns += [_pylist(frame[c]) for c in EVENT_COLUMNS[2:]]
     rows = list(zip(*columns, strict=True))
     if sqlite:
         sql = (
