@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 09:16:49.465066
+Create Date: 2026-12-02 09:41:35.537398
 """
 
 from collections.abc import Sequence
@@ -651,7 +651,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("usageevent", schema=None) as batch_op:
-        batch_op.create_index("ix_usage_org_at", ["org_id", "at"], unique=False)
         batch_op.create_index("ix_usage_org_member_at", ["org_id", "member_id", "at"], unique=False)
         batch_op.create_index(
             "uq_usage_external",
@@ -673,7 +672,6 @@ def downgrade() -> None:
             postgresql_where=sa.text("external_id IS NOT NULL"),
         )
         batch_op.drop_index("ix_usage_org_member_at")
-        batch_op.drop_index("ix_usage_org_at")
 
     op.drop_table("usageevent")
     with op.batch_alter_table("payment", schema=None) as batch_op:
