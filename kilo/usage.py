@@ -776,8 +776,11 @@ def _scope(session: Session, actor: Actor, f: UsageFilter) -> UsageFilter:
 
 
 def analytics_enabled(session: Session, *, org_id: int) -> bool:
-    org = session.get(Organization, org_id)
-    return bool(org and org.usage_analytics_enabled)
+    # One column through Core: cheaper than loading the organization on every query.
+    enabled = session.execute(
+        select(Organization.usage_analytics_enabled).where(Organization.id == org_id)
+    ).scalar()
+    return bool(enabled)
 
 
 def is_analytics_enabled(session: Session, *, actor: Actor) -> bool:
