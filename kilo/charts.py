@@ -62,6 +62,27 @@ USAGE_DIMENSION_TITLES = {
     "name": "Member",
 }
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+# Series a colour chart shows by name; the rest are summed into one "Other" series, so the
+# 10-colour palette never gives two series the same colour.
+TOP_SERIES = 9
+
+
+def top_and_other(
+    df: pd.DataFrame, *, category: str, column: str, keys: tuple[str, ...] = ()
+) -> pd.DataFrame:
+    """The `TOP_SERIES` categories largest in `column` (a plot column: cost_usd, requests,
+    tokens) overall; the others are summed per `keys` into one row named "Other (N)". Only
+    the integer measures are summed; plot columns are derived from them afterwards."""
+    totals = _usage_plot_columns(df).groupby(category, observed=True)[column].sum()
+    if len(totals) <= TOP_SERIES + 1:
+        return df
+    rest = totals.sort_values(ascending=False).index[TOP_SERIES:]
+    names = df[category].astype(object).where(~df[category].isin(rest), f"Other ({len(rest)})")
+    measures = [
+        c for c in df.columns if c not in (category, *keys) and pd.api.types.is_integer_dtype(df[c])
+    ]
+    merged = df.assign(**{category: names}).groupby([*keys, category], sort=False)[measures]
+    return merged.sum().reset_index()
 
 
 def _usage_plot_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -80,7 +101,8 @@ def usage_daily_trend(
     """Stacked bars per UTC day, coloured by `stack` (model_id/provider/mode); click the
     legend to highlight one series. `df`: day, <stack>, cost_micros, requests, tokens."""
     column, title, fmt = USAGE_MEASURES[measure]
-    data = _usage_plot_columns(df).assign(day=lambda d: pd.to_datetime(d["day"]))
+    data = top_and_other(df, category=stack, column=column, keys=("day",))
+    data = _usage_plot_columns(data).assign(day=lambda d: pd.to_datetime(d["day"]))
     series = USAGE_DIMENSION_TITLES.get(stack, stack)
     pick = alt.selection_point(fields=[stack], bind="legend")
     return (
@@ -131,9 +153,10 @@ def usage_ranked_bars(df: pd.DataFrame, *, category: str, measure: str, top: int
 
 
 def usage_share_donut(df: pd.DataFrame, *, category: str, measure: str = "requests") -> alt.Chart:
-    """Donut of each category's share (e.g. provider mix by requests)."""
+    """Donut of each category's share (e.g. provider mix by requests), largest first; past
+    `TOP_SERIES` categories the rest are one "Other" slice."""
     column, title, fmt = USAGE_MEASURES[measure]
-    data = _usage_plot_columns(df)
+    data = _usage_plot_columns(top_and_other(df, category=category, column=column))
     total = float(data[column].sum()) or 1.0
     data = data.assign(share=data[column] / total)
     label = USAGE_DIMENSION_TITLES.get(category, category)
@@ -142,6 +165,7 @@ def usage_share_donut(df: pd.DataFrame, *, category: str, measure: str = "reques
         .mark_arc(innerRadius=60)
         .encode(
             theta=alt.Theta(f"{column}:Q", title=title),
+            order=alt.Order(f"{column}:Q", sort="descending"),
             color=alt.Color(
                 f"{category}:N", title=label, sort=alt.EncodingSortField(column, order="descending")
             ),
