@@ -239,9 +239,10 @@ def usage_heatmap(df: pd.DataFrame, *, measure: str = "requests") -> alt.Chart:
 
 
 def usage_monthly(df: pd.DataFrame, *, by: str = "model_id", measure: str = "cost") -> alt.Chart:
-    """Month by month, stacked by `by`. `df`: month (YYYY-MM), <by>, measures."""
+    """Month by month, stacked by `by` (past `TOP_SERIES`, the rest as "Other").
+    `df`: month (YYYY-MM), <by>, measures."""
     column, title, fmt = USAGE_MEASURES[measure]
-    data = _usage_plot_columns(df)
+    data = _usage_plot_columns(top_and_other(df, category=by, column=column, keys=("month",)))
     label = USAGE_DIMENSION_TITLES.get(by, by)
     pick = alt.selection_point(fields=[by], bind="legend")
     return (

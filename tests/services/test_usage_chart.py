@@ -48,7 +48,7 @@ def test_ten_series_or_fewer_are_drawn_as_they_are():
     assert charts.top_and_other(df, category="provider", column="requests").equals(df)
 
 
-def test_provider_donut_and_daily_trend_draw_at_most_ten_series():
+def test_provider_donut_daily_trend_and_monthly_draw_at_most_ten_series():
     df = _providers(14)
     donut = charts.usage_share_donut(
         df.groupby("provider", as_index=False).sum(numeric_only=True), category="provider"
@@ -61,3 +61,9 @@ def test_provider_donut_and_daily_trend_draw_at_most_ten_series():
     bars = next(iter(trend["datasets"].values()))
     assert len({r["provider"] for r in bars}) == 10
     assert round(sum(r["cost_usd"] for r in bars), 6) == round(df["cost_micros"].sum() / 1e6, 6)
+
+    monthly = df.assign(month=df["day"].map(lambda d: d.strftime("%Y-%m"))).drop(columns="day")
+    spec = charts.usage_monthly(monthly, by="provider", measure="requests").to_dict()
+    bars = next(iter(spec["datasets"].values()))
+    assert len({r["provider"] for r in bars}) == 10
+    assert sum(r["requests"] for r in bars) == int(df["requests"].sum())
