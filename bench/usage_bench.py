@@ -520,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         UsageHourlyDim,
         UsageHourlyMember,
         UsageHourlyModel,
+        UsageHourlyProviderMode,
         UsageMonthlyMember,
     )
 
@@ -536,12 +537,13 @@ def main(argv: list[str] | None = None) -> int:
                 UsageHourlyMember,
                 UsageHourlyDim,
                 UsageHourlyModel,
+                UsageHourlyProviderMode,
             )
         }
     size_mb = Path(args.db).stat().st_size / 2**20 if not args.url else float("nan")
     print("\nIngest")
     print(
-        f"  insert_events (events + 9 rollups): {args.events / db_time:>12,.0f} events/s "
+        f"  insert_events (events + 10 rollups): {args.events / db_time:>12,.0f} events/s "
         f"({db_time:.1f} s)"
     )
     print(f"  building the event dicts (not counted): {prep_time:.1f} s")

@@ -465,6 +465,26 @@ class UsageHourlyDim(_UsageMeasures, table=True):
     weekday: int
 
 
+class UsageHourlyProviderMode(_UsageMeasures, table=True):
+    """Rollup per UTC day x hour x provider x mode: the heatmap filtered by provider and
+    mode together (a few hundred thousand rows a year), which the model-keyed rollup below
+    could only serve by reading every model of the provider."""
+
+    __table_args__ = (
+        sa.PrimaryKeyConstraint(
+            "org_id", "provider", "mode", "day", "hour", name="pk_usage_hourly_provider_mode"
+        ),
+        CLUSTERED,
+    )
+
+    org_id: int = Field(foreign_key="organization.id")
+    provider: str = Field(max_length=100)
+    mode: str = Field(max_length=50)
+    day: date
+    hour: int
+    weekday: int
+
+
 class UsageHourlyModel(_UsageMeasures, table=True):
     """Rollup per UTC day x hour x model x provider x mode: the weekday x hour heatmap
     filtered by two or three of these at once. Keyed provider, model, day: a model filter

@@ -64,6 +64,7 @@ _ROLLUPS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("usagedailymember", ("day", "member_id"), False),
     ("usagehourly", ("day", "hour", "weekday"), False),
     ("usagehourlymember", ("member_id", "day", "hour", "weekday"), False),
+    ("usagehourlyprovidermode", ("provider", "mode", "day", "hour", "weekday"), False),
     ("usagehourlymodel", ("provider", "model_id", "day", "hour", "mode", "weekday"), False),
 )
 

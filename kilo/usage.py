@@ -6,8 +6,9 @@ Writing
     provider x mode (`UsageDaily`), day x model x provider x mode (`UsageDailyModel`), day x
     one of model/provider/mode (`UsageDailyDim`), day x member (`UsageDailyMember`), month x
     member (`UsageMonthlyMember`), and UTC day x hour organization-wide, per member, per
-    one of model/provider/mode and per model x provider x mode (`UsageHourly`,
-    `UsageHourlyMember`, `UsageHourlyDim`, `UsageHourlyModel`).
+    one of model/provider/mode, per provider x mode and per model x provider x mode
+    (`UsageHourly`, `UsageHourlyMember`, `UsageHourlyDim`, `UsageHourlyProviderMode`,
+    `UsageHourlyModel`).
     Rollups hold sums only (plus a latency histogram in the daily ones), so they merge
     exactly and their totals equal the sums over raw events.
     `record_usage` records one gateway request; `import_usage` ingests a CSV/JSONL file
@@ -59,6 +60,7 @@ from kilo.models import (
     UsageHourlyDim,
     UsageHourlyMember,
     UsageHourlyModel,
+    UsageHourlyProviderMode,
     UsageMonthlyMember,
 )
 from kilo.permissions import Actor, allowed, ensure_allowed
@@ -747,6 +749,7 @@ _ROLLUPS = (  # narrowest first; the first that covers a query wins
     _Rollup(UsageDaily, frozenset(DIMENSIONS), False, True),
     _Rollup(UsageHourly, frozenset(), True, False),
     _Rollup(UsageHourlyMember, frozenset({"member_id"}), True, False),
+    _Rollup(UsageHourlyProviderMode, frozenset({"provider", "mode"}), True, False),
     _Rollup(UsageHourlyModel, frozenset({"model_id", "provider", "mode"}), True, False),
 )
 
@@ -1076,7 +1079,7 @@ def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFra
     if rollup is None:  # a member together with model/provider/mode: raw events, in SQL
         rows = _heatmap_from_events(session, actor.org_id, f)
     else:
-        if len(dims) == 1 and rollup.table is UsageHourlyModel:
+        if len(dims) == 1 and "member_id" not in dims:
             # One of model/provider/mode: the per-dimension rollup has a row per value.
             (dim, values), t = next(iter(dims.items())), UsageHourlyDim
             conds = [t.dim == dim, t.value.in_(values)]

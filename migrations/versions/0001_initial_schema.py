@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 09:41:35.537398
+Create Date: 2026-12-02 10:08:14.501798
 """
 
 from collections.abc import Sequence
@@ -509,6 +509,31 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.create_table(
+        "usagehourlyprovidermode",
+        sa.Column("requests", sa.BigInteger(), nullable=False),
+        sa.Column("errors", sa.BigInteger(), nullable=False),
+        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_read_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
+        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
+        sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
+        sa.Column("org_id", sa.Integer(), nullable=False),
+        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("hour", sa.Integer(), nullable=False),
+        sa.Column("weekday", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["org_id"],
+            ["organization.id"],
+        ),
+        sa.PrimaryKeyConstraint(
+            "org_id", "provider", "mode", "day", "hour", name="pk_usage_hourly_provider_mode"
+        ),
+        sqlite_with_rowid=False,
+    )
+    op.create_table(
         "usagemonthlymember",
         sa.Column("requests", sa.BigInteger(), nullable=False),
         sa.Column("errors", sa.BigInteger(), nullable=False),
@@ -690,6 +715,7 @@ def downgrade() -> None:
 
     op.drop_table("invitation")
     op.drop_table("usagemonthlymember")
+    op.drop_table("usagehourlyprovidermode")
     op.drop_table("usagehourlymodel")
     op.drop_table("usagehourlymember")
     op.drop_table("usagehourlydim")

@@ -25,6 +25,7 @@ from kilo.models import (
     UsageHourlyDim,
     UsageHourlyMember,
     UsageHourlyModel,
+    UsageHourlyProviderMode,
     UsageMonthlyMember,
 )
 from kilo.permissions import system_actor
@@ -136,6 +137,7 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
         UsageHourly,
         UsageHourlyMember,
         UsageHourlyModel,
+        UsageHourlyProviderMode,
     ):
         cost, req, err = session.execute(
             select(
@@ -278,12 +280,14 @@ def test_monthly_member_stats_and_filtered_heatmaps_equal_raw_events(
         )
     assert got == expected
 
-    # The heatmap under one dimension (hourly dimension rollup), two and three of them
-    # (hourly model x provider x mode rollup), and a member with a model (raw events).
+    # The heatmap under one dimension (hourly dimension rollup), provider and mode (their
+    # hourly rollup), two or three with a model (hourly model x provider x mode rollup),
+    # and a member with a model (raw events).
     first = events[0]
     for filters in (
         {dim: first[dim]},
         {"provider": first["provider"], "mode": first["mode"]},
+        {"model_id": first["model_id"], "provider": first["provider"]},
         {"model_id": first["model_id"], "mode": first["mode"]},
         {"model_id": first["model_id"], "provider": first["provider"], "mode": first["mode"]},
         {"member_id": first["member_id"], "model_id": first["model_id"]},
