@@ -4,7 +4,7 @@ Conventions: timestamps are timezone-aware UTC (`UtcDateTime` stores them as UTC
 hands them back aware on every backend); money is integer micro-dollars (`*_micros`,
 usage and the credit ledger) or integer cents (`*_cents`, invoices and payments).
 Sections are owned by the service module named in their banner; a schema change
-is followed by `python -m kilo.migrations_regen` (see README, "Schema changes").
+is followed by `python migrations/new.py "..."` (see README, "Schema changes").
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-02 10:08:14.501798
+Create Date: 2026-12-02 06:51:39.813569
 """
 
 from collections.abc import Sequence
@@ -483,57 +483,6 @@ def upgrade() -> None:
         sqlite_with_rowid=False,
     )
     op.create_table(
-        "usagehourlymodel",
-        sa.Column("requests", sa.BigInteger(), nullable=False),
-        sa.Column("errors", sa.BigInteger(), nullable=False),
-        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("cache_read_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
-        sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-        sa.Column("org_id", sa.Integer(), nullable=False),
-        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("model_id", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("hour", sa.Integer(), nullable=False),
-        sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
-        sa.Column("weekday", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organization.id"],
-        ),
-        sa.PrimaryKeyConstraint(
-            "org_id", "provider", "model_id", "day", "hour", "mode", name="pk_usage_hourly_model"
-        ),
-        sqlite_with_rowid=False,
-    )
-    op.create_table(
-        "usagehourlyprovidermode",
-        sa.Column("requests", sa.BigInteger(), nullable=False),
-        sa.Column("errors", sa.BigInteger(), nullable=False),
-        sa.Column("input_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("output_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("cache_read_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("cache_write_tokens", sa.BigInteger(), nullable=False),
-        sa.Column("cost_micros", sa.BigInteger(), nullable=False),
-        sa.Column("latency_ms_sum", sa.BigInteger(), nullable=False),
-        sa.Column("org_id", sa.Integer(), nullable=False),
-        sa.Column("provider", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("mode", sqlmodel.sql.sqltypes.AutoString(length=50), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("hour", sa.Integer(), nullable=False),
-        sa.Column("weekday", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["org_id"],
-            ["organization.id"],
-        ),
-        sa.PrimaryKeyConstraint(
-            "org_id", "provider", "mode", "day", "hour", name="pk_usage_hourly_provider_mode"
-        ),
-        sqlite_with_rowid=False,
-    )
-    op.create_table(
         "usagemonthlymember",
         sa.Column("requests", sa.BigInteger(), nullable=False),
         sa.Column("errors", sa.BigInteger(), nullable=False),
@@ -676,7 +625,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("usageevent", schema=None) as batch_op:
-        batch_op.create_index("ix_usage_org_member_at", ["org_id", "member_id", "at"], unique=False)
+        batch_op.create_index("ix_usage_org_at", ["org_id", "at"], unique=False)
         batch_op.create_index(
             "uq_usage_external",
             ["org_id", "external_id"],
@@ -696,7 +645,7 @@ def downgrade() -> None:
             sqlite_where=sa.text("external_id IS NOT NULL"),
             postgresql_where=sa.text("external_id IS NOT NULL"),
         )
-        batch_op.drop_index("ix_usage_org_member_at")
+        batch_op.drop_index("ix_usage_org_at")
 
     op.drop_table("usageevent")
     with op.batch_alter_table("payment", schema=None) as batch_op:
@@ -715,8 +664,6 @@ def downgrade() -> None:
 
     op.drop_table("invitation")
     op.drop_table("usagemonthlymember")
-    op.drop_table("usagehourlyprovidermode")
-    op.drop_table("usagehourlymodel")
     op.drop_table("usagehourlymember")
     op.drop_table("usagehourlydim")
     op.drop_table("usagehourly")

@@ -1,9 +1,13 @@
 """The Alembic migrations build exactly the schema kilo/models.py declares."""
 
+from datetime import UTC, datetime, timedelta
+
 from alembic import command
 from alembic.config import Config
 
-from kilo.db import ROOT, get_engine, migrate
+from kilo import usage
+from kilo.db import ROOT, get_engine, migrate, read_session, write_session
+from tests.factories import create_team
 
 
 def test_models_and_migrations_agree(db_url):
@@ -12,3 +16,66 @@ def test_models_and_migrations_agree(db_url):
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.attributes["engine"] = get_engine(db_url)
     command.check(cfg)  # raises when autogenerate would find a difference
+
+
+def test_upgrade_to_0002_folds_existing_events_into_the_new_hourly_rollups(db_url):
+    """A database made before revision 0002 keeps its events; the upgrade fills the hourly
+    model x provider x mode and provider x mode rollups from them, so the heatmaps under
+    those filters show the same cells as the raw events."""
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["engine"] = get_engine(db_url)
+    start = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday
+    with write_session(db_url) as s:
+        team = create_team(s)
+        owner = team["owner"]
+        events = [
+            {
+                "at": start + timedelta(days=i % 9, hours=(5 * i) % 24, minutes=i),
+                "member_id": (owner.id, team["member"].id)[i % 2],
+                "model_id": ("anthropic/claude-sonnet-4.5", "openai/gpt-5.4")[i % 2],
+                "provider": ("anthropic", "azure", "openai")[i % 3],
+                "mode": ("code", "ask")[(i // 2) % 2],
+                "input_tokens": 100 + i,
+                "output_tokens": 10 * i,
+                "cost_micros": 1_000 + 7 * i,
+                "latency_ms": 300 + i,
+                "status": "error" if i % 7 == 0 else "success",
+            }
+            for i in range(60)
+        ]
+        usage.insert_events(s, org_id=owner.org_id, events=events)
+    # What a database of revision 0001 held: the events and that revision's rollups.
+    command.downgrade(cfg, "0001")
+    command.upgrade(cfg, "head")
+
+    with read_session(db_url) as s:
+        for filters in (
+            {"provider": "azure", "mode": "ask"},
+            {"model_id": "openai/gpt-5.4", "mode": "code"},
+            {"model_id": "anthropic/claude-sonnet-4.5", "provider": "anthropic"},
+        ):
+            fields = {
+                {"model_id": "models", "provider": "providers", "mode": "modes"}[k]: (v,)
+                for k, v in filters.items()
+            }
+            f = usage.UsageFilter(
+                start=start.date(), end=start.date() + timedelta(days=9), **fields
+            )
+            heat = usage.get_heatmap(s, actor=owner, f=f)
+            got = {
+                (int(r.weekday), int(r.hour)): (int(r.requests), int(r.errors), int(r.cost_micros))
+                for r in heat.itertuples()
+                if r.requests
+            }
+            expected: dict[tuple[int, int], tuple[int, int, int]] = {}
+            for e in events:
+                if all(e[k] == v for k, v in filters.items()):
+                    cell = (e["at"].weekday(), e["at"].hour)
+                    req, err, cost = expected.get(cell, (0, 0, 0))
+                    expected[cell] = (
+                        req + 1,
+                        err + (e["status"] != "success"),
+                        cost + e["cost_micros"],
+                    )
+            assert got == expected and got, filters
