@@ -66,7 +66,14 @@ from kilo.models import (
 from kilo.permissions import Actor, allowed, ensure_allowed
 from kilo.rollups import HISTOGRAM, MEASURES, month_end, month_start
 
-DIMENSIONS = ("member_id", "model_id", "provider", "mode")
+# Each dimension column and the `UsageFilter` field that filters it.
+DIMENSION_FIELDS = {
+    "member_id": "members",
+    "model_id": "models",
+    "provider": "providers",
+    "mode": "modes",
+}
+DIMENSIONS = tuple(DIMENSION_FIELDS)
 STATUSES = ("success", "error")
 MODE_RE = re.compile(r"^[a-z0-9-]{1,50}$")
 
@@ -690,16 +697,9 @@ class UsageFilter:
     modes: tuple[str, ...] = ()
 
     def dims(self) -> dict[str, tuple]:
-        return {
-            k: v
-            for k, v in (
-                ("member_id", self.members),
-                ("model_id", self.models),
-                ("provider", self.providers),
-                ("mode", self.modes),
-            )
-            if v
-        }
+        """The filtered dimensions: column -> values."""
+        values = {column: getattr(self, field) for column, field in DIMENSION_FIELDS.items()}
+        return {column: v for column, v in values.items() if v}
 
     @property
     def days(self) -> int:
@@ -1041,7 +1041,10 @@ def get_model_performance(session: Session, *, actor: Actor, f: UsageFilter) -> 
     return frame.sort_values("requests", ascending=False).reset_index(drop=True)
 
 
-def _heatmap_from_events(session: Session, org_id: int, f: UsageFilter) -> list[dict]:
+HEATMAP_MEASURES = ("requests", "errors", "cost_micros", "tokens")
+
+
+def _heatmap_from_events(session: Session, org_id: int, f: UsageFilter) -> list[tuple]:
     """Heatmap cells from raw events (read through the member index), grouped by UTC hour
     slot in SQL and folded into weekday x hour here: a few thousand slots at most, where
     parsing every event's timestamp with strftime in SQL cost 1.4x more."""
@@ -1062,12 +1065,10 @@ def _heatmap_from_events(session: Session, org_id: int, f: UsageFilter) -> list[
     ).where(t.org_id == org_id, t.at >= start, t.at < end)
     for dim, values in f.dims().items():
         stmt = stmt.where(getattr(t, dim).in_(values))
-    cells = []
+    cells = []  # (weekday, hour, *HEATMAP_MEASURES), as the rollup query returns them
     for at, *sums in _fetch(session, stmt.group_by(slot)):
         at = datetime.fromisoformat(at) if isinstance(at, str) else at
-        names = ("requests", "errors", "cost_micros", "tokens")
-        measures = {m: _to_int(v) for m, v in zip(names, sums, strict=True)}
-        cells.append({"weekday": at.weekday(), "hour": at.hour} | measures)
+        cells.append((at.weekday(), at.hour, *sums))
     return cells
 
 
@@ -1099,21 +1100,19 @@ def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFra
         stmt = select(
             t.weekday,
             t.hour,
-            func.sum(t.requests).label("requests"),
-            func.sum(t.errors).label("errors"),
-            func.sum(t.cost_micros).label("cost_micros"),
-            func.sum(t.input_tokens + t.output_tokens).label("tokens"),
+            func.sum(t.requests),
+            func.sum(t.errors),
+            func.sum(t.cost_micros),
+            func.sum(t.input_tokens + t.output_tokens),
         ).where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end, *conds)
-        stmt = stmt.group_by(t.weekday, t.hour)
-        rows = _fetch_ints(session, stmt)
+        rows = _fetch(session, stmt.group_by(t.weekday, t.hour))
     # All 168 cells, in weekday-then-hour order; cells without events stay zero.
-    measures = ("requests", "errors", "cost_micros", "tokens")
-    grid = np.zeros((7 * 24, len(measures)), np.int64)
-    for r in rows:
-        grid[r["weekday"] * 24 + r["hour"]] += [r[m] for m in measures]
+    grid = np.zeros((7 * 24, len(HEATMAP_MEASURES)), np.int64)
+    for weekday, hour, *sums in rows:  # raw events give a cell once per hour slot: add
+        grid[weekday * 24 + hour] += [_to_int(v) for v in sums]
     cells = np.arange(7 * 24)
     frame = pd.DataFrame({"weekday": cells // 24, "hour": cells % 24})
-    for i, m in enumerate(measures):
+    for i, m in enumerate(HEATMAP_MEASURES):
         frame[m] = grid[:, i]
     return frame
 

@@ -55,10 +55,7 @@ def test_upgrade_to_0002_folds_existing_events_into_the_new_hourly_rollups(db_ur
             {"model_id": "openai/gpt-5.4", "mode": "code"},
             {"model_id": "anthropic/claude-sonnet-4.5", "provider": "anthropic"},
         ):
-            fields = {
-                {"model_id": "models", "provider": "providers", "mode": "modes"}[k]: (v,)
-                for k, v in filters.items()
-            }
+            fields = {usage.DIMENSION_FIELDS[k]: (v,) for k, v in filters.items()}
             f = usage.UsageFilter(
                 start=start.date(), end=start.date() + timedelta(days=9), **fields
             )

@@ -292,7 +292,7 @@ def test_monthly_member_stats_and_filtered_heatmaps_equal_raw_events(
         {"model_id": first["model_id"], "provider": first["provider"], "mode": first["mode"]},
         {"member_id": first["member_id"], "model_id": first["model_id"]},
     ):
-        fields = {FILTER_FIELDS[c]: (v,) for c, v in filters.items()}
+        fields = {usage.DIMENSION_FIELDS[c]: (v,) for c, v in filters.items()}
         heat = usage.get_heatmap(
             session, actor=owner, f=usage.UsageFilter(start=f.start, end=f.end, **fields)
         )
@@ -309,14 +309,6 @@ def test_monthly_member_stats_and_filtered_heatmaps_equal_raw_events(
         }
         assert got_cells == cells, filters
     session.rollback()
-
-
-FILTER_FIELDS = {
-    "member_id": "members",
-    "model_id": "models",
-    "provider": "providers",
-    "mode": "modes",
-}
 
 
 def test_member_stats_subtract_the_days_a_mostly_covered_month_leaves_out(session):
