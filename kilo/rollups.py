@@ -11,7 +11,8 @@ caller's transaction:
   months the batch touched (its `active_days` counts days, which do not add up across
   batches).
 
-Raw events go to `usageevent` with one `executemany` (SQLite) or `COPY` (PostgreSQL).
+Raw events go to `usageevent` with one `executemany` in key order (SQLite) or `COPY`
+(PostgreSQL).
 """
 
 from __future__ import annotations
@@ -166,10 +167,23 @@ def _upsert(
         conn.exec_driver_sql(sql + on_conflict, rows[start : start + _CHUNK])
 
 
+def _next_ids(session: Session, table: str, n: int) -> int:
+    """Reserve `n` ids of `table` in the caller's transaction; returns the first."""
+    last = session.connection().exec_driver_sql(
+        "UPDATE idsequence SET last_id = last_id + ? WHERE name = ? RETURNING last_id",
+        (n, table),
+    )
+    return last.scalar_one() - n + 1
+
+
 def _write_raw(session: Session, org_id: int, frame: pd.DataFrame, *, sqlite: bool) -> None:
     conn = session.connection()
     at = frame["at_us"].to_numpy()
     if sqlite:
+        # In key order (member, time): each member's new events extend their range of the
+        # clustered table in one run.
+        order = np.lexsort((at, frame["member_id"].to_numpy()))
+        frame, at = frame.take(order), at[order]
         # SQLAlchemy's SQLite DateTime text ('YYYY-MM-DD HH:MM:SS.ffffff', UTC), built in
         # numpy: per-event isoformat() costs more than the insert itself.
         text = np.datetime_as_string(at, unit="us").astype("U26")
@@ -179,18 +193,21 @@ def _write_raw(session: Session, org_id: int, frame: pd.DataFrame, *, sqlite: bo
         at_values = pd.DatetimeIndex(at).tz_localize("UTC").to_pydatetime().tolist()
     columns = [[org_id] * len(frame), at_values]
     columns += [_pylist(frame[c]) for c in EVENT_COLUMNS[2:]]
-    rows = list(zip(*columns, strict=True))
     if sqlite:
+        first = _next_ids(session, "usageevent", len(frame))
+        columns.append(range(first, first + len(frame)))
+        names = (*EVENT_COLUMNS, "id")
         sql = (
-            f"INSERT INTO usageevent ({', '.join(EVENT_COLUMNS)}) "  # noqa: S608
-            f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+            f"INSERT INTO usageevent ({', '.join(names)}) "  # noqa: S608
+            f"VALUES ({', '.join('?' * len(names))})"
         )
+        rows = list(zip(*columns, strict=True))
         for start in range(0, len(rows), _CHUNK):
             conn.exec_driver_sql(sql, rows[start : start + _CHUNK])
-    else:  # PostgreSQL: COPY is several times faster than INSERT for bulk rows
+    else:  # PostgreSQL: COPY is several times faster than INSERT; ids from the sequence
         cursor = conn.connection.dbapi_connection.cursor()
         with cursor.copy(f"COPY usageevent ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
-            for row in rows:
+            for row in zip(*columns, strict=True):
                 copy.write_row(row)
 
 

@@ -18,10 +18,12 @@ def test_models_and_migrations_agree(db_url):
     command.check(cfg)  # raises when autogenerate would find a difference
 
 
-def test_upgrade_to_0002_folds_existing_events_into_the_new_hourly_rollups(db_url):
+def test_upgrade_from_0001_keeps_events_and_folds_them_into_the_new_hourly_rollups(db_url):
     """A database made before revision 0002 keeps its events; the upgrade fills the hourly
-    model x provider x mode and provider x mode rollups from them, so the heatmaps under
-    those filters show the same cells as the raw events."""
+    model x provider x mode and provider x mode rollups from them (0002), so the heatmaps
+    under those filters show the same cells as the raw events, and the events, rekeyed
+    member first (0003), still give a member's heatmap and keep their ids; events stored
+    after the upgrade get new ones."""
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.attributes["engine"] = get_engine(db_url)
@@ -54,6 +56,7 @@ def test_upgrade_to_0002_folds_existing_events_into_the_new_hourly_rollups(db_ur
             {"provider": "azure", "mode": "ask"},
             {"model_id": "openai/gpt-5.4", "mode": "code"},
             {"model_id": "anthropic/claude-sonnet-4.5", "provider": "anthropic"},
+            {"member_id": team["member"].id, "model_id": "openai/gpt-5.4"},  # raw events
         ):
             fields = {usage.DIMENSION_FIELDS[k]: (v,) for k, v in filters.items()}
             f = usage.UsageFilter(
@@ -76,3 +79,13 @@ def test_upgrade_to_0002_folds_existing_events_into_the_new_hourly_rollups(db_ur
                         cost + e["cost_micros"],
                     )
             assert got == expected and got, filters
+
+    with write_session(db_url) as s:
+        usage.insert_events(s, org_id=owner.org_id, events=events[:5])
+    with read_session(db_url) as s:
+        conn = s.connection()
+        ids = [row[0] for row in conn.exec_driver_sql("SELECT id FROM usageevent")]
+        assert len(ids) == len(set(ids)) == len(events) + 5
+        if conn.dialect.name == "sqlite":  # PostgreSQL numbers them with its sequence
+            last = conn.exec_driver_sql("SELECT last_id FROM idsequence").scalar_one()
+            assert last == max(ids)
