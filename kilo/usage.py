@@ -1045,9 +1045,10 @@ HEATMAP_MEASURES = ("requests", "errors", "cost_micros", "tokens")
 
 
 def _heatmap_from_events(session: Session, org_id: int, f: UsageFilter) -> list[tuple]:
-    """Heatmap cells from raw events (read through the member index), grouped by UTC hour
-    slot in SQL and folded into weekday x hour here: a few thousand slots at most, where
-    parsing every event's timestamp with strftime in SQL cost 1.4x more."""
+    """Heatmap cells from raw events (a member's are contiguous: the table is keyed member
+    first), grouped by UTC hour slot in SQL and folded into weekday x hour here: a few
+    thousand slots at most, where parsing every event's timestamp with strftime in SQL cost
+    1.4x more."""
     t = UsageEvent
     if session.get_bind().dialect.name == "sqlite":
         slot = func.substr(t.at, 1, 13)  # 'YYYY-MM-DD HH' of the stored UTC text
