@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from functools import cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -761,6 +762,21 @@ def _pick(needed: set[str], *, hourly: bool = False, histogram: bool = False) ->
     return None
 
 
+def _conditions(t: Any, org_id: int, f: UsageFilter) -> list:
+    """The view's WHERE clause on rollup `t`: organization, days and dimension filters.
+
+    `UsageDaily` is keyed member first. Without a member filter its rows of a period are
+    read member by member (every member row of the organization, removed ones included: a
+    seek each) instead of scanning the organization's whole table (30 days under a model
+    filter at 10M events: 810 -> 60 ms)."""
+    conds = [t.org_id == org_id, t.day >= f.start, t.day <= f.end]
+    conds += [getattr(t, d).in_(values) for d, values in f.dims().items()]
+    if t is UsageDaily and not f.members:
+        members = select(Member.id).where(Member.org_id == org_id)
+        conds.append(t.member_id.in_(members.scalar_subquery()))
+    return conds
+
+
 def _scope(session: Session, actor: Actor, f: UsageFilter) -> UsageFilter:
     """Enforce who may see what: members only themselves; admins everything unless the
     organization turned per-member analytics off."""
@@ -780,9 +796,11 @@ def _scope(session: Session, actor: Actor, f: UsageFilter) -> UsageFilter:
 
 def analytics_enabled(session: Session, *, org_id: int) -> bool:
     # One column through Core: cheaper than loading the organization on every query.
-    enabled = session.execute(
-        select(Organization.usage_analytics_enabled).where(Organization.id == org_id)
-    ).scalar()
+    enabled = (
+        session.connection()
+        .execute(select(Organization.usage_analytics_enabled).where(Organization.id == org_id))
+        .scalar()
+    )
     return bool(enabled)
 
 
@@ -797,9 +815,20 @@ def _to_int(value: Any) -> int:
 
 
 def _fetch(session: Session, stmt: Any) -> list[tuple]:
-    """Rows as plain tuples, through Core: on rollup reads, ORM result handling and pandas'
-    per-row attribute checks on Row objects cost more than the query itself."""
-    return [tuple(row) for row in session.connection().execute(stmt).all()]
+    """Rows as the driver returns them, plain tuples: SQLAlchemy's per-row result handling
+    cost as much as the query itself on large groupings (365 days x 60 models, 21,900 rows:
+    100 -> 54 ms). So no type conversion: SQLite returns a date as ISO text (`_dates`)."""
+    result = session.connection().execute(stmt)
+    rows = result.cursor.fetchall()
+    result.close()
+    return rows
+
+
+def _dates(values: list) -> list:
+    """A `day` column as dates (SQLite returns ISO text, which sorts the same)."""
+    if values and isinstance(values[0], str):
+        return list(map(date.fromisoformat, values))
+    return values
 
 
 def _fetch_ints(session: Session, stmt: Any) -> list[dict[str, int]]:
@@ -846,19 +875,28 @@ def _aggregate_rows(
         if rollup is None:
             raise ValueError(f"no rollup covers {sorted(needed)}")  # a programming error
         t = rollup.table
-        conds = [t.org_id == org_id, t.day >= f.start, t.day <= f.end]
-        conds += [getattr(t, d).in_(values) for d, values in f.dims().items()]
+        conds = _conditions(t, org_id, f)
 
         def column(g: str) -> Any:
             return getattr(t, g)
 
     keys = [_month_expr(session, t.day) if g == "month" else column(g) for g in group]
-    stmt = select(
-        *[k.label(g) for k, g in zip(keys, group, strict=True)],
-        *[func.sum(getattr(t, c)).label(c) for c in cols],
-    ).where(*conds)
-    if group:
-        stmt = stmt.group_by(*keys)
+    key_names = {column(g).key for g in group if g != "month"}
+    if group and key_names >= {c.name for c in t.__table__.primary_key} - {"org_id", "dim"}:
+        # The groups are the rollup's own rows (e.g. day x model of the per-dimension
+        # rollup): read them as they are. Summing single rows cost SQLite as much again
+        # as reading them (365 days x 60 models: 56 -> 30 ms).
+        stmt = select(
+            *[k.label(g) for k, g in zip(keys, group, strict=True)],
+            *[getattr(t, c).label(c) for c in cols],
+        ).where(*conds)
+    else:
+        stmt = select(
+            *[k.label(g) for k, g in zip(keys, group, strict=True)],
+            *[func.sum(getattr(t, c)).label(c) for c in cols],
+        ).where(*conds)
+        if group:
+            stmt = stmt.group_by(*keys)
     return _fetch(session, stmt), cols
 
 
@@ -875,13 +913,23 @@ def _aggregate(
     org_id: int,
     f: UsageFilter,
     group: tuple[str, ...] = (),
+    *,
+    ordered: bool = False,
     **kwargs: Any,
 ) -> pd.DataFrame:
-    """`_aggregate_rows` as a DataFrame, measures as int64. Built column by column: the
-    per-column fillna/astype of a record frame cost more than small queries themselves."""
+    """`_aggregate_rows` as a DataFrame, measures as int64, `ordered` by the group columns.
+    Built column by column: the per-column fillna/astype of a record frame cost more than
+    small queries themselves. Sorted as tuples, before the frame: the rows mostly arrive
+    in group order, which Python's sort checks in one pass, where pandas' sort on string
+    columns took longer than the SQL of a one-member breakdown."""
     rows, cols = _aggregate_rows(session, org_id, f, group, **kwargs)
-    columns = list(zip(*rows, strict=True)) or [()] * (len(group) + len(cols))
-    data: dict[str, Any] = {g: list(columns[i]) for i, g in enumerate(group)}
+    if ordered and group:
+        rows.sort(key=itemgetter(*range(len(group))))
+    # Column by column (itemgetter: 2.7x faster than zip(*rows) on 21,900 rows).
+    columns = [list(map(itemgetter(i), rows)) for i in range(len(group) + len(cols))]
+    data: dict[str, Any] = {
+        g: _dates(columns[i]) if g == "day" else columns[i] for i, g in enumerate(group)
+    }
     data.update({c: _int_column(columns[len(group) + j]) for j, c in enumerate(cols)})
     return pd.DataFrame(data, columns=[*group, *cols])
 
@@ -914,10 +962,8 @@ def count_active_members(session: Session, *, actor: Actor, f: UsageFilter) -> i
     rollup = _pick(set(f.dims()) | {"member_id"})
     t = rollup.table
     stmt = select(func.count(distinct(t.member_id))).where(
-        t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end, t.requests > 0
+        *_conditions(t, actor.org_id, f), t.requests > 0
     )
-    for dim, values in f.dims().items():
-        stmt = stmt.where(getattr(t, dim).in_(values))
     return _to_int(session.execute(stmt).scalar())
 
 
@@ -967,15 +1013,15 @@ def get_breakdown(
 ) -> pd.DataFrame:
     """Sums grouped by dimensions (member_id, model_id, provider, mode), optionally per day.
 
-    Returns a DataFrame with the group columns (plus `day`) and every measure, as int64.
+    Returns a DataFrame with the group columns (plus `day`) and every measure, as int64,
+    sorted by the group columns.
     """
     f = _scope(session, actor, f)
     for dim in by:
         if dim not in DIMENSIONS:
             raise ValidationError(f"Cannot group usage by “{dim}”.")
     group = (("day",) if daily else ()) + tuple(by)
-    frame = _aggregate(session, actor.org_id, f, group)
-    return frame.sort_values(list(group)).reset_index(drop=True) if group else frame
+    return _aggregate(session, actor.org_id, f, group, ordered=True)
 
 
 def percentile_from_histogram(counts: list[int], q: float) -> float | None:
@@ -1109,13 +1155,13 @@ def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFra
         rows = _fetch(session, stmt.group_by(t.weekday, t.hour))
     # All 168 cells, in weekday-then-hour order; cells without events stay zero.
     grid = np.zeros((7 * 24, len(HEATMAP_MEASURES)), np.int64)
-    for weekday, hour, *sums in rows:  # raw events give a cell once per hour slot: add
-        grid[weekday * 24 + hour] += [_to_int(v) for v in sums]
+    if rows:
+        values = np.array([[_to_int(v) for v in row] for row in rows], np.int64)
+        # Raw events give a cell once per hour slot: add them up.
+        np.add.at(grid, values[:, 0] * 24 + values[:, 1], values[:, 2:])
     cells = np.arange(7 * 24)
-    frame = pd.DataFrame({"weekday": cells // 24, "hour": cells % 24})
-    for i, m in enumerate(HEATMAP_MEASURES):
-        frame[m] = grid[:, i]
-    return frame
+    columns = {m: grid[:, i] for i, m in enumerate(HEATMAP_MEASURES)}
+    return pd.DataFrame({"weekday": cells // 24, "hour": cells % 24, **columns})
 
 
 def get_monthly(
@@ -1129,8 +1175,7 @@ def get_monthly(
     if by not in DIMENSIONS:
         raise ValidationError(f"Cannot group usage by “{by}”.")
     f = _scope(session, actor, replace(f, start=start))
-    out = _aggregate(session, actor.org_id, f, ("month", by))
-    return out.sort_values(["month", by]).reset_index(drop=True)
+    return _aggregate(session, actor.org_id, f, ("month", by), ordered=True)
 
 
 def _member_names(session: Session, org_id: int) -> pd.DataFrame:
@@ -1257,9 +1302,7 @@ def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.D
             t.member_id,
             *[func.sum(getattr(t, m)).label(m) for m in MEASURES],
             active_days.label("active_days"),
-        ).where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end)
-        for dim, values in f.dims().items():
-            stmt = stmt.where(getattr(t, dim).in_(values))
+        ).where(*_conditions(t, actor.org_id, f))
         stmt = stmt.group_by(t.member_id)
     rows = _fetch_ints(session, stmt)
     stats = _frame(rows, ("member_id",), (*MEASURES, "active_days"))

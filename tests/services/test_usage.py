@@ -79,6 +79,17 @@ def _events(specs: list[dict], member_ids: list[int]) -> list[dict]:
     return out
 
 
+def _group(events: list[dict], *keys: str) -> dict[tuple | object, tuple[int, int, set]]:
+    """Requests, cost and the set of UTC days per key (`day` is the event's UTC date)."""
+    out: dict = {}
+    for e in events:
+        values = tuple(e["at"].date() if k == "day" else e[k] for k in keys)
+        key = values if len(keys) > 1 else values[0]
+        req, cost, days = out.get(key, (0, 0, set()))
+        out[key] = (req + 1, cost + e["cost_micros"], days | {e["at"].date()})
+    return out
+
+
 def _raw_sums(session, org_id: int, start: date, end: date, **where) -> dict[str, int]:
     t = UsageEvent
     lo = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
@@ -188,6 +199,30 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
     assert int(heat_f["cost_micros"].sum()) == exp_f["cost_micros"]
     perf = usage.get_model_performance(session, actor=owner, f=f)
     assert int(perf["requests"].sum()) == expected["requests"]
+
+    # Per-member statistics under filters (read member by member) and the daily breakdown
+    # by one dimension (the rollup's own rows, not summed) equal the events, in group order.
+    in_view = [e for e in events if f.start <= e["at"].date() <= f.end]
+    picked = [e for e in in_view if e["model_id"] == MODELS[0] and e["mode"] == "code"]
+    want = {
+        m: (req, cost, len(days)) for m, (req, cost, days) in _group(picked, "member_id").items()
+    }
+    stats = usage.list_member_usage(session, actor=owner, f=filtered)
+    got = {
+        int(r.member_id): (int(r.requests), int(r.cost_micros), int(r.active_days))
+        for r in stats.itertuples()
+    }
+    assert got == want
+    assert usage.count_active_members(session, actor=owner, f=filtered) == len(want)
+    daily = usage.get_breakdown(session, actor=owner, f=f, by=("model_id",), daily=True)
+    keys = list(zip(daily["day"], daily["model_id"], strict=True))
+    assert keys == sorted(keys)
+    got = {
+        key: (int(req), int(cost))
+        for key, req, cost in zip(keys, daily["requests"], daily["cost_micros"], strict=True)
+    }
+    want = {key: (req, cost) for key, (req, cost, _) in _group(in_view, "day", "model_id").items()}
+    assert got == want
 
     # A member sees exactly their own events, whatever filter they ask for.
     member = team["member"]
