@@ -533,6 +533,27 @@ class UsageMonthlyMember(_UsageMeasures, table=True):
     active_days: int = Field(default=0)
 
 
+class UsageMonthlyMemberDim(_UsageMeasures, table=True):
+    """Rollup per calendar month x member x one of model/provider/mode (`dim`, `value`):
+    per-member statistics under a one-dimension filter read a row a member a month instead
+    of every day x model x provider x mode row. `day_mask` has bit d-1 set when the member
+    had such a request on day d: active days are not additive, but masks merge with OR."""
+
+    __table_args__ = (
+        sa.PrimaryKeyConstraint(
+            "org_id", "dim", "value", "month", "member_id", name="pk_usage_monthly_member_dim"
+        ),
+        CLUSTERED,
+    )
+
+    org_id: int = Field(foreign_key="organization.id")
+    dim: str = Field(max_length=10)
+    value: str = Field(max_length=200)
+    month: date
+    member_id: int
+    day_mask: int = _big()
+
+
 # --------------------------------------------------------------------------------------
 # Billing (kilo.billing)
 # --------------------------------------------------------------------------------------

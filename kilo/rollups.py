@@ -9,7 +9,9 @@ caller's transaction:
   Sums merge exactly, so every rollup equals the sums over raw events;
 - the month x member rollup is recomputed in SQL from the day x member rollup for the
   months the batch touched (its `active_days` counts days, which do not add up across
-  batches).
+  batches);
+- the month x member x one-dimension rollup keeps its active days as a bit mask of the
+  month's days instead, OR-ed on upsert (recomputing it would read the finest rollup).
 
 Raw events go to `usageevent` with one `executemany` in key order (SQLite) or `COPY`
 (PostgreSQL).
@@ -131,22 +133,31 @@ def _rows(org_id: int, frame: pd.DataFrame, cols: list[str], *, sqlite: bool) ->
     columns: list[list] = [[org_id] * len(frame)]
     for c in cols:
         values = frame[c]
-        columns.append(_days(values.to_numpy(), sqlite=sqlite) if c == "day" else _pylist(values))
+        date_column = c in ("day", "month")
+        columns.append(_days(values.to_numpy(), sqlite=sqlite) if date_column else _pylist(values))
     return list(zip(*columns, strict=True))
 
 
 def _upsert(
-    session: Session, table: str, keys: tuple[str, ...], measures: tuple[str, ...], rows: list
+    session: Session,
+    table: str,
+    keys: tuple[str, ...],
+    measures: tuple[str, ...],
+    rows: list,
+    *,
+    masks: tuple[str, ...] = (),
 ) -> None:
-    """INSERT .. ON CONFLICT DO UPDATE adding the measures (same SQL on SQLite and PostgreSQL)."""
+    """INSERT .. ON CONFLICT DO UPDATE adding the measures and OR-ing the bit `masks`, which
+    follow the measures in each row (same SQL on SQLite and PostgreSQL)."""
     if not rows:
         return
     conn = session.connection()
-    names = ("org_id", *keys, *measures)
+    names = ("org_id", *keys, *measures, *masks)
     cols = ", ".join(names)
     conflict = ", ".join(k for k in keys if k != "weekday")
     on_conflict = f"ON CONFLICT (org_id, {conflict}) DO UPDATE SET " + ", ".join(
-        f"{m} = {table}.{m} + excluded.{m}" for m in measures
+        [f"{m} = {table}.{m} + excluded.{m}" for m in measures]
+        + [f"{m} = {table}.{m} | excluded.{m}" for m in masks]
     )
     if conn.dialect.name == "postgresql":
         # COPY into a staging table, then one INSERT .. SELECT: one statement on the
@@ -237,11 +248,40 @@ def store_events(session: Session, *, org_id: int, events: list[dict]) -> int:
             all_keys = ("dim", *keys)
             rows = _rows(org_id, rolled, [*all_keys, *cols], sqlite=sqlite)
             _upsert(session, table, all_keys, tuple(cols), rows)
+    _store_monthly_member_dims(session, org_id, frame, sqlite=sqlite)
     first, last = frame["day"].min(), frame["day"].max()
     _refresh_monthly_members(
         session, org_id=org_id, first=pd.Timestamp(first).date(), last=pd.Timestamp(last).date()
     )
     return len(events)
+
+
+def _store_monthly_member_dims(
+    session: Session, org_id: int, frame: pd.DataFrame, *, sqlite: bool
+) -> None:
+    """Month x member x one dimension: sums, and the days of the month as a bit mask."""
+    days = frame["day"].to_numpy().astype("datetime64[D]")
+    months = days.astype("datetime64[M]").astype("datetime64[D]")
+    keyed = pd.DataFrame(
+        {
+            "month": months,
+            "member_id": frame["member_id"],
+            # bit (day of month - 1): distinct per day, so a sum over distinct days is an OR
+            "bit": np.left_shift(np.int64(1), (days - months).astype(np.int64)),
+            **{m: frame[m] for m in MEASURES},
+        }
+    )
+    keys = ("dim", "value", "month", "member_id")
+    for dim in DIMS:
+        keyed["value"] = frame[dim]
+        group = ["value", "month", "member_id"]
+        rolled = keyed.groupby(group, sort=True, observed=True)[list(MEASURES)].sum()
+        bits = keyed.drop_duplicates([*group, "bit"]).groupby(group, sort=True, observed=True)
+        rolled["day_mask"] = bits["bit"].sum()
+        rolled = rolled.reset_index()
+        rolled.insert(0, "dim", dim)
+        rows = _rows(org_id, rolled, [*keys, *MEASURES, "day_mask"], sqlite=sqlite)
+        _upsert(session, "usagemonthlymemberdim", keys, MEASURES, rows, masks=("day_mask",))
 
 
 def _refresh_monthly_members(session: Session, *, org_id: int, first: date, last: date) -> None:

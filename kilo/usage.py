@@ -5,12 +5,14 @@ Writing
     transaction (`kilo.rollups`, grouped with pandas, upserted in SQL): day x member x model x
     provider x mode (`UsageDaily`), day x model x provider x mode (`UsageDailyModel`), day x
     one of model/provider/mode (`UsageDailyDim`), day x member (`UsageDailyMember`), month x
-    member (`UsageMonthlyMember`), and UTC day x hour organization-wide, per member, per
+    member (`UsageMonthlyMember`), month x member x one of model/provider/mode with the
+    active days as a bit mask (`UsageMonthlyMemberDim`), and UTC day x hour
+    organization-wide, per member, per
     one of model/provider/mode, per provider x mode and per model x provider x mode
     (`UsageHourly`, `UsageHourlyMember`, `UsageHourlyDim`, `UsageHourlyProviderMode`,
     `UsageHourlyModel`).
-    Rollups hold sums only (plus a latency histogram in the daily ones), so they merge
-    exactly and their totals equal the sums over raw events.
+    Rollups hold sums only (plus a latency histogram in the daily ones, and day masks that
+    merge with OR), so they merge exactly and their totals equal the sums over raw events.
     `record_usage` records one gateway request; `import_usage` ingests a CSV/JSONL file
     (our columns, or OpenRouter's activity export), validated whole before a row is stored.
 
@@ -63,6 +65,7 @@ from kilo.models import (
     UsageHourlyModel,
     UsageHourlyProviderMode,
     UsageMonthlyMember,
+    UsageMonthlyMemberDim,
 )
 from kilo.permissions import Actor, allowed, ensure_allowed
 from kilo.rollups import HISTOGRAM, MEASURES, month_end, month_start
@@ -1278,6 +1281,64 @@ def _member_stats_by_month(org_id: int, f: UsageFilter) -> Any:
     )
 
 
+def _member_stats_one_dim(session: Session, org_id: int, f: UsageFilter) -> list[dict[str, int]]:
+    """Per-member sums and active days under a filter on one of model/provider/mode: whole
+    months from the month x member x dimension rollup, plus or minus the days `month_plan`
+    reads from the daily one. Active days: the months' day masks (OR-ed over the filtered
+    values, without the subtracted days), plus the added days seen in the daily rollup."""
+    ((dim, values),) = [(d, v) for d, v in f.dims().items() if d != "member_id"]
+    add_months, add_days, subtract_days = month_plan(f.start, f.end)
+    sums: dict[int, list[int]] = {}
+    masks: dict[tuple[int, date], int] = defaultdict(int)
+    days: dict[int, set] = defaultdict(set)
+
+    def add(member: int, measures: Iterable, sign: int) -> None:
+        acc = sums.setdefault(member, [0] * len(MEASURES))
+        for i, v in enumerate(measures):
+            acc[i] += sign * _to_int(v)
+
+    m = UsageMonthlyMemberDim
+    members = [m.member_id.in_(f.members)] if f.members else []
+    for lo, hi in add_months:
+        stmt = select(m.member_id, m.month, m.day_mask, *[getattr(m, x) for x in MEASURES])
+        stmt = stmt.where(
+            m.org_id == org_id,
+            m.dim == dim,
+            m.value.in_(values),
+            m.month >= lo,
+            m.month <= hi,
+            *members,
+        )
+        for member, month, mask, *measures in _fetch(session, stmt):
+            add(member, measures, 1)
+            masks[member, _dates([month])[0]] |= int(mask)
+    t = UsageDaily
+    for sign, ranges in ((1, add_days), (-1, subtract_days)):
+        for lo, hi in ranges:
+            stmt = select(t.member_id, t.day, *[func.sum(getattr(t, x)) for x in MEASURES])
+            stmt = stmt.where(*_conditions(t, org_id, replace(f, start=lo, end=hi)))
+            for member, day, *measures in _fetch(session, stmt.group_by(t.member_id, t.day)):
+                add(member, measures, sign)
+                if sign > 0:
+                    days[member].add(day)
+    cleared: dict[date, int] = defaultdict(int)  # subtracted days: within whole months
+    for lo, hi in subtract_days:
+        for n in range(lo.day, hi.day + 1):
+            cleared[month_start(lo)] |= 1 << (n - 1)
+    active = {member: len(d) for member, d in days.items()}
+    for (member, month), mask in masks.items():
+        active[member] = active.get(member, 0) + (mask & ~cleared[month]).bit_count()
+    return [
+        {
+            "member_id": member,
+            **dict(zip(MEASURES, acc, strict=True)),
+            "active_days": active[member],
+        }
+        for member, acc in sums.items()
+        if acc[0] > 0  # members whose month rows were all subtracted away
+    ]
+
+
 def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFrame:
     """Per-member statistics of the view (owners/admins, when analytics are on).
 
@@ -1292,9 +1353,12 @@ def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.D
             "Organization settings."
         )
     f = _scope(session, actor, f)
-    if set(f.dims()) <= {"member_id"}:
-        stmt = _member_stats_by_month(actor.org_id, f)
-    else:
+    dims = set(f.dims()) - {"member_id"}
+    if not dims:
+        rows = _fetch_ints(session, _member_stats_by_month(actor.org_id, f))
+    elif len(dims) == 1:
+        rows = _member_stats_one_dim(session, actor.org_id, f)
+    else:  # two or three of model/provider/mode: the finest daily rollup
         rollup = _pick(set(f.dims()) | {"member_id"})
         t = rollup.table
         active_days = func.count(distinct(t.day))
@@ -1303,8 +1367,7 @@ def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.D
             *[func.sum(getattr(t, m)).label(m) for m in MEASURES],
             active_days.label("active_days"),
         ).where(*_conditions(t, actor.org_id, f))
-        stmt = stmt.group_by(t.member_id)
-    rows = _fetch_ints(session, stmt)
+        rows = _fetch_ints(session, stmt.group_by(t.member_id))
     stats = _frame(rows, ("member_id",), (*MEASURES, "active_days"))
     frame = _member_names(session, actor.org_id).merge(stats, on="member_id", how="inner")
     frame["successful"] = frame["requests"] - frame["errors"]

@@ -1,6 +1,6 @@
 """The Alembic migrations build exactly the schema kilo/models.py declares."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from alembic import command
 from alembic.config import Config
@@ -18,12 +18,13 @@ def test_models_and_migrations_agree(db_url):
     command.check(cfg)  # raises when autogenerate would find a difference
 
 
-def test_upgrade_from_0001_keeps_events_and_folds_them_into_the_new_hourly_rollups(db_url):
+def test_upgrade_from_0001_keeps_events_and_fills_the_new_rollups(db_url):
     """A database made before revision 0002 keeps its events; the upgrade fills the hourly
     model x provider x mode and provider x mode rollups from them (0002), so the heatmaps
-    under those filters show the same cells as the raw events, and the events, rekeyed
-    member first (0003), still give a member's heatmap and keep their ids; events stored
-    after the upgrade get new ones."""
+    under those filters show the same cells as the raw events; the events, rekeyed member
+    first (0003), still give a member's heatmap and keep their ids, and events stored after
+    the upgrade get new ones; the month x member x dimension rollup (0004) gives per-member
+    statistics and active days under a model filter."""
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.attributes["engine"] = get_engine(db_url)
@@ -79,6 +80,20 @@ def test_upgrade_from_0001_keeps_events_and_folds_them_into_the_new_hourly_rollu
                         cost + e["cost_micros"],
                     )
             assert got == expected and got, filters
+
+        # 0004's rollup: per-member statistics under one dimension, from months.
+        f = usage.UsageFilter(start=start.date(), end=date(2026, 3, 31), models=("openai/gpt-5.4",))
+        stats = usage.list_member_usage(s, actor=owner, f=f)
+        got = {int(r.member_id): (int(r.requests), int(r.active_days)) for r in stats.itertuples()}
+        picked = [e for e in events if e["model_id"] == "openai/gpt-5.4"]
+        expected_stats = {
+            m: (
+                sum(e["member_id"] == m for e in picked),
+                len({e["at"].date() for e in picked if e["member_id"] == m}),
+            )
+            for m in {e["member_id"] for e in picked}
+        }
+        assert got == expected_stats and got
 
     with write_session(db_url) as s:
         usage.insert_events(s, org_id=owner.org_id, events=events[:5])

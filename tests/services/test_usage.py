@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -27,6 +28,7 @@ from kilo.models import (
     UsageHourlyModel,
     UsageHourlyProviderMode,
     UsageMonthlyMember,
+    UsageMonthlyMemberDim,
 )
 from kilo.permissions import system_actor
 from tests.factories import create_team
@@ -161,7 +163,7 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
             raw_all["errors"],
         ), table.__name__
     for dim in ("model_id", "provider", "mode"):  # each dimension partitions all events
-        for t in (UsageDailyDim, UsageHourlyDim):
+        for t in (UsageDailyDim, UsageHourlyDim, UsageMonthlyMemberDim):
             cost, req = session.execute(
                 select(func.sum(t.cost_micros), func.sum(t.requests)).where(
                     t.org_id == org_id, t.dim == dim
@@ -214,6 +216,21 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
     }
     assert got == want
     assert usage.count_active_members(session, actor=owner, f=filtered) == len(want)
+    # One dimension: months of the month x member x dimension rollup (day masks for the
+    # active days) plus or minus days of the daily one.
+    for one in (replace(f, models=(MODELS[1], MODELS[2])), replace(f, modes=("ask",))):
+        dim, values = next(iter(one.dims().items()))
+        picked = [e for e in in_view if e[dim] in values]
+        want = {
+            m: (req, cost, len(days))
+            for m, (req, cost, days) in _group(picked, "member_id").items()
+        }
+        stats = usage.list_member_usage(session, actor=owner, f=one)
+        got = {
+            int(r.member_id): (int(r.requests), int(r.cost_micros), int(r.active_days))
+            for r in stats.itertuples()
+        }
+        assert got == want, dim
     daily = usage.get_breakdown(session, actor=owner, f=f, by=("model_id",), daily=True)
     keys = list(zip(daily["day"], daily["model_id"], strict=True))
     assert keys == sorted(keys)
