@@ -233,6 +233,31 @@ def rollup_queries(url: str, actor, member_id: int, model: str, provider: str, e
         "member + model filter, heatmap from raw events (30d)": q(
             usage.get_heatmap, f=replace(one_model, members=(member_id,))
         ),
+        # Views under filters the page offers (no DuckDB/pandas counterpart here).
+        "per-member stats, model filter (30d)": q(
+            usage.list_member_usage, f=replace(d30, models=(model,))
+        ),
+        "per-member stats, model filter (365d)": q(
+            usage.list_member_usage, f=replace(year, models=(model,))
+        ),
+        "per-member stats, provider + mode filter (30d)": q(
+            usage.list_member_usage, f=replace(d30, providers=(provider,), modes=("code",))
+        ),
+        "overview, model filter (month)": q(
+            usage.get_overview, f=replace(month, models=(model,)), billing=True
+        ),
+        "daily by provider, mode filter (365d)": q(
+            usage.get_breakdown, f=replace(year, modes=("code",)), by=("provider",), daily=True
+        ),
+        "one member, model performance (365d)": q(
+            usage.get_model_performance, f=replace(year, members=(member_id,))
+        ),
+        "one member, daily by model (365d)": q(
+            usage.get_breakdown, f=replace(year, members=(member_id,)), by=("model_id",), daily=True
+        ),
+        "member + mode filter, heatmap from raw events (365d)": q(
+            usage.get_heatmap, f=replace(year, members=(member_id,), modes=("code",))
+        ),
         "CSV export (30d, per member)": q(usage.export_csv, f=d30),
     }
 
