@@ -547,6 +547,7 @@ def main(argv: list[str] | None = None) -> int:
         UsageHourlyModel,
         UsageHourlyProviderMode,
         UsageMonthlyMember,
+        UsageMonthlyMemberDim,
     )
 
     with read_session(url) as s:
@@ -559,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
                 UsageDailyDim,
                 UsageDailyMember,
                 UsageMonthlyMember,
+                UsageMonthlyMemberDim,
                 UsageHourlyMember,
                 UsageHourlyDim,
                 UsageHourlyModel,
@@ -568,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     size_mb = Path(args.db).stat().st_size / 2**20 if not args.url else float("nan")
     print("\nIngest")
     print(
-        f"  insert_events (events + 10 rollups): {args.events / db_time:>12,.0f} events/s "
+        f"  insert_events (events + 11 rollups): {args.events / db_time:>12,.0f} events/s "
         f"({db_time:.1f} s)"
     )
     print(f"  building the event dicts (not counted): {prep_time:.1f} s")
