@@ -395,6 +395,24 @@ class UsageDailyModel(_UsageMeasures, _LatencyHistogram, table=True):
     mode: str = Field(max_length=50)
 
 
+class UsageDailyProviderMode(_UsageMeasures, table=True):
+    """Rollup per day x provider x mode: views filtered or grouped by both read a few rows
+    a day instead of every model's (daily by provider under a mode filter, 365 days at 10M
+    events: 68 ms from the model rollup)."""
+
+    __table_args__ = (
+        sa.PrimaryKeyConstraint(
+            "org_id", "day", "provider", "mode", name="pk_usage_daily_provider_mode"
+        ),
+        CLUSTERED,
+    )
+
+    org_id: int = Field(foreign_key="organization.id")
+    day: date
+    provider: str = Field(max_length=100)
+    mode: str = Field(max_length=50)
+
+
 class UsageDailyDim(_UsageMeasures, _LatencyHistogram, table=True):
     """Rollup per day x one dimension: `dim` is model_id, provider or mode and `value` its
     value. Serves every view that groups or filters by a single one of them (a few rows a

@@ -64,6 +64,7 @@ DIMS = ("model_id", "provider", "mode")
 _ROLLUPS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
     ("usagedaily", ("member_id", "day", "model_id", "provider", "mode"), True),
     ("usagedailymodel", ("day", "model_id", "provider", "mode"), True),
+    ("usagedailyprovidermode", ("day", "provider", "mode"), False),
     ("usagedailymember", ("day", "member_id"), False),
     ("usagehourly", ("day", "hour", "weekday"), False),
     ("usagehourlymember", ("member_id", "day", "hour", "weekday"), False),

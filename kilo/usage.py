@@ -4,7 +4,8 @@ Writing
     `insert_events` stores validated events and folds them into the rollups in the same
     transaction (`kilo.rollups`, grouped with pandas, upserted in SQL): day x member x model x
     provider x mode (`UsageDaily`), day x model x provider x mode (`UsageDailyModel`), day x
-    one of model/provider/mode (`UsageDailyDim`), day x member (`UsageDailyMember`), month x
+    provider x mode (`UsageDailyProviderMode`), day x one of model/provider/mode
+    (`UsageDailyDim`), day x member (`UsageDailyMember`), month x
     member (`UsageMonthlyMember`), month x member x one of model/provider/mode with the
     active days as a bit mask (`UsageMonthlyMemberDim`), and UTC day x hour
     organization-wide, per member, per
@@ -58,6 +59,7 @@ from kilo.models import (
     UsageDailyDim,
     UsageDailyMember,
     UsageDailyModel,
+    UsageDailyProviderMode,
     UsageEvent,
     UsageHourly,
     UsageHourlyDim,
@@ -749,6 +751,7 @@ class _Rollup:
 
 _ROLLUPS = (  # narrowest first; the first that covers a query wins
     _Rollup(UsageDailyMember, frozenset({"member_id"}), False, False),
+    _Rollup(UsageDailyProviderMode, frozenset({"provider", "mode"}), False, False),
     _Rollup(UsageDailyModel, frozenset({"model_id", "provider", "mode"}), False, True),
     _Rollup(UsageDaily, frozenset(DIMENSIONS), False, True),
     _Rollup(UsageHourly, frozenset(), True, False),

@@ -24,7 +24,8 @@ def test_upgrade_from_0001_keeps_events_and_fills_the_new_rollups(db_url):
     under those filters show the same cells as the raw events; the events, rekeyed member
     first (0003), still give a member's heatmap and keep their ids, and events stored after
     the upgrade get new ones; the month x member x dimension rollup (0004) gives per-member
-    statistics and active days under a model filter."""
+    statistics and active days under a model filter, and the day x provider x mode rollup
+    (0005) the daily breakdown by provider under a mode filter."""
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
     cfg.attributes["engine"] = get_engine(db_url)
@@ -94,6 +95,16 @@ def test_upgrade_from_0001_keeps_events_and_fills_the_new_rollups(db_url):
             for m in {e["member_id"] for e in picked}
         }
         assert got == expected_stats and got
+        # 0005's rollup: daily by provider under a mode filter.
+        f = usage.UsageFilter(start=start.date(), end=date(2026, 3, 31), modes=("ask",))
+        daily = usage.get_breakdown(s, actor=owner, f=f, by=("provider",), daily=True)
+        got = {(r.day, r.provider): int(r.requests) for r in daily.itertuples()}
+        expected_daily: dict[tuple, int] = {}
+        for e in events:
+            if e["mode"] == "ask":
+                key = (e["at"].date(), e["provider"])
+                expected_daily[key] = expected_daily.get(key, 0) + 1
+        assert got == expected_daily and got
 
     with write_session(db_url) as s:
         usage.insert_events(s, org_id=owner.org_id, events=events[:5])

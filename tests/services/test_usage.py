@@ -21,6 +21,7 @@ from kilo.models import (
     UsageDailyDim,
     UsageDailyMember,
     UsageDailyModel,
+    UsageDailyProviderMode,
     UsageEvent,
     UsageHourly,
     UsageHourlyDim,
@@ -145,6 +146,7 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
     for table in (
         UsageDaily,
         UsageDailyModel,
+        UsageDailyProviderMode,
         UsageDailyMember,
         UsageMonthlyMember,
         UsageHourly,
@@ -239,6 +241,18 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
         for key, req, cost in zip(keys, daily["requests"], daily["cost_micros"], strict=True)
     }
     want = {key: (req, cost) for key, (req, cost, _) in _group(in_view, "day", "model_id").items()}
+    assert got == want
+    # Provider x mode (their own daily rollup).
+    one = replace(f, modes=("code", "ask"))
+    daily = usage.get_breakdown(session, actor=owner, f=one, by=("provider",), daily=True)
+    got = {
+        (d, p): (int(req), int(cost))
+        for d, p, req, cost in zip(
+            daily["day"], daily["provider"], daily["requests"], daily["cost_micros"], strict=True
+        )
+    }
+    picked = [e for e in in_view if e["mode"] in one.modes]
+    want = {key: (req, cost) for key, (req, cost, _) in _group(picked, "day", "provider").items()}
     assert got == want
 
     # A member sees exactly their own events, whatever filter they ask for.
