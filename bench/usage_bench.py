@@ -542,6 +542,7 @@ def main(argv: list[str] | None = None) -> int:
         UsageDailyDim,
         UsageDailyMember,
         UsageDailyModel,
+        UsageDailyProviderMode,
         UsageHourlyDim,
         UsageHourlyMember,
         UsageHourlyModel,
@@ -557,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
             for t in (
                 UsageDaily,
                 UsageDailyModel,
+                UsageDailyProviderMode,
                 UsageDailyDim,
                 UsageDailyMember,
                 UsageMonthlyMember,
@@ -570,7 +572,7 @@ def main(argv: list[str] | None = None) -> int:
     size_mb = Path(args.db).stat().st_size / 2**20 if not args.url else float("nan")
     print("\nIngest")
     print(
-        f"  insert_events (events + 11 rollups): {args.events / db_time:>12,.0f} events/s "
+        f"  insert_events (events + 12 rollups): {args.events / db_time:>12,.0f} events/s "
         f"({db_time:.1f} s)"
     )
     print(f"  building the event dicts (not counted): {prep_time:.1f} s")
