@@ -273,9 +273,9 @@ def _store_monthly_member_dims(
         }
     )
     keys = ("dim", "value", "month", "member_id")
+    group = list(keys[1:])
     for dim in DIMS:
         keyed["value"] = frame[dim]
-        group = ["value", "month", "member_id"]
         rolled = keyed.groupby(group, sort=True, observed=True)[list(MEASURES)].sum()
         bits = keyed.drop_duplicates([*group, "bit"]).groupby(group, sort=True, observed=True)
         rolled["day_mask"] = bits["bit"].sum()

@@ -93,6 +93,14 @@ def _group(events: list[dict], *keys: str) -> dict[tuple | object, tuple[int, in
     return out
 
 
+def _member_stats(stats) -> dict[int, tuple[int, int, int]]:  # noqa: ANN001
+    """member_id -> (requests, cost_micros, active_days) of `list_member_usage`'s frame."""
+    return {
+        int(r.member_id): (int(r.requests), int(r.cost_micros), int(r.active_days))
+        for r in stats.itertuples()
+    }
+
+
 def _raw_sums(session, org_id: int, start: date, end: date, **where) -> dict[str, int]:
     t = UsageEvent
     lo = datetime.combine(start, datetime.min.time(), tzinfo=UTC)
@@ -211,11 +219,7 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
     want = {
         m: (req, cost, len(days)) for m, (req, cost, days) in _group(picked, "member_id").items()
     }
-    stats = usage.list_member_usage(session, actor=owner, f=filtered)
-    got = {
-        int(r.member_id): (int(r.requests), int(r.cost_micros), int(r.active_days))
-        for r in stats.itertuples()
-    }
+    got = _member_stats(usage.list_member_usage(session, actor=owner, f=filtered))
     assert got == want
     assert usage.count_active_members(session, actor=owner, f=filtered) == len(want)
     # One dimension: months of the month x member x dimension rollup (day masks for the
@@ -227,11 +231,7 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
             m: (req, cost, len(days))
             for m, (req, cost, days) in _group(picked, "member_id").items()
         }
-        stats = usage.list_member_usage(session, actor=owner, f=one)
-        got = {
-            int(r.member_id): (int(r.requests), int(r.cost_micros), int(r.active_days))
-            for r in stats.itertuples()
-        }
+        got = _member_stats(usage.list_member_usage(session, actor=owner, f=one))
         assert got == want, dim
     daily = usage.get_breakdown(session, actor=owner, f=f, by=("model_id",), daily=True)
     keys = list(zip(daily["day"], daily["model_id"], strict=True))
