@@ -3,6 +3,9 @@
 Every page is registered for every signed-in member so that opening an admin page's URL
 shows a refusal (from the page's own guard) instead of a silent redirect; the sidebar only
 links the pages the member's role may see. Services enforce permissions regardless.
+
+The signed-in member is read from the database on every run (`ui.auth.current_actor`):
+an ended session, a removed member or a changed role takes effect on the next run.
 """
 
 import logging
@@ -25,21 +28,29 @@ PAGES = [
     ("pages/custom_modes.py", "Custom Modes", ":material/tune:", "modes.view"),
     ("pages/audit_logs.py", "Audit Logs", ":material/history:", "audit.view"),
     ("pages/invoices.py", "Invoices", ":material/receipt_long:", "billing.view"),
+    ("pages/account.py", "Account", ":material/account_circle:", "organization.view"),
 ]
-ACCEPT = st.Page(
-    "pages/accept_invite.py",
-    title="Accept invitation",
-    icon=":material/mail:",
-    url_path="accept_invite",
-)
+# Pages reached by a link while signed out (and also while signed in).
+PUBLIC = [
+    st.Page(
+        "pages/accept_invite.py",
+        title="Accept invitation",
+        icon=":material/mail:",
+        url_path="accept_invite",
+    ),
+    st.Page(
+        "pages/reset_password.py",
+        title="Reset password",
+        icon=":material/lock_reset:",
+        url_path="reset_password",
+    ),
+]
 
 
 def login_page() -> None:
     st.title("Kilo for Enterprise")
     st.caption("Sign in to manage your organization's AI coding assistant.")
-    authenticator.login(location="main", key="login")
-    if st.session_state.get("authentication_status") is False:
-        st.error("Username or password is incorrect.")
+    auth.sign_in_form()
     if auth.is_demo_database():
         st.info(
             "**Demo database.** Sign in as `owner`, `admin` or `member` with the password "
@@ -52,9 +63,7 @@ def frame(actor) -> None:  # noqa: ANN001
     with st.sidebar:
         st.markdown(f"**{ui.md_escape(actor.name)}**  \n{ui.md_escape(actor.email)}")
         st.caption(f"Role: {actor.role}")
-        if st.button("Sign out", key="app_sign_out", icon=":material/logout:"):
-            auth.sign_out(authenticator)
-            st.rerun()
+        st.button("Sign out", key="app_sign_out", icon=":material/logout:", on_click=auth.sign_out)
 
 
 try:
@@ -64,9 +73,8 @@ except auth.InsecureKeyError as exc:
     st.error(str(exc), icon=":material/key_off:")
     st.stop()
 
-# The authenticator renders a cookie component whose first value triggers a rerun; it is
-# created after st.navigation so that rerun stays on the page the URL asked for.
-if not st.session_state.get("authentication_status"):
+actor = auth.current_actor()
+if actor is None:
     # Every tab's URL shows the sign-in form, so a deep link lands on the page asked for.
     sign_in = [st.Page(login_page, title="Sign in", icon=":material/login:", default=True)]
     sign_in += [
@@ -75,26 +83,16 @@ if not st.session_state.get("authentication_status"):
         )
         for path, *_ in PAGES
     ]
-    nav = st.navigation([*sign_in, ACCEPT], position="hidden")
-    authenticator = auth.authenticator()
-    authenticator.login(location="unrendered")  # restores a session from its cookie
-    if st.session_state.get("authentication_status"):
-        st.rerun()  # same URL, now with the signed-in pages
+    nav = st.navigation([*sign_in, *PUBLIC], position="hidden")
+    auth.apply_cookie()
     nav.run()
-    st.stop()
-
-actor = auth.resolve_actor()
-if actor is None:
-    st.error("Your account no longer exists in this organization. Ask an owner or admin.")
-    auth.sign_out(auth.authenticator())
     st.stop()
 
 pages = [
     st.Page(path, title=title, icon=icon, default=i == 0)
     for i, (path, title, icon, _) in enumerate(PAGES)
 ]
-nav = st.navigation([*pages, ACCEPT], position="hidden")
-authenticator = auth.authenticator()
+nav = st.navigation([*pages, *PUBLIC], position="hidden")
 with st.sidebar:
     st.subheader(":material/bolt: Kilo for Enterprise")
     for page, (_, _, _, action) in zip(pages, PAGES, strict=True):
@@ -102,6 +100,7 @@ with st.sidebar:
             st.page_link(page)
     st.divider()
 frame(actor)
+auth.apply_cookie()
 stripe_gateway.export_to_environ(auth.secrets_mapping())
 low_balance = ui.read(billing.low_balance_warning, actor=actor)
 if low_balance:

@@ -5,12 +5,11 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-import bcrypt
 from sqlmodel import Session, col, func, select
 
-from kilo import audit
+from kilo import audit, passwords, sessions
 from kilo.errors import Conflict, NotFound, ValidationError
 from kilo.models import Invitation, Member, Organization, utcnow
 from kilo.permissions import ROLES, Actor, ensure_allowed
@@ -18,7 +17,6 @@ from kilo.validation import check_printable
 
 INVITATION_TTL = timedelta(days=7)
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
-MIN_PASSWORD = 8
 
 
 # ---- validation helpers -------------------------------------------------------------
@@ -45,14 +43,6 @@ def check_role(role: str) -> str:
     if role not in ROLES:
         raise ValidationError(f"Unknown role “{role}”; choose one of {', '.join(ROLES)}.")
     return role
-
-
-def hash_password(password: str) -> str:
-    if len(password or "") < MIN_PASSWORD:
-        raise ValidationError(f"The password must have at least {MIN_PASSWORD} characters.")
-    if len(password.encode()) > 72:
-        raise ValidationError("The password is too long (at most 72 bytes).")
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
 
 
 def hash_token(token: str) -> str:
@@ -90,21 +80,6 @@ def get_member_by_username(session: Session, username: str) -> Member | None:
     return session.exec(
         select(Member).where(Member.username == username, col(Member.removed_at).is_(None))
     ).first()
-
-
-def login_credentials(session: Session) -> dict:
-    """Credentials in streamlit-authenticator's shape, from the members table (bcrypt)."""
-    users = {}
-    for m in session.exec(select(Member).where(col(Member.removed_at).is_(None))).all():
-        users[m.username] = {
-            "email": m.email,
-            "name": m.name,
-            "password": m.password_hash,
-            "roles": [m.role],
-            "failed_login_attempts": 0,
-            "logged_in": False,
-        }
-    return {"usernames": users}
 
 
 def list_invitations(session: Session, *, actor: Actor) -> list[Invitation]:
@@ -231,7 +206,7 @@ def accept_invitation(session: Session, *, token: str, name: str, password: str)
     """The invitee sets a name and password and becomes a member; the link is spent."""
     inv = find_invitation(session, token=token)
     name = clean_name(name)
-    password_hash = hash_password(password)
+    password_hash = passwords.hash_password(passwords.check_new_password(password, email=inv.email))
     member = session.exec(
         select(Member).where(Member.org_id == inv.org_id, Member.email == inv.email)
     ).first()
@@ -324,6 +299,8 @@ def update_member(
     for field, (_, new) in changes.items():
         setattr(member, field, new)
     session.add(member)
+    if "role" in changes:  # open sessions must not keep the old role
+        sessions.end_all(session, member_id=member.id)
     action = (
         "organization.member.change_role"
         if set(changes) == {"role"}
@@ -363,6 +340,7 @@ def remove_member(session: Session, *, actor: Actor, member_id: int) -> None:
         raise Conflict(f"{member.name} is the last owner and cannot be removed.")
     member.removed_at = utcnow()
     session.add(member)
+    sessions.end_all(session, member_id=member.id)
     audit.record(
         session,
         actor=actor,
@@ -370,32 +348,4 @@ def remove_member(session: Session, *, actor: Actor, member_id: int) -> None:
         target=member.email,
         message=f"Removed {member.name} <{member.email}> ({member.role})",
         details={"member_id": member.id, "role": member.role},
-    )
-
-
-def touch_last_active(session: Session, *, member_id: int, at: datetime | None = None) -> None:
-    member = session.get(Member, member_id)
-    if member is not None:
-        member.last_active_at = at or utcnow()
-        session.add(member)
-
-
-def record_login(session: Session, *, actor: Actor) -> None:
-    touch_last_active(session, member_id=actor.id)
-    audit.record(
-        session,
-        actor=actor,
-        action="organization.user.login",
-        target=actor.email,
-        message=f"{actor.name} signed in",
-    )
-
-
-def record_logout(session: Session, *, actor: Actor) -> None:
-    audit.record(
-        session,
-        actor=actor,
-        action="organization.user.logout",
-        target=actor.email,
-        message=f"{actor.name} signed out",
     )

@@ -120,6 +120,48 @@ class Invitation(SQLModel, table=True):
     revoked_at: datetime | None = ts_field(nullable=True)
 
 
+class AuthSession(SQLModel, table=True):
+    """A dashboard sign-in (kilo.sessions). The browser's cookie carries the random id;
+    only its SHA-256 is stored. Checked on every script run; revoked on sign-out."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = ts_field(default_now=True)
+    last_seen_at: datetime = ts_field(default_now=True)
+    expires_at: datetime = ts_field()
+    revoked_at: datetime | None = ts_field(nullable=True)
+    client: str = Field(default="", max_length=64)
+
+
+class SignInAttempt(SQLModel, table=True):
+    """One password sign-in attempt, for throttling (kilo.sessions). No password kept."""
+
+    __table_args__ = (
+        sa.Index("ix_signinattempt_username_at", "username", "at"),
+        sa.Index("ix_signinattempt_client_at", "client", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=254)  # as typed, lower-cased (may be no member)
+    client: str = Field(default="", max_length=64)
+    at: datetime = ts_field(default_now=True)
+    succeeded: bool = Field(default=False)
+
+
+class PasswordReset(SQLModel, table=True):
+    """A single-use, expiring password-reset link (kilo.passwords); only a hash stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = ts_field(default_now=True)
+    expires_at: datetime = ts_field()
+    used_at: datetime | None = ts_field(nullable=True)
+    revoked_at: datetime | None = ts_field(nullable=True)
+
+
 # --------------------------------------------------------------------------------------
 # Audit log (kilo.audit)
 # --------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui
-from kilo import members
+from kilo import members, passwords
 from kilo.errors import KiloError
 
 st.title("Join your organization")
@@ -11,7 +11,7 @@ token = st.query_params.get("token", "")
 if not token:
     st.error("This page needs the invitation link you were sent (it ends in ?token=…).")
     st.stop()
-if st.session_state.get("authentication_status"):
+if ui.auth.signed_in():
     st.info("You are signed in. Sign out first to accept an invitation for another account.")
     st.stop()
 
@@ -36,7 +36,9 @@ st.write(
 with st.form("accept_form"):
     name = st.text_input("Your name", key="accept_name")
     password = st.text_input(
-        "Password (at least 8 characters)", type="password", key="accept_password"
+        f"Password (at least {passwords.MIN_LENGTH} characters)",
+        type="password",
+        key="accept_password",
     )
     confirm = st.text_input("Repeat the password", type="password", key="accept_confirm")
     submitted = st.form_submit_button("Join", type="primary")

@@ -20,6 +20,7 @@ from sqlmodel import Session
 from kilo.db import read_session, write_session
 from kilo.errors import KiloError
 from kilo.permissions import Actor, allowed
+from ui import auth
 
 log = logging.getLogger("kilo.ui")
 T = TypeVar("T")
@@ -27,10 +28,14 @@ CACHE_TTL = 60  # seconds; writes clear the cache at once
 
 
 def current_actor() -> Actor:
-    """The signed-in member as an Actor (set by app.py after login)."""
-    actor = st.session_state.get("actor")
+    """The signed-in member as an Actor, read fresh from the database on every run.
+
+    Pages call this themselves (not only app.py), so a member removed or demoted while their
+    tab is open loses access on that tab's next run, whichever script runs.
+    """
+    actor = auth.current_actor()
     if actor is None:
-        st.error("You are not signed in.")
+        st.error("Your session has ended. Reload the page to sign in again.")
         st.stop()
     return actor
 

@@ -1,8 +1,16 @@
-"""Sign-in with streamlit-authenticator, credentials from the members table.
+"""Sign-in, server-side sessions and the session cookie.
+
+A password sign-in (`kilo.sessions.sign_in`: throttled, audited) starts a session on the
+server; the browser keeps its random token in a cookie signed with the cookie key (HS256
+JWT, through streamlit-authenticator's cookie component), and every script run looks the
+token up in the database together with the member (`current_actor`), so sign-out, removal
+and role changes take effect at once. streamlit-authenticator's own cookie is not used: it
+carries only a username, cannot be revoked and its login form cannot throttle per account.
 
 The cookie key comes from `.streamlit/secrets.toml` ([auth] cookie_key) or the
 KILO_COOKIE_KEY environment variable; when neither is set a random key is generated
-once and kept in data/.cookie_key. The example file's placeholder is refused.
+once and kept in data/.cookie_key. The example file's placeholder, and any key shorter
+than 16 characters wherever it comes from, is refused.
 """
 
 from __future__ import annotations
@@ -11,16 +19,20 @@ import os
 import secrets
 from pathlib import Path
 
+import extra_streamlit_components as stx
+import jwt
 import streamlit as st
-import streamlit_authenticator as stauth
 
-from kilo import demo, members
+from kilo import demo, sessions
 from kilo.db import ROOT, database_url, migrate, read_session, write_session
+from kilo.models import utcnow
 from kilo.permissions import Actor
 
 PLACEHOLDER_KEY = "replace-me-with-a-long-random-string"
 KEY_FILE = ROOT / "data" / ".cookie_key"
-COOKIE_NAME = "kilo_dashboard_auth"
+COOKIE_NAME = "kilo_session"
+SESSION_KEY = "kilo_session_token"  # st.session_state: this browser tab's session token
+_COOKIE_OP = "_kilo_cookie_pending"  # st.session_state: ("set", value, expires) or ("delete",)
 
 
 class InsecureKeyError(RuntimeError):
@@ -42,19 +54,24 @@ def secrets_mapping() -> dict:
         return {}
 
 
+def _checked_key(key: str, where: str) -> str:
+    if key.strip() == PLACEHOLDER_KEY or len(key.strip()) < 16:
+        raise InsecureKeyError(
+            f"The cookie key in {where} is still the example placeholder (or shorter than 16 "
+            "characters). Set [auth] cookie_key in .streamlit/secrets.toml or KILO_COOKIE_KEY "
+            'to a long random string, e.g. the output of: python -c "import secrets; '
+            'print(secrets.token_urlsafe(32))"'
+        )
+    return key.strip()
+
+
 def cookie_key(key_file: Path = KEY_FILE) -> str:
-    key = _secret("auth", "cookie_key") or os.environ.get("KILO_COOKIE_KEY")
-    if key:
-        if key.strip() == PLACEHOLDER_KEY or len(key.strip()) < 16:
-            raise InsecureKeyError(
-                "The cookie key is still the example placeholder (or shorter than 16 "
-                "characters). Set [auth] cookie_key in .streamlit/secrets.toml or KILO_COOKIE_KEY "
-                'to a long random string, e.g. the output of: python -c "import secrets; '
-                'print(secrets.token_urlsafe(32))"'
-            )
-        return key
+    if key := _secret("auth", "cookie_key"):
+        return _checked_key(key, ".streamlit/secrets.toml")
+    if key := os.environ.get("KILO_COOKIE_KEY"):
+        return _checked_key(key, "KILO_COOKIE_KEY")
     if key_file.exists():
-        return key_file.read_text().strip()
+        return _checked_key(key_file.read_text(), str(key_file))
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(32)
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -64,7 +81,12 @@ def cookie_key(key_file: Path = KEY_FILE) -> str:
 
 
 def session_days() -> float:
-    return float(_secret("auth", "session_days") or os.environ.get("KILO_SESSION_DAYS") or 1)
+    raw = _secret("auth", "session_days") or os.environ.get("KILO_SESSION_DAYS") or 1
+    try:
+        days = float(raw)
+    except (TypeError, ValueError):
+        days = 1.0
+    return min(max(days, 1 / 24), 90.0) if days == days else 1.0  # 1 hour .. 90 days
 
 
 @st.cache_resource(show_spinner="Preparing the database…")
@@ -81,12 +103,6 @@ def prepare_database() -> None:
 
 
 @st.cache_data(ttl=30, show_spinner=False)
-def _credentials(url: str) -> dict:
-    with read_session(url) as session:
-        return members.login_credentials(session)
-
-
-@st.cache_data(ttl=30, show_spinner=False)
 def _is_demo(url: str) -> bool:
     from kilo.models import Organization
 
@@ -100,36 +116,149 @@ def is_demo_database() -> bool:
     return _is_demo(database_url())
 
 
-def authenticator() -> stauth.Authenticate:
-    return stauth.Authenticate(
-        _credentials(database_url()), COOKIE_NAME, cookie_key(), session_days(), auto_hash=False
-    )
+# ---- the signed-in actor -----------------------------------------------------------------
 
 
-def resolve_actor() -> Actor | None:
-    """The signed-in member as an Actor; None if the account no longer exists."""
-    username = st.session_state.get("username")
-    actor = st.session_state.get("actor")
-    if actor is not None and st.session_state.get("actor_username") == username:
-        return actor
-    with read_session() as session:
-        member = members.get_member_by_username(session, username or "")
-        actor = members.actor_for(member) if member else None
-    if actor is None:
+def _client() -> str:
+    """The browser's address as Streamlit sees it ('' when unknown, e.g. under AppTest)."""
+    try:
+        return str(st.context.ip_address or "")[:64]
+    except Exception:  # noqa: BLE001
+        return ""
+
+
+def _is_https() -> bool:
+    try:
+        if (st.context.url or "").startswith("https://"):
+            return True
+        return (st.context.headers.get("X-Forwarded-Proto") or "").lower() == "https"
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _cookie_token() -> str | None:
+    """The session token in this browser's cookie, if its signature holds; else None."""
+    try:
+        raw = st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # noqa: BLE001  (no browser context)
         return None
-    with write_session() as session:
-        members.record_login(session, actor=actor)
+    if not raw or len(raw) > 2000:
+        return None
+    try:
+        claims = jwt.decode(raw, cookie_key(), algorithms=["HS256"])
+    except Exception:  # noqa: BLE001  (foreign, forged, expired or malformed: not signed in)
+        return None
+    sid = claims.get("sid") if isinstance(claims, dict) else None
+    return sid if isinstance(sid, str) else None
+
+
+def current_actor() -> Actor | None:
+    """The signed-in member, read fresh from the database on every run; None if signed out.
+
+    The token comes from this tab's session state or, on a reload or a new tab, from the
+    cookie. A session that was ended, has expired or whose member was removed gives None
+    (and the stale cookie is deleted).
+    """
+    token = st.session_state.get(SESSION_KEY) or _cookie_token()
+    if not token:
+        st.session_state.pop("actor", None)
+        return None
+    with read_session() as session:
+        found = sessions.resolve(session, token)
+    if found is None:
+        _forget()
+        return None
+    actor, auth_row = found
+    if utcnow() - auth_row.last_seen_at >= sessions.TOUCH_EVERY:
+        with write_session() as session:
+            sessions.touch(session, auth_row)
+    st.session_state[SESSION_KEY] = token
     st.session_state["actor"] = actor
-    st.session_state["actor_username"] = username
     return actor
 
 
-def sign_out(auth: stauth.Authenticate) -> None:
-    actor = st.session_state.get("actor")
-    if actor is not None:
-        with write_session() as session:
-            members.record_logout(session, actor=actor)
-    auth.logout(location="unrendered")
-    for key in ("actor", "actor_username"):
-        st.session_state.pop(key, None)
+def _forget() -> None:
+    st.session_state.pop(SESSION_KEY, None)
+    st.session_state.pop("actor", None)
+    if _cookie_token() is not None or st.session_state.get(_COOKIE_OP, ("",))[0] == "set":
+        st.session_state[_COOKIE_OP] = ("delete",)
+
+
+# ---- sign-in and sign-out (button callbacks: they run before the script, so the cookie
+# change is rendered by a run that completes; an st.rerun() would drop it) ---------------
+
+
+def _submit_sign_in() -> None:
+    username = str(st.session_state.get("signin_username") or "")
+    password = str(st.session_state.get("signin_password") or "")
+    st.session_state["signin_password"] = ""
+    days = session_days()
+    with write_session() as session:
+        result = sessions.sign_in(
+            session, username=username, password=password, client=_client(), days=days
+        )
+    if not result.ok:
+        st.session_state["signin_error"] = result.message
+        return
+    st.session_state.pop("signin_error", None)
+    st.session_state[SESSION_KEY] = result.token
+    st.session_state["actor"] = result.actor
+    value = jwt.encode(
+        {"sid": result.token, "exp": int(result.expires_at.timestamp())},
+        cookie_key(),
+        algorithm="HS256",
+    )
+    st.session_state[_COOKIE_OP] = ("set", value, result.expires_at)
     st.cache_data.clear()
+
+
+def sign_in_form() -> None:
+    """Username and password; a failure shows why (wrong, or throttled) and nothing else."""
+    with st.form("sign_in", clear_on_submit=False):
+        st.text_input("Username", key="signin_username", max_chars=254)
+        st.text_input("Password", type="password", key="signin_password", max_chars=1024)
+        st.form_submit_button("Sign in", type="primary", on_click=_submit_sign_in)
+    if error := st.session_state.pop("signin_error", None):
+        st.error(error, icon=":material/error:")
+
+
+def sign_out() -> None:
+    """End this tab's session on the server (audited) and delete the cookie."""
+    token = st.session_state.get(SESSION_KEY)
+    if token:
+        with write_session() as session:
+            sessions.sign_out(session, token=token)
+    _forget()
+    st.session_state[_COOKIE_OP] = ("delete",)
+    st.cache_data.clear()
+
+
+def signed_in() -> bool:
+    return bool(st.session_state.get(SESSION_KEY))
+
+
+def apply_cookie() -> None:
+    """Render the pending cookie change (set after sign-in, delete after sign-out).
+
+    It stays rendered with the same arguments on later runs (the component acts only when
+    they change), so a rerun triggered meanwhile cannot drop it.
+    """
+    op = st.session_state.get(_COOKIE_OP)
+    if not op:
+        return
+    cookies = stx.CookieManager(key="kilo_cookie_all")
+    if op[0] == "set":
+        _, value, expires = op
+        cookies.set(
+            COOKIE_NAME,
+            value,
+            key="kilo_cookie_op",
+            expires_at=expires,  # aware: the browser reads the ISO time with its zone
+            secure=_is_https() or None,
+            same_site="strict",
+        )
+    else:
+        try:
+            cookies.delete(COOKIE_NAME, key="kilo_cookie_op")
+        except KeyError:  # the component had not reported the browser's cookies yet
+            pass

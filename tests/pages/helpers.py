@@ -4,20 +4,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sqlmodel import select
 from streamlit.testing.v1 import AppTest
+
+from kilo import sessions
+from kilo.db import write_session
+from kilo.models import Member
+from ui import auth
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
 
 DEMO_NAMES = {"owner": "Olivia Bennett", "admin": "Arjun Mehta", "member": "Mia Schneider"}
 
 
+def start_session(username: str) -> str:
+    """A live server-side session for `username` (as a password sign-in would start)."""
+    with write_session() as session:
+        member = session.exec(select(Member).where(Member.username == username)).one()
+        token, _ = sessions.start(session, member_id=member.id)
+    return token
+
+
 def app_as(username: str, timeout: float = 60) -> AppTest:
     """The app with `username` (owner/admin/member of the demo org) already signed in."""
     at = AppTest.from_file(APP, default_timeout=timeout)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.session_state["name"] = DEMO_NAMES.get(username, username)
-    at.session_state["roles"] = [username] if username in DEMO_NAMES else ["member"]
+    at.session_state[auth.SESSION_KEY] = start_session(username)
     return at
 
 

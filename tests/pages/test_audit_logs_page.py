@@ -50,9 +50,8 @@ def test_owner_and_admin_see_the_log(demo_url, role):
     assert len(table) > 0
     times = list(table["Time"])
     assert times == sorted(times, reverse=True)  # newest first
-    # Signing in (app.py) was the latest change: it heads the table.
-    assert table.iloc[0]["Action"] == "organization.user.login"
-    assert table.iloc[0]["Actor"].startswith(at.session_state["actor"].name)
+    # Opening a page is not a sign-in: it writes no entry of its own.
+    assert head.action in set(table["Action"])
     assert at.get("vega_lite_chart"), "the per-day chart is drawn"
     assert {b.proto.label for b in at.get("download_button")} == {
         "Download CSV",

@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from kilo import access, audit, billing, catalog, members, modes, organization, usage
+from kilo import access, audit, billing, catalog, members, modes, organization, sessions, usage
 from kilo.db import ROOT, write_session
 from kilo.members import actor_for
 from kilo.models import AuditEntry, Invoice, Member, Organization
@@ -91,7 +91,7 @@ def test_member_services_write_their_entries(walk):
     assert added[0].actor_name == admin.name and added[0].actor_email == admin.email
     new, added = walk.step(
         lambda s: members.accept_invitation(
-            s, token=token, name="New Person", password="long-enough-1"
+            s, token=token, name="New Person", password="plenty-long-enough-1"
         ),
         "organization.member.accept_invitation",
     )
@@ -124,8 +124,15 @@ def test_member_services_write_their_entries(walk):
         lambda s: members.remove_member(s, actor=admin, member_id=new.id),
         "organization.member.remove",
     )
-    walk.step(lambda s: members.record_login(s, actor=admin), "organization.user.login")
-    walk.step(lambda s: members.record_logout(s, actor=admin), "organization.user.logout")
+    result, _ = walk.step(
+        lambda s: sessions.sign_in(s, username="admin", password="kilo-demo"),
+        "organization.user.login",
+    )
+    walk.step(lambda s: sessions.sign_out(s, token=result.token), "organization.user.logout")
+    walk.step(
+        lambda s: sessions.sign_in(s, username="admin", password="wrong"),
+        "organization.user.login_failed",
+    )
     # A refused change writes nothing (its transaction rolls back with the entry).
     before = walk._last_id()
     with pytest.raises(Exception, match="own role"), write_session() as s:

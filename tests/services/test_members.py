@@ -75,14 +75,14 @@ def test_accept_invitation_creates_member_once(session, team):
     )
     session.commit()
     member = members.accept_invitation(
-        session, token=token, name="  Jo   Iner ", password="long-enough"
+        session, token=token, name="  Jo   Iner ", password="plenty-long-enough"
     )
     assert (member.name, member.role, member.username) == ("Jo Iner", "admin", "joiner@example.com")
-    assert bcrypt.checkpw(b"long-enough", member.password_hash.encode())
+    assert bcrypt.checkpw(b"plenty-long-enough", member.password_hash.encode())
     assert actions(session, team["owner"].org_id)[-1] == "organization.member.accept_invitation"
     session.commit()
     with pytest.raises(Conflict, match="already used"):
-        members.accept_invitation(session, token=token, name="Again", password="long-enough")
+        members.accept_invitation(session, token=token, name="Again", password="plenty-long-enough")
 
 
 def test_accept_refuses_bad_expired_revoked_and_weak(session, team):
@@ -100,10 +100,10 @@ def test_accept_refuses_bad_expired_revoked_and_weak(session, team):
     with pytest.raises(Conflict, match="already used or revoked"):
         members.revoke_invitation(session, actor=owner, invitation_id=inv2.id)
     inv3, token3 = members.invite_member(session, actor=owner, email="w@example.com")
-    with pytest.raises(ValidationError, match="at least 8"):
+    with pytest.raises(ValidationError, match="at least 12"):
         members.accept_invitation(session, token=token3, name="W", password="short")
     with pytest.raises(ValidationError, match="empty"):
-        members.accept_invitation(session, token=token3, name="   ", password="long-enough")
+        members.accept_invitation(session, token=token3, name="   ", password="plenty-long-enough")
 
 
 def test_member_cannot_revoke(session, team):
@@ -194,7 +194,7 @@ def test_removed_member_can_be_invited_back(session, team):
     members.remove_member(session, actor=owner, member_id=member.id)
     _, token = members.invite_member(session, actor=owner, email=member.email)
     back = members.accept_invitation(
-        session, token=token, name="Back Again", password="long-enough"
+        session, token=token, name="Back Again", password="plenty-long-enough"
     )
     assert back.id == member.id and back.removed_at is None
 

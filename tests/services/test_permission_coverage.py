@@ -15,8 +15,11 @@ KILO = Path(__file__).resolve().parents[2] / "kilo"
 # function name -> why it needs no role check
 AUTHORISED_OTHERWISE = {
     "accept_invitation": "the single-use invitation token is the authorisation",
-    "record_login": "every signed-in member may sign in",
-    "record_logout": "every signed-in member may sign out",
+    "sign_in": "the password is the authorisation (throttled, failures audited)",
+    "sign_out": "the session's own token ends that session",
+    "change_password": "the member's own account; the current password is required",
+    "sign_out_everywhere": "the member's own sessions",
+    "reset_password": "the single-use reset token is the authorisation",
     "seed": "demo seeding runs from the command line on an empty database",
     "seed_demo": "a step of the demo seed",
     # Money that Stripe reports as paid or refunded: authorised by Stripe, not by a role.

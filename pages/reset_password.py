@@ -1,0 +1,46 @@
+"""Choose a new password through a single-use reset link (…/reset_password?token=…)."""
+
+import streamlit as st
+
+import ui
+from kilo import accounts, passwords
+from kilo.errors import KiloError
+
+st.title("Choose a new password")
+token = st.query_params.get("token", "")
+if not token or len(token) > 200:
+    st.error("This page needs the password reset link you were sent (it ends in ?token=…).")
+    st.stop()
+
+done = st.session_state.get("reset_done")
+if done:
+    st.success(
+        f"Your password was changed. Sign in as **{ui.md_escape(done)}** with the new password."
+    )
+    st.page_link("app.py", label="Go to sign in", icon=":material/login:")
+    st.stop()
+
+try:
+    with ui.read_session() as session:
+        _, member = accounts.find_reset(session, token=token)
+except KiloError as exc:
+    st.error(ui.md_escape(exc), icon=":material/link_off:")
+    st.stop()
+
+st.write(f"For **{ui.md_escape(member.email)}**. Every session of this account will end.")
+with st.form("reset_form"):
+    new = st.text_input(
+        f"New password (at least {passwords.MIN_LENGTH} characters)",
+        type="password",
+        max_chars=1024,
+    )
+    again = st.text_input("Repeat the new password", type="password", max_chars=1024)
+    submitted = st.form_submit_button("Set password", type="primary")
+if submitted:
+    if new != again:
+        st.error("The two passwords differ; type the same password twice.")
+    else:
+        changed = ui.run_action(lambda s: accounts.reset_password(s, token=token, new_password=new))
+        if changed is not None:
+            st.session_state["reset_done"] = changed.username
+            st.rerun()
