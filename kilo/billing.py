@@ -21,11 +21,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from kilo import audit
 from kilo import stripe_gateway as gateway
+from kilo.db import lock_organization
 from kilo.errors import Conflict, NotFound, ValidationError
 from kilo.members import seats_in_use
 from kilo.models import (
@@ -100,12 +100,6 @@ def _org(session: Session, actor: Actor) -> Organization:
     if org is None:
         raise NotFound("The organization does not exist.")
     return org
-
-
-def _lock(session: Session, org_id: int) -> None:
-    """Serialise billing writes of one organization (SQLite writers already hold the lock)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=7_100_000 + org_id))
 
 
 # ---- balance ----------------------------------------------------------------------
@@ -349,7 +343,7 @@ def add_ledger_entry(
     if len(description) > 500:
         raise ValidationError("The reason is too long (at most 500 characters).")
     check_printable(description, "The reason")
-    _lock(session, actor.org_id)
+    lock_organization(session, actor.org_id)
     ref = (external_ref or f"manual:{uuid.uuid4()}").strip()
     if _ledger_ref_exists(session, ref):
         raise Conflict(f"A ledger entry with reference {ref} already exists; nothing was added.")
@@ -460,7 +454,7 @@ def record_credit_purchase(
     source: str,
 ) -> LedgerEntry | None:
     """Credits, a paid top-up invoice and its payment, once per `external_ref` (else None)."""
-    _lock(session, org.id)
+    lock_organization(session, org.id)
     if _ledger_ref_exists(session, external_ref):
         return None
     at = at or utcnow()
@@ -550,7 +544,7 @@ def record_refund(
     `charge.refunded` event for the same refund are recorded once. Top-up refunds also
     remove the refunded credits from the ledger.
     """
-    _lock(session, org.id)
+    lock_organization(session, org.id)
     session.refresh(invoice)
     delta = refunded_total_cents - invoice.refunded_cents
     if delta <= 0:
@@ -836,7 +830,7 @@ def refund_purchase(
 ) -> Payment:
     """Owner refunds unused credits of a top-up (all that is left by default)."""
     ensure_allowed(actor, "billing.change")
-    _lock(session, actor.org_id)
+    lock_organization(session, actor.org_id)
     invoice = session.get(Invoice, invoice_id)
     if invoice is None or invoice.org_id != actor.org_id:
         raise NotFound("That invoice does not exist.")
@@ -925,9 +919,10 @@ def change_seats(
     (demo mode) the change is recorded locally, prorated over the calendar month.
     """
     ensure_allowed(actor, "organization.seats.change")
-    org = _org(session, actor)
     if not isinstance(seats, int) or isinstance(seats, bool) or seats < 1 or seats > MAX_SEATS:
         raise ValidationError(f"Seats must be a whole number from 1 to {MAX_SEATS:,}.")
+    lock_organization(session, actor.org_id)  # before counting: invitations take seats too
+    org = _org(session, actor)
     used = seats_in_use(session, org_id=org.id)
     if seats < used:
         raise ValidationError(
@@ -936,7 +931,6 @@ def change_seats(
         )
     if seats == org.seats:
         raise ValidationError(f"The organization already has {seats} seats.")
-    _lock(session, org.id)
     now = now or utcnow()
     old = org.seats
     cfg = resolve_config(config)

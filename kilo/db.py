@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -86,6 +86,24 @@ def write_session(url: str | None = None) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+# Advisory-lock key space of per-organization locks (audit's chain lock uses 7_000_000 + id).
+ORG_LOCK_BASE = 7_100_000
+
+
+def lock_organization(session: Session, org_id: int) -> None:
+    """Serialise the writes of one organization that check what they change.
+
+    Take it before reading anything the write checks (last owner, free seats, balance,
+    an invitation's state), so that two requests cannot both pass a check that only one
+    of them may pass. PostgreSQL: a transaction-level advisory lock, released at commit
+    or rollback and re-entrant within the transaction. SQLite: a no-op, because writes
+    run in `write_session`, whose BEGIN IMMEDIATE already holds the database's write lock.
+    Take it before `audit.record` (which takes the audit chain's lock) to keep one order.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=ORG_LOCK_BASE + org_id))
 
 
 def migrate(url: str | None = None) -> None:

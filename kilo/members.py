@@ -10,6 +10,7 @@ from datetime import timedelta
 from sqlmodel import Session, col, func, select
 
 from kilo import audit, passwords, sessions
+from kilo.db import lock_organization
 from kilo.errors import Conflict, NotFound, ValidationError
 from kilo.models import Invitation, Member, Organization, utcnow
 from kilo.permissions import ROLES, Actor, ensure_allowed
@@ -131,6 +132,7 @@ def invite_member(
     check_role(role)
     if role == "owner" and actor.role != "owner" and not actor.is_system:
         raise ValidationError("Only an owner can invite another owner.")
+    lock_organization(session, actor.org_id)  # before counting seats and pending invitations
     existing = session.exec(
         select(Member).where(Member.org_id == actor.org_id, Member.email == email)
     ).first()
@@ -169,6 +171,7 @@ def invite_member(
 
 def revoke_invitation(session: Session, *, actor: Actor, invitation_id: int) -> None:
     ensure_allowed(actor, "members.manage")
+    lock_organization(session, actor.org_id)  # an invitation is revoked or accepted, not both
     inv = session.get(Invitation, invitation_id)
     if inv is None or inv.org_id != actor.org_id:
         raise NotFound("That invitation does not exist.")
@@ -193,6 +196,10 @@ def find_invitation(session: Session, *, token: str) -> Invitation:
     ).first()
     if inv is None:
         raise NotFound("This invitation link is not valid. Ask an admin for a new one.")
+    return _check_usable(inv)
+
+
+def _check_usable(inv: Invitation) -> Invitation:
     if inv.accepted_at is not None:
         raise Conflict("This invitation was already used. Sign in with your account instead.")
     if inv.revoked_at is not None:
@@ -206,7 +213,12 @@ def accept_invitation(session: Session, *, token: str, name: str, password: str)
     """The invitee sets a name and password and becomes a member; the link is spent."""
     inv = find_invitation(session, token=token)
     name = clean_name(name)
+    # slow (bcrypt): before taking the lock
     password_hash = passwords.hash_password(passwords.check_new_password(password, email=inv.email))
+    # Read again under the lock: the link may have been used or revoked meanwhile.
+    lock_organization(session, inv.org_id)
+    session.refresh(inv)
+    _check_usable(inv)
     member = session.exec(
         select(Member).where(Member.org_id == inv.org_id, Member.email == inv.email)
     ).first()
@@ -275,6 +287,8 @@ def update_member(
 ) -> Member:
     """Edit a member's profile: name, role and daily spend limit (None = no limit)."""
     ensure_allowed(actor, "members.manage")
+    if role is not None:  # before reading the roles the last-owner rule checks
+        lock_organization(session, actor.org_id)
     member = get_member(session, actor=actor, member_id=member_id)
     _check_can_touch(session, actor, member)
     changes: dict[str, list] = {}
@@ -332,6 +346,7 @@ def change_role(session: Session, *, actor: Actor, member_id: int, role: str) ->
 def remove_member(session: Session, *, actor: Actor, member_id: int) -> None:
     """Remove a member (their usage history stays); frees a seat."""
     ensure_allowed(actor, "members.manage")
+    lock_organization(session, actor.org_id)  # before reading the roles the last-owner rule checks
     member = get_member(session, actor=actor, member_id=member_id)
     _check_can_touch(session, actor, member)
     if member.id == actor.id:

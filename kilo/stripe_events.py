@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from kilo import audit, billing
 from kilo import stripe_gateway as gateway
+from kilo.db import lock_organization
 from kilo.errors import ValidationError
 from kilo.models import CheckoutSession, Invoice, LedgerEntry, Organization, Payment
 from kilo.permissions import Actor, ensure_allowed, system_actor
@@ -193,7 +194,7 @@ def upsert_stripe_invoice(
     session: Session, *, org: Organization, inv: dict
 ) -> tuple[Invoice, bool]:
     """The local copy of a Stripe invoice (created or brought up to date); True if changed."""
-    billing._lock(session, org.id)
+    lock_organization(session, org.id)
     local = session.exec(select(Invoice).where(Invoice.stripe_invoice_id == inv["id"])).first()
     lines, start, end = _invoice_lines(inv)
     created = (
@@ -388,6 +389,9 @@ class SyncReport:
 def sync_stripe(session: Session, *, actor: Actor, config: StripeConfig) -> SyncReport:
     """Pull the organization's checkouts, subscription and invoices from Stripe."""
     ensure_allowed(actor, "billing.change")
+    # First: linking a subscription below is audited (the audit chain's lock) before the
+    # invoices take the organization's lock; every writer takes them in the other order.
+    lock_organization(session, actor.org_id)
     org = session.get(Organization, actor.org_id)
     report = SyncReport()
     seen: set[str] = set()

@@ -1,15 +1,25 @@
-"""Worker process for the concurrency test: ingest usage or read analytics against one database.
+"""Worker process for the concurrency tests: ingest usage, read analytics, or race service calls.
 
 python -m tests.services.concurrency_worker ingest URL ORG_ID MEMBER_ID PREFIX N
 python -m tests.services.concurrency_worker read URL ORG_ID MEMBER_ID SECONDS
+python -m tests.services.concurrency_worker race
+
+`race` imports the services, prints "ready", then runs one service call per JSON line read
+from stdin (each in its own transaction on the call's database URL, as a page does) and
+answers each with one JSON line, so the test can release several workers' calls at the
+same moment. The op "connect" only opens the connection, so that a race starts warm.
 """
 
+import json
+import os
 import sys
 import time
 from datetime import date, timedelta
 from decimal import Decimal
 
-from kilo import organization, usage
+from sqlalchemy import text
+
+from kilo import billing, members, organization, usage
 from kilo.db import read_session, write_session
 from kilo.permissions import Actor, system_actor
 
@@ -47,7 +57,49 @@ def read(url: str, org_id: int, member_id: int, seconds: float) -> None:
     print(f"reads={reads}")
 
 
+def _call(session, call: dict) -> None:  # noqa: ANN001
+    actor = Actor(**call["actor"]) if "actor" in call else None
+    match call["op"]:
+        case "change_role":
+            members.change_role(
+                session, actor=actor, member_id=call["member_id"], role=call["role"]
+            )
+        case "remove_member":
+            members.remove_member(session, actor=actor, member_id=call["member_id"])
+        case "invite":
+            members.invite_member(session, actor=actor, email=call["email"])
+        case "revoke":
+            members.revoke_invitation(session, actor=actor, invitation_id=call["invitation_id"])
+        case "accept":
+            members.accept_invitation(
+                session, token=call["token"], name=call["name"], password=call["password"]
+            )
+        case "change_seats":
+            billing.change_seats(session, actor=actor, seats=call["seats"], config=None)
+        case "connect":
+            session.exec(text("SELECT 1"))
+        case op:
+            raise ValueError(f"unknown op {op}")
+
+
+def race() -> None:
+    print("ready", flush=True)
+    for line in sys.stdin:
+        call = json.loads(line)
+        try:
+            with write_session(call["url"]) as session:
+                _call(session, call)
+            answer = {"ok": True}
+        except Exception as exc:  # noqa: BLE001 - the test judges every outcome
+            answer = {"ok": False, "error": type(exc).__name__, "message": str(exc)}
+        print(json.dumps(answer), flush=True)
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "race":
+        race()
+        sys.stdout.flush()
+        os._exit(0)  # skip the interpreter's teardown (seconds with pandas on a busy machine)
     kind, url, org_id, member_id, *rest = sys.argv[1:]
     if kind == "ingest":
         ingest(url, int(org_id), int(member_id), rest[0], int(rest[1]))

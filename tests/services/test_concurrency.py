@@ -1,19 +1,36 @@
-"""Two processes ingest usage while a third reads the dashboard's queries: nothing is lost,
-nothing fails, rollups equal raw events. Runs on SQLite (WAL) and, with
-KILO_TEST_DATABASE_URL, on PostgreSQL."""
+"""Concurrent processes on one database. Runs on SQLite (WAL) and, with
+KILO_TEST_DATABASE_URL, on PostgreSQL.
 
+Two processes ingest usage while a third reads the dashboard's queries: nothing is lost,
+nothing fails, rollups equal raw events. Then service calls that check before they write
+(last owner, free seats, an invitation's state) are released in several processes at the
+same moment, round after round: the organization's lock lets exactly one of two clashing
+calls through. On PostgreSQL these fail without `kilo.db.lock_organization`; on SQLite
+they show that BEGIN IMMEDIATE already serialises the writers.
+"""
+
+import json
+import queue
 import subprocess
 import sys
+import threading
+from dataclasses import asdict
 from pathlib import Path
 
-from sqlmodel import func, select
+import pytest
+from sqlmodel import col, func, select
 
+from kilo import members
 from kilo.db import read_session, write_session
-from kilo.models import UsageDaily, UsageEvent
+from kilo.members import actor_for
+from kilo.models import Invitation, Member, Organization, UsageDaily, UsageEvent
 from tests.factories import create_member, create_org
 
 ROOT = Path(__file__).resolve().parents[2]
 N = 60
+ROUNDS = 5
+TIMEOUT = 120  # seconds for a worker to start or to answer one call
+PASSWORD = "a-long-enough-passphrase-42"
 
 
 def _worker(*args: str) -> subprocess.Popen:
@@ -56,3 +73,186 @@ def test_two_writers_and_a_reader_lose_nothing(db_url):
         ).one()
     assert raw[0] == 2 * N
     assert tuple(int(x) for x in rolled) == tuple(int(x) for x in raw)
+
+
+# ---- races on the organization's checks ---------------------------------------------
+
+
+class Racers:
+    """Worker processes, each running one service call per round, all released at once.
+
+    Workers import the services and say "ready"; a round writes one JSON call to each
+    worker's stdin back to back (microseconds apart), so the calls really overlap. One
+    pool serves the module's tests (starting eight Python processes takes seconds).
+    """
+
+    def __init__(self, n: int) -> None:
+        self.procs = [_worker_race() for _ in range(n)]
+        self.lines: list[queue.Queue] = [queue.Queue() for _ in self.procs]
+        self.stderr: list[list[str]] = [[] for _ in self.procs]
+        for p, q, err in zip(self.procs, self.lines, self.stderr, strict=True):
+            threading.Thread(target=_pump, args=(p.stdout, q.put), daemon=True).start()
+            threading.Thread(target=_pump, args=(p.stderr, err.append), daemon=True).start()
+        for q in self.lines:
+            assert self._next(q) == "ready"
+
+    def _next(self, q: queue.Queue) -> str:
+        try:
+            line = q.get(timeout=TIMEOUT)
+        except queue.Empty:
+            pytest.fail(f"a worker did not answer within {TIMEOUT} s")
+        if line is None:
+            pytest.fail("a worker exited: " + "".join(filter(None, sum(self.stderr, [])))[-3000:])
+        return line.strip()
+
+    def run(self, url: str, calls: list[dict]) -> list[dict]:
+        """Each call on its own worker, against the database at `url`; their answers."""
+        for p, call in zip(self.procs, calls, strict=False):
+            p.stdin.write(json.dumps(call | {"url": url}) + "\n")
+            p.stdin.flush()
+        return [json.loads(self._next(q)) for q, _ in zip(self.lines, calls, strict=False)]
+
+    def close(self) -> None:
+        for p in self.procs:
+            p.stdin.close()
+        for p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def _pump(stream, put) -> None:  # noqa: ANN001
+    for line in stream:
+        put(line)
+    put(None)
+
+
+@pytest.fixture(scope="module")
+def pool():
+    racers = Racers(8)
+    yield racers
+    racers.close()
+
+
+@pytest.fixture
+def race(pool, db_url):
+    """Run calls at once on `db_url` (each worker connected to it beforehand)."""
+    answers = pool.run(db_url, [{"op": "connect"}] * len(pool.procs))
+    assert all(a["ok"] for a in answers), answers
+    return lambda calls: pool.run(db_url, calls)
+
+
+def _worker_race() -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.services.concurrency_worker", "race"],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _actor(member: Member) -> dict:
+    return asdict(actor_for(member))
+
+
+def _owners(url: str, org_id: int) -> int:
+    with read_session(url) as s:
+        return s.exec(
+            select(func.count())
+            .select_from(Member)
+            .where(
+                Member.org_id == org_id, Member.role == "owner", col(Member.removed_at).is_(None)
+            )
+        ).one()
+
+
+def _outcomes(answers: list[dict]) -> list[str]:
+    return sorted("ok" if a["ok"] else f"{a['error']}: {a['message']}" for a in answers)
+
+
+@pytest.mark.parametrize("op", ["change_role", "remove_member"])
+def test_two_owners_demoting_or_removing_each_other_at_once_leave_one(db_url, race, op):
+    for _ in range(ROUNDS):
+        with write_session(db_url) as s:
+            org = create_org(s)
+            a, b = create_member(s, org, "owner"), create_member(s, org, "owner")
+            create_member(s, org, "admin")
+            calls = [
+                {"op": op, "actor": _actor(a), "member_id": b.id, "role": "admin"},
+                {"op": op, "actor": _actor(b), "member_id": a.id, "role": "admin"},
+            ]
+        outcomes = _outcomes(race(calls))
+        assert outcomes[0].startswith("Conflict: ") and "last owner" in outcomes[0], outcomes
+        assert outcomes[1] == "ok", outcomes
+        assert _owners(db_url, org.id) == 1
+
+
+def test_concurrent_invitations_never_take_more_seats_than_there_are(db_url, race):
+    n, free = 8, 3
+    for r in range(ROUNDS):
+        with write_session(db_url) as s:
+            org = create_org(s, seats=free + 1)
+            owner = _actor(create_member(s, org, "owner"))
+        calls = [
+            {"op": "invite", "actor": owner, "email": f"r{r}w{i}@example.com"} for i in range(n)
+        ]
+        answers = race(calls)
+        assert sum(a["ok"] for a in answers) == free, _outcomes(answers)
+        assert all(a["ok"] or "seats are taken" in a["message"] for a in answers), answers
+        with read_session(db_url) as s:
+            assert members.seats_in_use(s, org_id=org.id) == free + 1
+
+
+def test_lowering_seats_while_inviting_never_leaves_more_seats_in_use(db_url, race):
+    invites = 4
+    for r in range(ROUNDS):
+        with write_session(db_url) as s:
+            org = create_org(s, seats=10)
+            owner = _actor(create_member(s, org, "owner"))
+            create_member(s, org, "member")
+        # Lower the seats to exactly the two in use while four invitations try to take one.
+        calls = [{"op": "change_seats", "actor": owner, "seats": 2}] + [
+            {"op": "invite", "actor": owner, "email": f"r{r}w{i}@example.com"}
+            for i in range(invites)
+        ]
+        answers = race(calls)
+        with read_session(db_url) as s:
+            used = members.seats_in_use(s, org_id=org.id)
+            seats = s.get(Organization, org.id).seats
+        invited = sum(a["ok"] for a in answers[1:])
+        assert used == 2 + invited
+        assert used <= seats, _outcomes(answers)
+        if answers[0]["ok"]:
+            assert invited == 0, _outcomes(answers)
+        else:
+            assert "fewer than" in answers[0]["message"] and invited == invites, answers
+
+
+@pytest.mark.parametrize("other", ["revoke", "accept"])
+def test_an_invitation_is_accepted_once_or_revoked_never_both(db_url, race, other):
+    for r in range(ROUNDS):
+        with write_session(db_url) as s:
+            org = create_org(s)
+            owner = create_member(s, org, "owner")
+            inv, token = members.invite_member(
+                s, actor=actor_for(owner), email=f"new{r}@example.com"
+            )
+        accept = {"op": "accept", "token": token, "name": "New Member", "password": PASSWORD}
+        second = (
+            {"op": "revoke", "actor": _actor(owner), "invitation_id": inv.id}
+            if other == "revoke"
+            else accept
+        )
+        outcomes = _outcomes(race([accept, second]))
+        assert outcomes[0].startswith("Conflict: ") and outcomes[1] == "ok", outcomes
+        with read_session(db_url) as s:
+            inv = s.get(Invitation, inv.id)
+            joined = s.exec(
+                select(func.count()).select_from(Member).where(Member.email == inv.email)
+            ).one()
+        assert (inv.accepted_at is None) != (inv.revoked_at is None)
+        assert joined == (inv.accepted_at is not None)
