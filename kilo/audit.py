@@ -13,7 +13,6 @@ Reading (list, totals, chart data, export, chain status) needs the `audit.view` 
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import io
 import json
@@ -27,6 +26,8 @@ from sqlalchemy import String, delete, func, literal, text, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
+from kilo import csvsafe
+from kilo.csvsafe import FORMULA_PREFIXES, neutralise  # noqa: F401  (audit's names for them)
 from kilo.errors import ValidationError
 from kilo.models import AuditDaily, AuditEntry, Member, Organization, utcnow
 from kilo.permissions import Actor, ensure_allowed
@@ -40,7 +41,6 @@ MAX_PAGE_SIZE = 500
 MERGE_MAX_ACTIONS = 12
 EXPORT_BATCH = 2000
 MAX_SEARCH = 200
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS = (
     "id",
     "time_utc",
@@ -524,24 +524,9 @@ def events_per_day(
 # ---- export ------------------------------------------------------------------------------
 
 
-def neutralise(value: Any) -> Any:
-    """Make a text cell inert in spreadsheets: a leading = + - @ tab or CR gets an apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def details_text(details: dict[str, Any] | None) -> str:
     """Structured details as compact, readable JSON (for tables)."""
     return json.dumps(details or {}, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
-
-
-def _neutralise_deep(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _neutralise_deep(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_neutralise_deep(v) for v in value]
-    return neutralise(value)
 
 
 def _export_record(entry: AuditEntry) -> dict[str, Any]:
@@ -598,12 +583,12 @@ def export_entries(
 
 def _export_csv(session: Session, org_id: int, f: AuditFilter) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer = csvsafe.writer(buffer, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
     for n, entry in enumerate(_iter_matching(session, org_id, f), 1):
         rec = _export_record(entry)
         rec["details"] = json.dumps(rec["details"], ensure_ascii=False, sort_keys=True)
-        writer.writerow([neutralise(rec[c]) for c in EXPORT_COLUMNS])
+        writer.writerow([rec[c] for c in EXPORT_COLUMNS])
         if n % EXPORT_BATCH == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -613,7 +598,7 @@ def _export_csv(session: Session, org_id: int, f: AuditFilter) -> Iterator[str]:
 
 def _export_jsonl(session: Session, org_id: int, f: AuditFilter) -> Iterator[str]:
     for entry in _iter_matching(session, org_id, f):
-        yield json.dumps(_neutralise_deep(_export_record(entry)), ensure_ascii=False) + "\n"
+        yield json.dumps(csvsafe.neutralise_deep(_export_record(entry)), ensure_ascii=False) + "\n"
 
 
 def export_file(

@@ -19,6 +19,7 @@ Raw events go to `usageevent` with one `executemany` in key order (SQLite) or `C
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import numpy as np
@@ -223,12 +224,35 @@ def _write_raw(session: Session, org_id: int, frame: pd.DataFrame, *, sqlite: bo
                 copy.write_row(row)
 
 
-def store_events(session: Session, *, org_id: int, events: list[dict]) -> int:
-    """Insert validated events and fold them into every rollup, in the caller's transaction."""
+def batch_sums(frame: pd.DataFrame) -> dict[str, int]:
+    """Exact sums of each measure over a batch: numpy's int64 sum where it cannot wrap
+    (events x the largest value fits), Python integers otherwise."""
+    sums = {}
+    for measure in MEASURES:
+        values = frame[measure].to_numpy()
+        largest = int(np.abs(values).max()) if len(values) else 0
+        fits = largest * len(values) < 2**63
+        sums[measure] = int(values.sum()) if fits else sum(values.tolist())
+    return sums
+
+
+def store_events(
+    session: Session,
+    *,
+    org_id: int,
+    events: list[dict],
+    check: Callable[[dict[str, int]], None] | None = None,
+) -> int:
+    """Insert validated events and fold them into every rollup, in the caller's transaction.
+
+    `check`, if given, gets the batch's exact sums per measure before anything is written,
+    and may refuse the batch by raising."""
     if not events:
         return 0
     sqlite = session.connection().dialect.name == "sqlite"
     frame = _event_frame(events)
+    if check is not None:
+        check(batch_sums(frame))
     _write_raw(session, org_id, frame, sqlite=sqlite)
     with_hist = list(MEASURES + HISTOGRAM)
     for table, keys, histogram in _ROLLUPS:

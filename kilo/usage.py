@@ -35,7 +35,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
 from operator import itemgetter
 from pathlib import Path
@@ -47,7 +47,7 @@ from sqlalchemy import Integer as _INT
 from sqlalchemy import distinct, func, literal, select, union_all
 from sqlmodel import Session
 
-from kilo import audit, rollups
+from kilo import audit, csvsafe, rollups
 from kilo.errors import NotFound, PermissionDenied, ValidationError
 from kilo.models import (
     LATENCY_BOUNDS_MS,
@@ -82,6 +82,22 @@ DIMENSIONS = tuple(DIMENSION_FIELDS)
 STATUSES = ("success", "error")
 MODE_RE = re.compile(r"^[a-z0-9-]{1,50}$")
 
+# Per-request maxima (README, "Usage import"): far above any real request, and low enough
+# that no sum can overflow a 64-bit integer (see MAX_ORG_TOTAL).
+MAX_TOKENS = 1_000_000_000  # each of input, output, cache-read and cache-write tokens
+MAX_LATENCY_MS = 86_400_000  # one day
+MAX_COST_USD = Decimal(10_000)
+# The most any organization-wide sum (requests, tokens of each kind, cost in micro-dollars
+# = $1 trillion, latency) may reach. Every rollup cell and every query sums a subset of one
+# organization's events, so none can pass it; input + output tokens (the heatmap's sum)
+# stay below 2**63 - 1 too. `insert_events` refuses a batch that would pass it.
+MAX_ORG_TOTAL = 10**18
+PLAIN_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
+ANALYTICS_OFF = (
+    "Per-member usage analytics are turned off for this organization; an owner or admin "
+    "can turn them on in Organization settings."
+)
+
 
 # ---------------------------------------------------------------------------------------
 # Writing: events and rollups
@@ -98,10 +114,40 @@ def insert_events(session: Session, *, org_id: int, events: list[dict]) -> int:
 
     Each event is a dict with `at` (aware datetime), `member_id`, `model_id`, `provider`,
     and optionally `mode`, token counts, `cost_micros`, `latency_ms`, `status`,
-    `external_id`. No validation here: callers (`record_usage`, `import_usage`) validate.
-    The rollups are grouped with pandas and upserted in SQL (`kilo.rollups`).
+    `external_id`. Callers (`record_usage`, `import_usage`) validate each event; this
+    refuses (ValidationError, before writing anything) a batch that would take an
+    organization-wide sum past `MAX_ORG_TOTAL`, so no sum can overflow. The rollups are
+    grouped with pandas and upserted in SQL (`kilo.rollups`).
     """
-    return rollups.store_events(session, org_id=org_id, events=events)
+    return rollups.store_events(
+        session,
+        org_id=org_id,
+        events=events,
+        check=lambda sums: _check_org_totals(session, org_id, sums),
+    )
+
+
+def _check_org_totals(session: Session, org_id: int, batch: dict[str, int]) -> None:
+    """Refuse a batch (its exact sums per measure) that would take one of the
+    organization's sums past MAX_ORG_TOTAL. The stored sums come from the smallest rollup
+    (a few rows a day), so this costs one small query per batch. Concurrent batches may
+    each pass the check: the ceiling is a ninth of what a 64-bit sum holds, so that margin
+    is far more than any batches in flight can add."""
+    t = UsageDailyDim
+    stored = session.execute(
+        select(*[func.coalesce(func.sum(getattr(t, m)), 0) for m in MEASURES]).where(
+            t.org_id == org_id, t.dim == "mode"
+        )
+    ).one()
+    for measure, total in zip(MEASURES, stored, strict=True):
+        if int(total) + batch[measure] > MAX_ORG_TOTAL:
+            what = {"cost_micros": "cost (micro-dollars)", "latency_ms_sum": "latency (ms)"}
+            raise ValidationError(
+                "Usage not recorded: the organization's total "
+                f"{what.get(measure, measure.replace('_', ' '))} would pass "
+                f"{MAX_ORG_TOTAL:,}, the most the dashboard adds up exactly. "
+                "Nothing was stored."
+            )
 
 
 # ---------------------------------------------------------------------------------------
@@ -109,33 +155,76 @@ def insert_events(session: Session, *, org_id: int, events: list[dict]) -> int:
 # ---------------------------------------------------------------------------------------
 
 
+def _shown(text: str) -> str:
+    """A value for an error message, cut short (a file can hold a huge cell)."""
+    return text if len(text) <= 40 else text[:40] + "…"
+
+
 def parse_cost_micros(value: object) -> int:
-    """A USD amount (decimal string or number) as integer micro-dollars, rounded half-even."""
-    if isinstance(value, float):
-        value = repr(value)
+    """A USD amount as integer micro-dollars, rounded half-even below a micro-dollar.
+
+    Text must be a plain decimal (`0.001234`): exponent forms (`1.2E-05`, what a
+    spreadsheet makes of a small cost, with digits lost), NaN and Infinity are refused.
+    Numbers (int, Decimal, float, as from a JSON file or a gateway) are taken as they are.
+    Raises ValueError, with the reason, for anything that is not an amount between $0 and
+    MAX_COST_USD.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"cost “{value}” is not an amount of US dollars")
+    if isinstance(value, int):
+        amount = Decimal(value)
+        shown = str(value) if abs(value) < 10**40 else "a number of more than 40 digits"
+    elif isinstance(value, Decimal):
+        amount, shown = value, _shown(str(value))
+    elif isinstance(value, float):
+        amount, shown = Decimal(repr(value)), repr(value)
+    else:
+        text = str(value if value is not None else "").strip()
+        shown = _shown(text)
+        if not PLAIN_DECIMAL.fullmatch(text):
+            if re.fullmatch(r"[+-]?s?(nan|inf|infinity)", text, re.IGNORECASE):
+                raise ValueError(f"cost “{shown}” is not a number of US dollars")
+            if re.fullmatch(r"[+-]?[0-9.]+[eE][+-]?[0-9]+", text):
+                raise ValueError(
+                    f"cost “{shown}” is in exponent notation; write a plain decimal like "
+                    "0.001234 (a spreadsheet may have rounded it: export the cost as text)"
+                )
+            if text.startswith("-"):
+                raise ValueError(f"cost “{shown}” must be zero or a positive amount")
+            raise ValueError(
+                f"cost “{shown}” is not a decimal number of US dollars (like 0.001234)"
+            )
+        amount = Decimal(text)
+    if not amount.is_finite():
+        raise ValueError(f"cost “{shown}” is not a number of US dollars")
+    if amount < 0:
+        raise ValueError(f"cost “{shown}” must be zero or a positive amount")
+    if amount > MAX_COST_USD:
+        raise ValueError(f"cost “{shown}” is over the maximum of ${MAX_COST_USD:,} for one request")
     try:
-        amount = Decimal(str(value).strip())
-    except (InvalidOperation, ValueError):
-        raise ValueError(f"cost “{value}” is not a decimal number of US dollars") from None
-    if not amount.is_finite() or amount < 0:
-        raise ValueError(f"cost “{value}” must be zero or a positive amount")
-    return int((amount * 1_000_000).quantize(Decimal(1), ROUND_HALF_EVEN))
+        return int((amount * 1_000_000).quantize(Decimal(1), ROUND_HALF_EVEN))
+    except ArithmeticError:  # the caller's decimal context may trap more than the default
+        raise ValueError(f"cost “{shown}” is not a usable amount of US dollars") from None
 
 
-def _int(value: object, name: str) -> int:
+def _int(value: object, name: str, maximum: int) -> int:
+    """A whole number from 0 to `maximum`; ValueError naming the field otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"{name} must be a whole number")
     if isinstance(value, int):
         number = value
     else:
         text = str(value if value is not None else "").strip()
-        if not re.fullmatch(r"\d+", text):
-            raise ValueError(f"{name} “{value}” is not a whole number of zero or more")
+        if not re.fullmatch(r"[0-9]+", text):
+            raise ValueError(f"{name} “{_shown(text)}” is not a whole number of zero or more")
+        if len(text.lstrip("0")) > len(str(maximum)):
+            raise ValueError(f"{name} “{_shown(text)}” is over the maximum of {maximum:,}")
         number = int(text)
     if number < 0:
         raise ValueError(f"{name} must be zero or more")
-    if number > 10**15:
-        raise ValueError(f"{name} {number:,} is implausibly large")
+    if number > maximum:
+        shown = f"{number:,}" if number < 10**30 else "a number of more than 30 digits"
+        raise ValueError(f"{name} {shown} is over the maximum of {maximum:,}")
     return number
 
 
@@ -203,12 +292,12 @@ def _event(
         "model_id": _text(model_id, "model", 200),
         "provider": _text(provider, "provider", 100),
         "mode": mode_text,
-        "input_tokens": _int(input_tokens, "input_tokens"),
-        "output_tokens": _int(output_tokens, "output_tokens"),
-        "cache_read_tokens": _int(cache_read_tokens or 0, "cache_read_tokens"),
-        "cache_write_tokens": _int(cache_write_tokens or 0, "cache_write_tokens"),
+        "input_tokens": _int(input_tokens, "input_tokens", MAX_TOKENS),
+        "output_tokens": _int(output_tokens, "output_tokens", MAX_TOKENS),
+        "cache_read_tokens": _int(cache_read_tokens or 0, "cache_read_tokens", MAX_TOKENS),
+        "cache_write_tokens": _int(cache_write_tokens or 0, "cache_write_tokens", MAX_TOKENS),
         "cost_micros": parse_cost_micros(cost),
-        "latency_ms": _int(latency_ms, "latency_ms"),
+        "latency_ms": _int(latency_ms, "latency_ms", MAX_LATENCY_MS),
         "status": status_text,
         "external_id": ext,
     }
@@ -236,7 +325,8 @@ def record_usage(
 
     Idempotent on `external_id`: a request already recorded is not counted twice (returns
     False). Usage events are the record themselves, so no audit entry is written per
-    request (file imports write one). Raises ValidationError for bad values.
+    request (file imports write one). Raises ValidationError for bad values, including
+    any over MAX_TOKENS, MAX_LATENCY_MS or MAX_COST_USD.
     """
     ensure_allowed(actor, "usage.ingest")
     member = session.get(Member, member_id)
@@ -782,20 +872,20 @@ def _conditions(t: Any, org_id: int, f: UsageFilter) -> list:
     return conds
 
 
-def _scope(session: Session, actor: Actor, f: UsageFilter) -> UsageFilter:
+def _scope(
+    session: Session, actor: Actor, f: UsageFilter, *, by: Iterable[str] = ()
+) -> UsageFilter:
     """Enforce who may see what: members only themselves; admins everything unless the
-    organization turned per-member analytics off."""
+    organization turned per-member analytics off, which refuses both a member filter and a
+    grouping by member (`by`). System actors (command line, gateway) see everything."""
     ensure_allowed(actor, "usage.view_own")
     if actor.is_system:
         return f
     if not allowed(actor, "usage.view_all"):
         return replace(f, members=(actor.id,))
-    if f.members and not analytics_enabled(session, org_id=actor.org_id):
-        raise PermissionDenied(
-            "Per-member usage analytics are turned off for this "
-            "organization; an owner or admin can turn them on in "
-            "Organization settings."
-        )
+    per_member = bool(f.members) or "member_id" in by
+    if per_member and not analytics_enabled(session, org_id=actor.org_id):
+        raise PermissionDenied(ANALYTICS_OFF)
     return f
 
 
@@ -1015,12 +1105,13 @@ def get_breakdown(
     """Sums grouped by dimensions (member_id, model_id, provider, mode), optionally per day.
 
     Returns a DataFrame with the group columns (plus `day`) and every measure, as int64,
-    sorted by the group columns.
+    sorted by the group columns. Grouping by member is refused for owners and admins while
+    the organization has per-member analytics off.
     """
-    f = _scope(session, actor, f)
     for dim in by:
         if dim not in DIMENSIONS:
             raise ValidationError(f"Cannot group usage by “{dim}”.")
+    f = _scope(session, actor, f, by=by)
     group = (("day",) if daily else ()) + tuple(by)
     return _aggregate(session, actor.org_id, f, group, ordered=True)
 
@@ -1169,13 +1260,14 @@ def get_monthly(
     session: Session, *, actor: Actor, f: UsageFilter, months: int = 6, by: str = "model_id"
 ) -> pd.DataFrame:
     """Month by month (the `months` calendar months ending with the view's last day),
-    grouped by `by`; the view's dimension filters apply, its start day does not."""
+    grouped by `by`; the view's dimension filters apply, its start day does not. Grouping
+    by member is refused for owners and admins while per-member analytics are off."""
     start = month_start(f.end)
     for _ in range(months - 1):
         start = month_start(start - timedelta(days=1))
     if by not in DIMENSIONS:
         raise ValidationError(f"Cannot group usage by “{by}”.")
-    f = _scope(session, actor, replace(f, start=start))
+    f = _scope(session, actor, replace(f, start=start), by=(by,))
     return _aggregate(session, actor.org_id, f, ("month", by), ordered=True)
 
 
@@ -1345,11 +1437,7 @@ def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.D
     """
     ensure_allowed(actor, "usage.view_all")
     if not analytics_enabled(session, org_id=actor.org_id):
-        raise PermissionDenied(
-            "Per-member usage analytics are turned off for this "
-            "organization; an owner or admin can turn them on in "
-            "Organization settings."
-        )
+        raise PermissionDenied(ANALYTICS_OFF)
     f = _scope(session, actor, f)
     dims = set(f.dims()) - {"member_id"}
     if not dims:
@@ -1372,6 +1460,14 @@ def list_member_usage(session: Session, *, actor: Actor, f: UsageFilter) -> pd.D
     total = int(frame["cost_micros"].sum())
     frame["share_of_spend"] = frame["cost_micros"] / total if total else 0.0
     return frame.sort_values(["cost_micros", "requests"], ascending=False).reset_index(drop=True)
+
+
+def export_member_csv(session: Session, *, actor: Actor, f: UsageFilter) -> str:
+    """The per-member statistics of the view (`list_member_usage`, same permissions) as
+    spreadsheet-safe CSV (`kilo.csvsafe`): names and e-mails that start with = + - @, tab
+    or CR get a leading apostrophe; numbers stay numbers."""
+    frame = list_member_usage(session, actor=actor, f=f)
+    return csvsafe.frame_to_csv(frame.drop(columns=["removed"]))
 
 
 def spend_concentration(costs: Iterable[int]) -> dict[str, float]:
@@ -1493,7 +1589,9 @@ def export_csv(session: Session, *, actor: Actor, f: UsageFilter) -> str:
     """The daily table behind the view as CSV: day x [member] x model x provider x mode.
 
     The member column is filled for owners/admins when analytics are on (and for a member's
-    own rows); cost_usd is the exact decimal of cost_micros. The rows are the rollup's own
+    own rows); cost_usd is the exact decimal of cost_micros. Spreadsheet-safe (`kilo.csvsafe`):
+    a text cell starting with = + - @, tab or CR gets a leading apostrophe. The rows are the
+    rollup's own
     (it has exactly this grain), read in index order and written as they come: no pandas
     frame, no sort (a 30-day export at 10M events a year is ~575,000 rows).
     """
@@ -1515,7 +1613,7 @@ def export_csv(session: Session, *, actor: Actor, f: UsageFilter) -> str:
     )
     m = {name: i + 1 + len(by) for i, name in enumerate(MEASURES)}  # measure -> row index
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csvsafe.writer(out)  # e-mails, model ids... are text from members and files
     writer.writerow(EXPORT_COLUMNS)
     for row in session.connection().execute(stmt):
         member = emails.get(row[1], "") if per_member else ""

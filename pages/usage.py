@@ -389,7 +389,8 @@ with tab_members:
             )
             st.download_button(
                 "Download per-user CSV",
-                data=stats.drop(columns=["removed"]).to_csv(index=False),
+                # Built on click, spreadsheet-safe (member names are theirs to choose).
+                data=lambda: get("export_member_csv", view),
                 file_name=f"usage-members-{start}-{end}.csv",
                 mime="text/csv",
                 key="usage_members_csv",
