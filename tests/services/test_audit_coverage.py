@@ -18,7 +18,7 @@ from kilo import access, audit, billing, catalog, members, modes, organization, 
 from kilo.db import ROOT, write_session
 from kilo.members import actor_for
 from kilo.models import AuditEntry, Invoice, Member, Organization
-from kilo.permissions import Actor
+from kilo.permissions import Actor, system_actor
 
 
 def _actor(username: str) -> Actor:
@@ -373,7 +373,7 @@ def test_imports_write_their_entries(walk, tmp_path):
     _, added = walk.step(
         lambda s: catalog.import_catalog(
             s,
-            actor=admin,
+            actor=system_actor(walk.org_id),
             models_path=Path(cat / "models.json"),
             providers_path=cat / "providers.json",
             policies_path=cat / "provider-data-policies.json",
