@@ -299,9 +299,10 @@ def test_stripe_checkout_writes_its_entries(walk):
             lambda s: billing.start_credit_purchase(
                 s, actor=owner, amount_cents=7_500, config=config
             ),
+            "billing.customer.link",  # the first purchase creates the Stripe customer
             "billing.credits.checkout",
         )
-        assert added[0].target == start.session_id
+        assert added[0].target.startswith("cus_") and added[1].target == start.session_id
         fake.complete_session(start.session_id)
         walk.step(
             lambda s: billing.complete_checkout(
