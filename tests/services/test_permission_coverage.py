@@ -27,6 +27,8 @@ AUTHORISED_OTHERWISE = {
     "invoice_paid": "a verified Stripe event",
     "invoice_payment_failed": "a verified Stripe event",
     "charge_refunded": "a verified Stripe event",
+    "upsert_stripe_invoice": "an invoice from a verified event or from Stripe's API during "
+    "sync_stripe, which checks its actor (billing.change)",
     "apply_checkout_session": "a Checkout Session retrieved from Stripe's API",
     "record_credit_purchase": "called only with a payment confirmed by Stripe or demo mode",
     "record_refund": "called only with a refund confirmed by Stripe or an owner's refund",
