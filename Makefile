@@ -1,23 +1,44 @@
 # Two commands do all set-up on a fresh machine:
 #   make run   installs the dependencies and runs the dashboard on the demo database
 #   make test  installs the dependencies (and headless Chromium) and runs the tests
+# Dependencies install from the hash-locked requirements.lock (runtime) and
+# requirements-dev.lock (runtime + tests), generated from requirements.txt and
+# requirements-dev.txt by `make lock`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 PYTEST_ARGS ?=
+# The lock tool: only `make lock` installs and runs it (not a dependency of the app).
+LOCK_TOOL := uv==0.13.8
+# Locks hold every file hash of each pinned version, with markers for Python 3.11+ on any
+# platform. Existing pins are kept unless requirements*.txt needs another version;
+# `make lock UPGRADE=1` moves every pin to the newest version the ranges allow.
+LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
+	--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test test-pg system-deps seed bench lint
+.PHONY: run test test-pg system-deps seed bench lint lock
 
-$(VENV)/.runtime: requirements.txt
+$(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+
+$(VENV)/.runtime: requirements.lock | $(PY)
+	$(PY) -m pip install -q --require-hashes -r requirements.lock
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PY) -m pip install -q -r requirements-dev.txt
+$(VENV)/.dev: requirements-dev.lock | $(PY)
+	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
 	touch $@
+
+$(VENV)/bin/uv: | $(PY)
+	$(PY) -m pip install -q "$(LOCK_TOOL)"
+
+# Regenerate both locks after editing requirements.txt or requirements-dev.txt (commit all
+# four files). The dev lock is constrained by the runtime lock, so both pin the same versions.
+lock: $(VENV)/bin/uv
+	$(LOCK) requirements.txt -o requirements.lock
+	$(LOCK) requirements-dev.txt --constraint requirements.lock -o requirements-dev.lock
 
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run app.py --server.port $(PORT)

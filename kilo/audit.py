@@ -5,7 +5,9 @@ the change it describes was committed. Each entry's hash covers its content and 
 entry's hash (per organization, in id order), so altering, removing or inserting an entry
 breaks the chain at that point; `verify_chain` names the first bad entry. The application
 never updates or deletes entries. `record()` also keeps `AuditDaily` (entries per UTC day and
-action) so period totals and the per-day chart stay fast at millions of entries.
+action) so period totals and the per-day chart stay fast at millions of entries; because it
+is kept as entries are written, `compare_daily_rollup` also shows entries removed from the end
+of a chain (which leaves the chain itself valid).
 
 Reading (list, totals, chart data, export, chain status) needs the `audit.view` permission.
 """
@@ -41,6 +43,7 @@ MAX_PAGE_SIZE = 500
 MERGE_MAX_ACTIONS = 12
 EXPORT_BATCH = 2000
 MAX_SEARCH = 200
+MAX_MISMATCHES_SHOWN = 10
 EXPORT_COLUMNS = (
     "id",
     "time_utc",
@@ -709,6 +712,48 @@ def check_anchor(session: Session, *, org_id: int, entry_id: int, expected_hash:
     return ""
 
 
+@dataclass(frozen=True)
+class DayMismatch:
+    """A UTC day on which the log and the `AuditDaily` rollup count different entries."""
+
+    day: date
+    log: int  # entries in the log (the chain) that day
+    rollup: int  # entries the rollup counted as they were written
+
+    def describe(self) -> str:
+        return (
+            f"{self.day}: the log has {self.log:,} entries, the daily rollup counts {self.rollup:,}"
+        )
+
+
+def compare_daily_rollup(session: Session, *, org_id: int) -> list[DayMismatch]:
+    """Entries per UTC day in the log against the rollup `record()` kept in the same transaction.
+
+    Removing entries (also the newest ones, which leave a valid chain) or adding them outside
+    the application makes the two disagree, unless the rollup was rewritten as well.
+    """
+    day = _day_expr(session)
+    log = {
+        _as_date(d): int(n)
+        for d, n in session.exec(
+            select(day, func.count()).where(AuditEntry.org_id == org_id).group_by(day)
+        ).all()
+    }
+    rollup = {
+        _as_date(d): int(n or 0)
+        for d, n in session.exec(
+            select(AuditDaily.day, func.sum(AuditDaily.entries))
+            .where(AuditDaily.org_id == org_id)
+            .group_by(AuditDaily.day)
+        ).all()
+    }
+    return [
+        DayMismatch(d, log.get(d, 0), rollup.get(d, 0))
+        for d in sorted(log.keys() | rollup.keys())
+        if log.get(d, 0) != rollup.get(d, 0)
+    ]
+
+
 def get_chain_status(session: Session, *, actor: Actor) -> ChainReport:
     """Verify the actor's organization's chain (for the status shown on the tab)."""
     ensure_allowed(actor, "audit.view")
@@ -748,14 +793,29 @@ def cmd_verify_audit(args: argparse.Namespace) -> int:
                 )
                 if problem:
                     report = ChainReport(report.checked, False, anchor[0], problem)
-            if report.ok:
+            mismatches = compare_daily_rollup(session, org_id=org_id)
+            if report.ok and not mismatches:
                 head = f"; head entry {report.head_id} {report.head_hash}" if report.head_id else ""
-                print(f"org {org_id} ({name}): {report.checked:,} entries, chain intact{head}")
-            else:
-                broken += 1
+                print(
+                    f"org {org_id} ({name}): {report.checked:,} entries, chain intact, "
+                    f"daily counts match{head}"
+                )
+                continue
+            broken += 1
+            if not report.ok:
                 print(
                     f"org {org_id} ({name}): CHAIN BROKEN at entry {report.first_bad_id}: "
                     f"{report.problem} ({report.checked:,} entries before it are intact)",
+                    file=sys.stderr,
+                )
+            if mismatches:
+                shown = "; ".join(m.describe() for m in mismatches[:MAX_MISMATCHES_SHOWN])
+                more = len(mismatches) - MAX_MISMATCHES_SHOWN
+                print(
+                    f"org {org_id} ({name}): DAILY COUNTS DIFFER on {len(mismatches)} day(s): "
+                    f"{shown}{f'; and {more} more days' if more > 0 else ''}. Entries were "
+                    "removed from or added to the log outside the application (removing the "
+                    "newest entries leaves the chain itself valid).",
                     file=sys.stderr,
                 )
     return 1 if broken else 0
@@ -815,10 +875,11 @@ def register_cli(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "verify-audit",
         help="check the audit log's hash chain",
-        description="Check every organization's audit hash chain (or one with --org). Exits 1 "
-        "and names the first entry that was altered, removed or inserted when a chain is "
-        "broken; prints each chain's head entry and hash when intact (keep them to detect "
-        "later truncation).",
+        description="Check every organization's audit hash chain (or one with --org), and "
+        "compare its entries per UTC day with the daily counts kept as they were written. "
+        "Exits 1 and names the first entry that was altered, removed or inserted when a chain "
+        "is broken, or each day whose counts differ (with both counts); prints each chain's "
+        "head entry and hash when intact (keep them to detect later truncation).",
     )
     p.add_argument("--org", type=int, help="only this organization id")
     p.add_argument(

@@ -630,7 +630,25 @@ def check_purchase_amount(amount_cents: int) -> int:
     return amount_cents
 
 
-def _ensure_customer(session: Session, org: Organization, config: StripeConfig) -> str:
+def _link_customer(
+    session: Session, *, org: Organization, actor: Actor, customer_id: str, how: str
+) -> None:
+    """Remember the organization's Stripe customer (audited: payments are matched by it)."""
+    before, org.stripe_customer_id = org.stripe_customer_id, customer_id
+    session.add(org)
+    audit.record(
+        session,
+        actor=actor,
+        action="billing.customer.link",
+        target=customer_id,
+        message=f"Linked Stripe customer {customer_id} ({how})",
+        details={"before": before, "after": customer_id, "source": how},
+    )
+
+
+def _ensure_customer(
+    session: Session, org: Organization, config: StripeConfig, actor: Actor
+) -> str:
     if not org.stripe_customer_id:
         customer = gateway.create_customer(
             config,
@@ -638,8 +656,13 @@ def _ensure_customer(session: Session, org: Organization, config: StripeConfig) 
             email=org.billing_email or None,
             org_id=org.id,
         )
-        org.stripe_customer_id = customer["id"]
-        session.add(org)
+        _link_customer(
+            session,
+            org=org,
+            actor=actor,
+            customer_id=customer["id"],
+            how="created for the first credit purchase",
+        )
     return org.stripe_customer_id
 
 
@@ -679,7 +702,7 @@ def start_credit_purchase(
             source="demo",
         )
         return PurchaseStart(mode="demo", amount_cents=amount_cents, session_id=ref)
-    customer = _ensure_customer(session, org, cfg)
+    customer = _ensure_customer(session, org, cfg, actor)
     sep = "&" if "?" in return_url else "?"
     cs = gateway.create_checkout_session(
         cfg,
@@ -763,9 +786,14 @@ def apply_checkout_session(
             subtotal,
             "The payment is not complete yet; the credits are added when Stripe confirms it.",
         )
-    if org.stripe_customer_id is None and cs.get("customer"):
-        org.stripe_customer_id = cs["customer"]
-        session.add(org)
+    if org.stripe_customer_id is None and isinstance(cs.get("customer"), str):
+        _link_customer(
+            session,
+            org=org,
+            actor=actor,
+            customer_id=cs["customer"],
+            how=f"the customer of paid Checkout Session {cs['id']}",
+        )
     entry = record_credit_purchase(
         session,
         org=org,

@@ -369,11 +369,16 @@ def import_catalog(
 ) -> ImportResult:
     """Refresh the catalogue from OpenRouter JSON files; all of it or nothing.
 
+    The catalogue (and each provider's data policy) is shared by every organization in the
+    database, so only the server operator changes it: `actor` must be a system actor (the
+    command line, start-up); any member, whatever their role, is refused.
+
     Without `providers_path` the current providers stay. Without `policies_path`, the
     data policy of each provider already in the catalogue is kept (new ones: unknown).
     New model ids follow each organization's setting: allowed automatically, or blocked
-    (a disable rule) until an admin enables them. Writes one `catalog.import` audit entry
-    per organization. Refused when a default model would leave the catalogue.
+    (a disable rule) until an admin enables them; the first catalogue of a database blocks
+    nothing. Writes one `catalog.import` audit entry per organization. Refused when a
+    default model would leave the catalogue.
     """
     ensure_allowed(actor, "catalog.import")
     models_path = Path(models_path)
@@ -407,10 +412,12 @@ def import_catalog(
                 f"{models_path.name} does not contain {org.default_model}, the default model of "
                 f"{org.name}. Choose another default model first; nothing was imported."
             )
+    first = session.exec(select(CatalogModel.id).limit(1)).first() is None
     new_m, removed_m, new_p, removed_p = _write_catalogue(session, providers, models)
     blocked: dict[int, int] = {}
     for org in orgs:
-        blocked[org.id] = 0 if org.auto_allow_new_models else _block_new(session, org, new_m)
+        strict = not org.auto_allow_new_models and not first
+        blocked[org.id] = _block_new(session, org, new_m) if strict else 0
     result = ImportResult(
         providers=len(slugs),
         models=len(models),
@@ -425,7 +432,9 @@ def import_catalog(
         parts = [f"Imported the model catalogue from {models_path.name}: {result.summary()}"]
         if new_m:
             how = (
-                "allowed automatically"
+                "the first catalogue, all allowed"
+                if first
+                else "allowed automatically"
                 if org.auto_allow_new_models
                 else f"blocked until approved ({blocked[org.id]})"
             )
@@ -454,6 +463,27 @@ def import_catalog(
             },
         )
     return result
+
+
+STARTUP_ACTOR = "System (start-up)"
+
+
+def load_shipped_if_empty(session: Session, directory: Path = CATALOG_DIR) -> ImportResult | None:
+    """Start-up: an empty catalogue gets the snapshot shipped in `data/catalog/`.
+
+    A catalogue that holds models is left as it is (only `python -m kilo catalog import`
+    replaces it), so this runs at every start. Audited like any import, as the system.
+    """
+    if session.exec(select(CatalogModel.id).limit(1)).first() is not None:
+        return None
+    org_id = session.exec(select(Organization.id).order_by(Organization.id)).first()
+    return import_catalog(
+        session,
+        actor=system_actor(org_id or 0, STARTUP_ACTOR),
+        models_path=directory / "models.json",
+        providers_path=directory / "providers.json",
+        policies_path=directory / "provider-data-policies.json",
+    )
 
 
 def _block_new(session: Session, org: Organization, new_ids: Iterable[str]) -> int:

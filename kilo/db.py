@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,12 +34,50 @@ def get_engine(url: str | None = None) -> Engine:
     return _engine_for(url or database_url())
 
 
+# The SQLite database holds password hashes and billing data: readable by the server's user
+# only, whatever the umask. SQLite gives its -wal/-shm/-journal files the database's mode.
+PRIVATE_MODE = 0o600
+_SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
+def make_private(path: str | os.PathLike[str]) -> None:
+    """Create the SQLite file `path` (mode 0600) if it is missing; take group and other
+    access away from it and its side files if they exist already."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_MODE)
+    except FileExistsError:
+        pass
+    else:
+        os.close(fd)
+        os.chmod(path, PRIVATE_MODE)  # the umask may have taken the owner's bits too
+    for suffix in _SQLITE_SIDE_FILES:
+        side = path.with_name(path.name + suffix)
+        try:
+            mode = side.stat().st_mode & 0o777
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            try:
+                os.chmod(side, mode & 0o700)
+            except PermissionError:  # another user's file: theirs to protect
+                pass
+
+
+def _sqlite_file(url: str) -> str | None:
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
 @cache
 def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        path = _sqlite_file(url)
+        if path is not None:
+            make_private(path)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
     else:

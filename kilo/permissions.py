@@ -15,6 +15,10 @@ SYSTEM = "system"  # command-line and gateway processes: trusted, run on the ser
 _ALL = frozenset({"owner", "admin", "member"})
 _ADMINS = frozenset({"owner", "admin"})
 _OWNER = frozenset({"owner"})
+# No role: only the server operator, through the command line (a system actor). The model
+# catalogue is shared by every organization in the database, so no organization's member
+# may change it.
+_OPERATOR = frozenset[str]()
 
 # action -> roles allowed. Keep in step with the role table in README.md.
 ACTIONS: dict[str, frozenset[str]] = {
@@ -28,7 +32,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "usage.ingest": _ADMINS,
     "access.view": _ALL,
     "access.change": _ADMINS,
-    "catalog.import": _ADMINS,
+    "catalog.import": _OPERATOR,  # python -m kilo catalog import, on the server
     "modes.view": _ALL,
     "modes.change": _ADMINS,
     "audit.view": _ADMINS,
@@ -81,6 +85,11 @@ def allowed(actor: Actor, action: str) -> bool:
 def ensure_allowed(actor: Actor, action: str) -> None:
     if not allowed(actor, action):
         label = _ACTION_LABELS.get(action, action)
+        if not ACTIONS[action]:
+            raise PermissionDenied(
+                f"No role can {label}; the server operator does it with `python -m kilo` "
+                "on the server."
+            )
         needed = " or ".join(sorted(ACTIONS[action], key=ROLES.index))
         raise PermissionDenied(
             f"Your role ({actor.role}) cannot {label}; this needs the {needed} role."

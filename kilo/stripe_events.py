@@ -191,11 +191,15 @@ def _tax_cents(inv: dict) -> int:
 
 
 def upsert_stripe_invoice(
-    session: Session, *, org: Organization, inv: dict
+    session: Session, *, org: Organization, inv: dict, actor: Actor | None = None
 ) -> tuple[Invoice, bool]:
-    """The local copy of a Stripe invoice (created or brought up to date); True if changed."""
+    """The local copy of a Stripe invoice (created or brought up to date); True if its status
+    changed (or it is new). With `actor`, a new invoice or a changed status writes a
+    `billing.invoice.status_change` audit entry (the webhooks' own entries say what happened).
+    """
     lock_organization(session, org.id)
     local = session.exec(select(Invoice).where(Invoice.stripe_invoice_id == inv["id"])).first()
+    before = local.status if local is not None else None
     lines, start, end = _invoice_lines(inv)
     created = (
         _ts(inv.get("created"))
@@ -239,6 +243,22 @@ def upsert_stripe_invoice(
         local.paid_at = paid_at
     session.add(local)
     session.flush()
+    if changed and actor is not None:
+        label = billing.INVOICE_STATUS_LABELS
+        message = (
+            f"Invoice {local.number} imported from Stripe: {label.get(status, status)}"
+            if before is None
+            else f"Invoice {local.number}: {label.get(before, before)} → "
+            f"{label.get(status, status)} (from Stripe)"
+        )
+        audit.record(
+            session,
+            actor=actor,
+            action="billing.invoice.status_change",
+            target=local.number,
+            message=message,
+            details={"stripe_invoice_id": inv["id"], "before": before, "after": status},
+        )
     return local, changed
 
 
@@ -447,7 +467,7 @@ def sync_stripe(session: Session, *, actor: Actor, config: StripeConfig) -> Sync
         if inv.get("status") == "paid":
             report.invoices_changed += invoice_paid(session, org=org, inv=inv) == "applied"
         else:
-            _, changed = upsert_stripe_invoice(session, org=org, inv=inv)
+            _, changed = upsert_stripe_invoice(session, org=org, inv=inv, actor=actor)
             report.invoices_changed += changed
     return report
 

@@ -7,9 +7,7 @@ the gateway calls (`kilo.access.is_model_allowed`) decides the "Status" column.
 
 from __future__ import annotations
 
-import tempfile
 from decimal import Decimal
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -324,7 +322,9 @@ with st.container(border=True):
         f"Catalogue: OpenRouter snapshot, imported {imported}. Data policies are "
         "providers' published defaults; “unknown” means nobody published it. Serving "
         "providers are approximate per model author (OpenRouter's public model list "
-        "does not name them); see data/catalog/SOURCES.md."
+        "does not name them); see data/catalog/SOURCES.md. The catalogue is shared by every "
+        "organization on this server and maintained by the server operator: "
+        "`python -m kilo catalog import MODELS_JSON [--providers ...] [--policies ...]`."
     )
 
 # Shared filters: data policy and location (a model matches through any of its providers).
@@ -536,49 +536,6 @@ with tab_rules:
                 AccessChange(patterns=((kind, pattern.strip(), effects[effect]),)),
             )
 
-
-def import_uploads(models_file, providers_file, policies_file) -> catalog.ImportResult | None:  # noqa: ANN001
-    """Save the uploads under their own names (for messages) and import them."""
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for upload in (models_file, providers_file, policies_file):
-            if upload is None:
-                paths.append(None)
-                continue
-            path = Path(tmp) / (Path(upload.name).name or "upload.json")
-            path.write_bytes(upload.getvalue())
-            paths.append(path)
-        return ui.run_action(
-            lambda s: catalog.import_catalog(
-                s,
-                actor=actor,
-                models_path=paths[0],
-                providers_path=paths[1],
-                policies_path=paths[2],
-            ),
-            success="Catalogue imported",
-        )
-
-
-if allowed(actor, "catalog.import"):
-    with st.expander("Refresh the catalogue", icon=":material/sync:"):
-        st.caption(
-            "Upload OpenRouter's `GET /api/v1/models` response (and optionally "
-            "`/api/v1/providers` and a data-policies file). The whole file is checked first; "
-            "a bad file changes nothing. Models missing from it leave the catalogue. Same as "
-            "`python -m kilo catalog import`."
-        )
-        up_models = st.file_uploader("Models JSON", type="json", key="model_access_up_models")
-        up_providers = st.file_uploader(
-            "Providers JSON (optional)", type="json", key="model_access_up_providers"
-        )
-        up_policies = st.file_uploader(
-            "Data policies JSON (optional)", type="json", key="model_access_up_policies"
-        )
-        if st.button("Import", key="model_access_up_import", disabled=up_models is None):
-            result = import_uploads(up_models, up_providers, up_policies)
-            if result is not None:
-                st.success(f"Imported: {result.summary()}.", icon=":material/check_circle:")
 
 # Mirror the filters in the URL (only what differs from the defaults).
 wanted = {

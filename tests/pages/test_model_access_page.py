@@ -62,7 +62,6 @@ def test_member_sees_catalogue_but_cannot_change(demo_url):
 
 def test_owner_filters_providers_and_models(demo_url):
     at = open_page("owner", PAGE)
-    assert "Refresh the catalogue" in [e.label for e in at.expander]
     at.selectbox(key="model_access_f_training").set_value("yes").run()
     assert set(table(at, "model_access_p_table")["Slug"]) == {"deepseek", "nvidia"}
     at.selectbox(key="model_access_f_training").set_value("any")
@@ -159,3 +158,15 @@ def test_filters_are_read_from_and_mirrored_in_the_url(demo_url):
     assert len(models) > 0 and models["Model"].str.contains("deepseek").all()
     at.selectbox(key="model_access_f_retains").set_value("no").run()
     assert dict(at.query_params) == {"training": "yes", "retains": "no", "q": "deepseek"}
+
+
+def test_no_role_can_import_the_catalogue_from_the_dashboard(demo_url):
+    """The catalogue is the server operator's: no upload, no import button, for any role."""
+    for role in ("owner", "admin", "member"):
+        at = open_page(role, PAGE)
+        assert not at.exception
+        assert "Refresh the catalogue" not in [e.label for e in at.expander]
+        assert at.get("file_uploader") == []
+        assert "model_access_up_import" not in {b.key for b in at.button}
+        assert "maintained by the server operator" in texts(at)
+        assert "python -m kilo catalog import" in texts(at)

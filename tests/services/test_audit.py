@@ -427,13 +427,41 @@ def test_cli_export_audit(session, team, tmp_path):
     assert main(["export-audit", "--org", str(team["owner"].org_id), "--since", "soon"]) == 2
 
 
+def test_cli_daily_counts_catch_removed_newest_entries(session, team, capsys):
+    """Deleting the newest entries leaves a valid chain; the daily rollup still disagrees."""
+    made = _fill(session, team, n=40)
+    org = str(team["owner"].org_id)
+    assert main(["verify-audit", "--org", org]) == 0
+    assert "chain intact, daily counts match" in capsys.readouterr().out
+    newest = max(made, key=lambda e: e.id)
+    day = newest.created_at.date()
+    log_before = sum(1 for e in made if e.created_at.date() == day)
+    session.execute(text("DELETE FROM auditentry WHERE id = :i"), {"i": newest.id})
+    session.commit()
+    assert audit.verify_chain(session, org_id=team["owner"].org_id).ok  # the chain hides it
+    assert audit.compare_daily_rollup(session, org_id=team["owner"].org_id) == [
+        audit.DayMismatch(day, log_before - 1, log_before)
+    ]
+    assert main(["verify-audit", "--org", org]) == 1
+    captured = capsys.readouterr()
+    assert "chain intact" not in captured.out
+    assert (
+        f"DAILY COUNTS DIFFER on 1 day(s): {day}: the log has {log_before - 1:,} entries, "
+        f"the daily rollup counts {log_before:,}" in captured.err
+    )
+    # Without --org, every organization is checked: the same failure.
+    assert main(["verify-audit"]) == 1
+
+
 def test_cli_anchor_catches_truncation_and_rewrites(session, team, capsys):
     made = _fill(session, team, n=8)
     org = str(team["owner"].org_id)
     anchor = f"{made[-1].id}:{made[-1].hash}"
     assert main(["verify-audit", "--org", org, "--anchor", anchor]) == 0
-    # Removing the newest entries leaves a valid chain; only the anchor shows it.
+    # Removing the newest entries and recounting the daily rollup to match leaves nothing
+    # inside the database to compare with; only the anchor kept outside shows it.
     session.execute(text("DELETE FROM auditentry WHERE id >= :i"), {"i": made[-2].id})
+    audit.rebuild_daily(session, org_id=team["owner"].org_id)
     session.commit()
     assert main(["verify-audit", "--org", org]) == 0
     capsys.readouterr()

@@ -18,7 +18,7 @@ from kilo import access, audit, billing, catalog, members, modes, organization, 
 from kilo.db import ROOT, write_session
 from kilo.members import actor_for
 from kilo.models import AuditEntry, Invoice, Member, Organization
-from kilo.permissions import Actor
+from kilo.permissions import Actor, system_actor
 
 
 def _actor(username: str) -> Actor:
@@ -306,9 +306,10 @@ def test_stripe_checkout_writes_its_entries(walk):
             lambda s: billing.start_credit_purchase(
                 s, actor=owner, amount_cents=7_500, config=config
             ),
+            "billing.customer.link",  # the first purchase creates the Stripe customer
             "billing.credits.checkout",
         )
-        assert added[0].target == start.session_id
+        assert added[0].target.startswith("cus_") and added[1].target == start.session_id
         fake.complete_session(start.session_id)
         walk.step(
             lambda s: billing.complete_checkout(
@@ -380,7 +381,7 @@ def test_imports_write_their_entries(walk, tmp_path):
     _, added = walk.step(
         lambda s: catalog.import_catalog(
             s,
-            actor=admin,
+            actor=system_actor(walk.org_id),
             models_path=Path(cat / "models.json"),
             providers_path=cat / "providers.json",
             policies_path=cat / "provider-data-policies.json",

@@ -15,6 +15,7 @@ from sqlmodel import Session
 from kilo import billing, catalog, members, modes, organization, usage
 from kilo.db import get_engine, write_session
 from kilo.errors import KiloError
+from kilo.permissions import system_actor
 from tests.factories import create_team
 
 SETTINGS = settings(
@@ -192,7 +193,8 @@ def test_ingest_any_file(db_url, team, tmp_path_factory, content):
 def test_catalog_import_any_file(db_url, team, tmp_path_factory, content):
     path = tmp_path_factory.mktemp("catalog") / "models.json"
     path.write_text(content)
-    attempt(db_url, lambda s: catalog.import_catalog(s, actor=team["admin"], models_path=path))
+    operator = system_actor(team["admin"].org_id)
+    attempt(db_url, lambda s: catalog.import_catalog(s, actor=operator, models_path=path))
 
 
 def test_nul_characters_are_refused_everywhere(db_url, team, tmp_path):
@@ -211,7 +213,10 @@ def test_nul_characters_are_refused_everywhere(db_url, team, tmp_path):
     )
     changes = [
         lambda s: catalog.import_catalog(
-            s, actor=team["admin"], models_path=models, providers_path=providers
+            s,
+            actor=system_actor(team["admin"].org_id),
+            models_path=models,
+            providers_path=providers,
         ),
         lambda s: usage.import_usage(s, actor=team["admin"], path=csv_file),
         lambda s: organization.rename_organization(s, actor=team["owner"], name="A\x00B"),

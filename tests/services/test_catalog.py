@@ -14,9 +14,9 @@ from kilo import access, catalog
 from kilo.__main__ import main
 from kilo.catalog import CatalogFilter
 from kilo.errors import PermissionDenied, ValidationError
-from kilo.members import actor_for
 from kilo.models import AccessRule, AuditEntry, CatalogModel, Provider
-from tests.factories import create_member, create_org, create_team
+from kilo.permissions import system_actor
+from tests.factories import create_org, create_team
 
 SHIPPED = catalog.CATALOG_DIR
 MODELS = SHIPPED / "models.json"
@@ -32,6 +32,11 @@ def _import_all(session, actor, models=MODELS):
     return catalog.import_catalog(
         session, actor=actor, models_path=models, providers_path=PROVIDERS, policies_path=POLICIES
     )
+
+
+def _operator(actor):
+    """The server operator (command line) acting in the actor's organization."""
+    return system_actor(actor.org_id)
 
 
 def _write(tmp_path: Path, name: str, doc: object) -> Path:
@@ -56,7 +61,7 @@ def test_shipped_snapshot_matches_the_blob_ids_in_sources():
 
 def test_import_real_openrouter_catalogue(session):
     team = create_team(session)
-    result = _import_all(session, team["admin"])
+    result = _import_all(session, _operator(team["admin"]))
     session.commit()
     assert (result.models, result.providers) == (356, 82)
     assert len(result.new_models) == 356 and result.removed_models == []
@@ -85,7 +90,7 @@ def test_import_real_openrouter_catalogue(session):
     assert (stealth.training, stealth.retains_prompts, stealth.can_publish) == (None, None, None)
 
     entry = session.exec(select(AuditEntry).where(AuditEntry.action == "catalog.import")).one()
-    assert entry.actor_id == team["admin"].id and "356 models (356 new" in entry.message
+    assert entry.actor_id is None and "356 models (356 new" in entry.message
     assert entry.details["models"] == 356
 
 
@@ -117,12 +122,12 @@ def test_every_model_provider_exists_and_unknown_ones_are_empty(session):
 )
 def test_bad_models_file_is_rejected_and_catalogue_unchanged(session, tmp_path, doc, message):
     team = create_team(session)
-    _import_all(session, team["admin"])
+    _import_all(session, _operator(team["admin"]))
     session.commit()
     before = (_count(session, CatalogModel), _count(session, AuditEntry))
     bad = _write(tmp_path, "bad.json", doc)
     with pytest.raises(ValidationError, match=message):
-        catalog.import_catalog(session, actor=team["admin"], models_path=bad)
+        catalog.import_catalog(session, actor=_operator(team["admin"]), models_path=bad)
     session.rollback()
     assert (_count(session, CatalogModel), _count(session, AuditEntry)) == before
 
@@ -132,19 +137,24 @@ def test_bad_providers_or_policies_file_is_rejected(session, tmp_path):
     bad_providers = _write(tmp_path, "p.json", {"data": [{"slug": "Bad Slug", "name": "x"}]})
     with pytest.raises(ValidationError, match="no valid slug"):
         catalog.import_catalog(
-            session, actor=team["admin"], models_path=MODELS, providers_path=bad_providers
+            session,
+            actor=_operator(team["admin"]),
+            models_path=MODELS,
+            providers_path=bad_providers,
         )
     bad_policy = _write(tmp_path, "pol.json", {"providers": {"openai": {"training": "no"}}})
     with pytest.raises(ValidationError, match="true, false or null"):
         catalog.import_catalog(
             session,
-            actor=team["admin"],
+            actor=_operator(team["admin"]),
             models_path=MODELS,
             providers_path=PROVIDERS,
             policies_path=bad_policy,
         )
     with pytest.raises(ValidationError, match="does not exist"):
-        catalog.import_catalog(session, actor=team["admin"], models_path=tmp_path / "none.json")
+        catalog.import_catalog(
+            session, actor=_operator(team["admin"]), models_path=tmp_path / "none.json"
+        )
     session.rollback()
     assert _count(session, CatalogModel) == 0 and _count(session, Provider) == 0
 
@@ -152,7 +162,6 @@ def test_bad_providers_or_policies_file_is_rejected(session, tmp_path):
 def test_new_models_follow_each_organizations_setting(session, tmp_path):
     open_org = create_org(session, auto_allow_new_models=True)
     strict_org = create_org(session, auto_allow_new_models=False)
-    admin = actor_for(create_member(session, strict_org, "admin"))
     catalog.import_snapshot(session)
     session.commit()
     doc = json.loads(MODELS.read_text())
@@ -160,7 +169,7 @@ def test_new_models_follow_each_organizations_setting(session, tmp_path):
     new = dict(doc["data"][0], id="anthropic/claude-next", name="Anthropic: Claude Next")
     doc["data"].append(new)
     result = catalog.import_catalog(
-        session, actor=admin, models_path=_write(tmp_path, "models.json", doc)
+        session, actor=system_actor(strict_org.id), models_path=_write(tmp_path, "models.json", doc)
     )
     session.commit()
     assert result.new_models == ["anthropic/claude-next"] and result.removed_models == [gone]
@@ -186,16 +195,62 @@ def test_import_refuses_to_drop_a_default_model(session, tmp_path):
     doc["data"] = [m for m in doc["data"] if m["id"] != "anthropic/claude-sonnet-4.5"]
     with pytest.raises(ValidationError, match="default model"):
         catalog.import_catalog(
-            session, actor=team["owner"], models_path=_write(tmp_path, "m.json", doc)
+            session, actor=_operator(team["owner"]), models_path=_write(tmp_path, "m.json", doc)
         )
     session.rollback()
     assert session.get(CatalogModel, "anthropic/claude-sonnet-4.5") is not None
 
 
-def test_members_cannot_import(session):
-    team = create_team(session)
-    with pytest.raises(PermissionDenied):
-        catalog.import_catalog(session, actor=team["member"], models_path=MODELS)
+@pytest.mark.parametrize("role", ["owner", "admin", "member"])
+def test_no_member_of_any_organization_may_import(session, tmp_path, role):
+    """The catalogue is shared: org A's admin must not rewrite org B's training policies."""
+    team_a = create_team(session)
+    team_b = create_team(session, code_training_opt_out=True)
+    catalog.import_snapshot(session)
+    session.commit()
+    assert session.get(Provider, "deepseek").training is True
+    assert not access.is_model_allowed(
+        session, team_b["owner"].org_id, "deepseek/deepseek-v3.2", "deepseek"
+    ).allowed
+    policies = _write(tmp_path, "policies.json", {"providers": {"deepseek": {"training": False}}})
+    before = _count(session, AuditEntry)
+    with pytest.raises(PermissionDenied, match="No role can import the model catalogue"):
+        catalog.import_catalog(
+            session, actor=team_a[role], models_path=MODELS, policies_path=policies
+        )
+    session.rollback()
+    assert session.get(Provider, "deepseek").training is True
+    assert _count(session, AuditEntry) == before
+    # The server operator (command line) may, and every organization's log records it.
+    catalog.import_catalog(
+        session, actor=_operator(team_a["owner"]), models_path=MODELS, policies_path=policies
+    )
+    session.commit()
+    assert session.get(Provider, "deepseek").training is False
+    entries = session.exec(select(AuditEntry).where(AuditEntry.action == "catalog.import")).all()
+    assert {e.org_id for e in entries} == {team_a["owner"].org_id, team_b["owner"].org_id}
+    assert all(e.actor_id is None for e in entries)
+
+
+def test_startup_loads_the_shipped_catalogue_only_into_an_empty_one(session, tmp_path):
+    strict = create_org(session, auto_allow_new_models=False)
+    session.commit()
+    result = catalog.load_shipped_if_empty(session)
+    session.commit()
+    assert result is not None and result.models == 356 and result.blocked_new == {strict.id: 0}
+    # The first catalogue blocks nothing, even where new models wait for approval.
+    assert access.is_model_allowed(session, strict.id, "anthropic/claude-sonnet-4.5").allowed
+    entry = session.exec(select(AuditEntry).where(AuditEntry.action == "catalog.import")).one()
+    assert entry.org_id == strict.id and entry.actor_name == catalog.STARTUP_ACTOR
+    # A catalogue the operator imported is never replaced at start-up.
+    doc = json.loads(MODELS.read_text())
+    doc["data"] = doc["data"][:50]
+    catalog.import_catalog(
+        session, actor=system_actor(strict.id), models_path=_write(tmp_path, "m.json", doc)
+    )
+    session.commit()
+    assert catalog.load_shipped_if_empty(session) is None
+    assert _count(session, CatalogModel) == 50
 
 
 def test_cli_import_and_bad_file(db_url, tmp_path, capsys):

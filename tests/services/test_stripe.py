@@ -571,3 +571,81 @@ def test_cli_sync_stripe(db_url, fake, monkeypatch, capsys):
     with read_session() as s:
         assert billing.balance_micros(s, org_id=team["owner"].org_id) == 20_000_000
     assert main(["sync-stripe", "--org", "999999"]) == 2
+
+
+# ---- audit of Stripe links and invoice statuses -----------------------------------------
+
+
+def _entries(session, org_id: int, action: str) -> list[AuditEntry]:
+    return list(
+        session.exec(
+            select(AuditEntry)
+            .where(AuditEntry.org_id == org_id, AuditEntry.action == action)
+            .order_by(AuditEntry.id)
+        ).all()
+    )
+
+
+def test_linking_a_stripe_customer_is_audited(session, fake, config, team):
+    owner = team["owner"]
+    billing.start_credit_purchase(session, actor=owner, amount_cents=5_000, config=config)
+    customer = session.get(Organization, owner.org_id).stripe_customer_id
+    [entry] = _entries(session, owner.org_id, "billing.customer.link")
+    assert (entry.target, entry.actor_id) == (customer, owner.id)
+    assert entry.details["before"] is None and entry.details["after"] == customer
+    # A second purchase reuses the customer: nothing new to audit.
+    billing.start_credit_purchase(session, actor=owner, amount_cents=5_000, config=config)
+    assert len(_entries(session, owner.org_id, "billing.customer.link")) == 1
+
+
+def test_customer_learnt_from_a_paid_checkout_is_audited(session, team):
+    other = create_team(session)
+    org_id = other["owner"].org_id
+    event = {
+        "id": "evt_link",
+        "type": "checkout.session.completed",
+        "data": {
+            "object": {
+                "id": "cs_link_1",
+                "object": "checkout.session",
+                "mode": "payment",
+                "customer": "cus_learnt",
+                "client_reference_id": str(org_id),
+                "payment_status": "paid",
+                "status": "complete",
+                "currency": "usd",
+                "amount_subtotal": 1_000,
+                "amount_total": 1_000,
+            }
+        },
+    }
+    payload, sig = _signed(event)
+    assert stripe_events.apply_webhook(payload, sig, WHSEC, session=session).outcome == "applied"
+    assert session.get(Organization, org_id).stripe_customer_id == "cus_learnt"
+    [entry] = _entries(session, org_id, "billing.customer.link")
+    assert entry.target == "cus_learnt" and entry.actor_name == stripe_events.WEBHOOK_ACTOR
+    assert "cs_link_1" in entry.message
+    assert _entries(session, team["owner"].org_id, "billing.customer.link") == []
+
+
+def test_sync_audits_invoice_status_changes(session, fake, config, team):
+    owner = team["owner"]
+    org = session.get(Organization, owner.org_id)
+    org.stripe_customer_id = "cus_sync_audit"
+    session.add(org)
+    inv = fake.add_invoice(
+        customer="cus_sync_audit", number="SA-1", status="open", subtotal=1_000, total=1_000
+    )
+    assert stripe_events.sync_stripe(session, actor=owner, config=config).invoices_changed == 1
+    [imported] = _entries(session, owner.org_id, "billing.invoice.status_change")
+    assert imported.target == "SA-1" and "imported from Stripe: open" in imported.message
+    assert (imported.details["before"], imported.details["after"]) == (None, "open")
+    inv["status"] = "void"  # voided in Stripe's dashboard
+    assert stripe_events.sync_stripe(session, actor=owner, config=config).invoices_changed == 1
+    changes = _entries(session, owner.org_id, "billing.invoice.status_change")
+    assert len(changes) == 2 and changes[1].message == "Invoice SA-1: open → void (from Stripe)"
+    assert (changes[1].details["before"], changes[1].details["after"]) == ("open", "void")
+    assert changes[1].details["stripe_invoice_id"] == inv["id"]
+    # Nothing changed in Stripe: nothing new in the log.
+    assert stripe_events.sync_stripe(session, actor=owner, config=config).invoices_changed == 0
+    assert len(_entries(session, owner.org_id, "billing.invoice.status_change")) == 2
