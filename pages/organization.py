@@ -358,6 +358,7 @@ st.dataframe(
     shown.drop(columns=["id", "limit_micros", "edit", "remove"]),
     hide_index=True,
     width="stretch",
+    placeholder="—",
     column_config={
         "Joined": st.column_config.DatetimeColumn(format="YYYY-MM-DD"),
         "Last request": st.column_config.DatetimeColumn(
