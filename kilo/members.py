@@ -5,13 +5,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlmodel import Session, col, func, select
 
 from kilo import audit, passwords, sessions
 from kilo.db import lock_organization
-from kilo.errors import Conflict, NotFound, ValidationError
+from kilo.errors import Conflict, KiloError, NotFound, ValidationError
 from kilo.models import Invitation, Member, Organization, utcnow
 from kilo.permissions import ROLES, Actor, ensure_allowed
 from kilo.validation import check_printable
@@ -271,9 +272,47 @@ def _owner_count(session: Session, org_id: int) -> int:
     )
 
 
-def _check_can_touch(session: Session, actor: Actor, member: Member) -> None:
+def _check_can_touch(actor: Actor, member: Member) -> None:
     if member.role == "owner" and actor.role != "owner" and not actor.is_system:
         raise ValidationError("Only an owner can change or remove another owner.")
+
+
+def _check_can_remove(session: Session, actor: Actor, member: Member) -> None:
+    _check_can_touch(actor, member)
+    if member.id == actor.id:
+        raise ValidationError("You cannot remove yourself; ask another owner or admin.")
+    if member.role == "owner" and _owner_count(session, actor.org_id) <= 1:
+        raise Conflict(f"{member.name} is the last owner and cannot be removed.")
+
+
+def _verdict(check: Callable[[], None]) -> tuple[bool, str | None]:
+    try:
+        check()
+    except KiloError as exc:
+        return False, str(exc)
+    return True, None
+
+
+def can_manage(actor: Actor, member: Member) -> tuple[bool, str | None]:
+    """Whether `actor` may edit `member` (the rule `update_member` enforces), and if not,
+    why: for showing the reason before anything is submitted."""
+
+    def check() -> None:
+        ensure_allowed(actor, "members.manage")
+        _check_can_touch(actor, member)
+
+    return _verdict(check)
+
+
+def can_remove(session: Session, *, actor: Actor, member: Member) -> tuple[bool, str | None]:
+    """Whether `actor` may remove `member` (the rules `remove_member` enforces), and if not,
+    why."""
+
+    def check() -> None:
+        ensure_allowed(actor, "members.manage")
+        _check_can_remove(session, actor, member)
+
+    return _verdict(check)
 
 
 def update_member(
@@ -290,7 +329,7 @@ def update_member(
     if role is not None:  # before reading the roles the last-owner rule checks
         lock_organization(session, actor.org_id)
     member = get_member(session, actor=actor, member_id=member_id)
-    _check_can_touch(session, actor, member)
+    _check_can_touch(actor, member)
     changes: dict[str, list] = {}
     if name is not None and clean_name(name) != member.name:
         changes["name"] = [member.name, clean_name(name)]
@@ -348,11 +387,7 @@ def remove_member(session: Session, *, actor: Actor, member_id: int) -> None:
     ensure_allowed(actor, "members.manage")
     lock_organization(session, actor.org_id)  # before reading the roles the last-owner rule checks
     member = get_member(session, actor=actor, member_id=member_id)
-    _check_can_touch(session, actor, member)
-    if member.id == actor.id:
-        raise ValidationError("You cannot remove yourself; ask another owner or admin.")
-    if member.role == "owner" and _owner_count(session, actor.org_id) <= 1:
-        raise Conflict(f"{member.name} is the last owner and cannot be removed.")
+    _check_can_remove(session, actor, member)
     member.removed_at = utcnow()
     session.add(member)
     sessions.end_all(session, member_id=member.id)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime
 
 from sqlmodel import Session, col, func, select
 
-from kilo import audit
+from kilo import audit, usage
 from kilo.errors import NotFound, ValidationError
 from kilo.members import clean_name, seats_in_use
-from kilo.models import Member, Organization, utcnow
+from kilo.models import Member, Organization
 from kilo.permissions import ROLES, Actor, ensure_allowed
 
 
@@ -23,7 +23,8 @@ class Overview:
     seats_total: int
     seats_used: int
     members_by_role: dict[str, int]
-    active_by_role: dict[str, int]  # active in the last 7 days
+    active_by_role: dict[str, int]  # with a Kilo request in `active_window`
+    active_window: tuple[date, date]  # inclusive UTC days (kilo.usage.active_window)
     code_training_opt_out: bool
     usage_analytics_enabled: bool
     default_model: str | None
@@ -46,18 +47,20 @@ def get_organization(session: Session, *, actor: Actor) -> Organization:
     return org
 
 
-def get_overview(session: Session, *, actor: Actor) -> Overview:
+def get_overview(session: Session, *, actor: Actor, today: date | None = None) -> Overview:
+    """The Organization tab's figures. Active members are those with a Kilo request in the
+    last 7 UTC days up to `today` (default: the current UTC day), as on the Usage tab."""
     from kilo.billing import balance_micros  # billing imports organization for seats
 
     org = get_organization(session, actor=actor)
-    week_ago = utcnow() - timedelta(days=7)
+    today = today or datetime.now(UTC).date()
     rows = session.exec(
-        select(Member.role, func.count(), func.count().filter(Member.last_active_at >= week_ago))
+        select(Member.role, func.count())
         .where(Member.org_id == org.id, col(Member.removed_at).is_(None))
         .group_by(Member.role)
     ).all()
-    by_role = {r: 0 for r in ROLES} | {role: int(n) for role, n, _ in rows}
-    active = {r: 0 for r in ROLES} | {role: int(a) for role, _, a in rows}
+    by_role = {r: 0 for r in ROLES} | {role: int(n) for role, n in rows}
+    active = {r: 0 for r in ROLES} | usage.count_active_by_role(session, actor=actor, today=today)
     return Overview(
         name=org.name,
         created_at=org.created_at,
@@ -67,6 +70,7 @@ def get_overview(session: Session, *, actor: Actor) -> Overview:
         seats_used=seats_in_use(session, org_id=org.id),
         members_by_role=by_role,
         active_by_role=active,
+        active_window=usage.active_window(today),
         code_training_opt_out=org.code_training_opt_out,
         usage_analytics_enabled=org.usage_analytics_enabled,
         default_model=org.default_model,

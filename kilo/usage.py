@@ -34,7 +34,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
 from operator import itemgetter
@@ -1047,15 +1047,90 @@ def get_totals(session: Session, *, actor: Actor, f: UsageFilter) -> dict[str, i
     return totals
 
 
+# "Active" means the same everywhere (Usage tab, Organization tab): at least one Kilo
+# request in the last ACTIVE_DAYS UTC days, today included. Dashboard sign-ins do not count.
+ACTIVE_DAYS = 7
+
+
+def active_window(today: date) -> tuple[date, date]:
+    """The inclusive UTC days that count for "active" on `today`."""
+    return today - timedelta(days=ACTIVE_DAYS - 1), today
+
+
+def _active_member_ids(org_id: int, f: UsageFilter) -> Any:
+    """SELECT of the members (removed ones included) with at least one request in the view."""
+    t = _pick(set(f.dims()) | {"member_id"}).table
+    return select(t.member_id).where(*_conditions(t, org_id, f), t.requests > 0).distinct()
+
+
 def count_active_members(session: Session, *, actor: Actor, f: UsageFilter) -> int:
     """Members with at least one request in the view's days."""
     f = _scope(session, actor, f)
-    rollup = _pick(set(f.dims()) | {"member_id"})
-    t = rollup.table
-    stmt = select(func.count(distinct(t.member_id))).where(
-        *_conditions(t, actor.org_id, f), t.requests > 0
+    active = _active_member_ids(actor.org_id, f).subquery()
+    return _to_int(session.execute(select(func.count()).select_from(active)).scalar())
+
+
+def count_active_by_role(session: Session, *, actor: Actor, today: date) -> dict[str, int]:
+    """Current members per role with a request in the active window ending `today`: the
+    Usage tab's "Active users (7 days)" split by role (members removed since are left out).
+    Counts only, so everyone who may view the organization may see them."""
+    ensure_allowed(actor, "organization.view")
+    start, end = active_window(today)
+    active = _active_member_ids(actor.org_id, UsageFilter(start=start, end=end))
+    rows = session.execute(
+        select(Member.role, func.count())
+        .where(
+            Member.org_id == actor.org_id,
+            Member.removed_at.is_(None),
+            Member.id.in_(active),
+        )
+        .group_by(Member.role)
+    ).all()
+    return {role: int(n) for role, n in rows}
+
+
+def sees_every_member(session: Session, *, actor: Actor) -> bool:
+    """Whether the actor may see other members' own usage (not only totals): owners and
+    admins while per-member analytics are on, and the system."""
+    return actor.is_system or (
+        allowed(actor, "usage.view_all") and analytics_enabled(session, org_id=actor.org_id)
     )
-    return _to_int(session.execute(stmt).scalar())
+
+
+def last_request_hours(session: Session, *, actor: Actor) -> dict[int, datetime]:
+    """Each current member's latest hour with a Kilo request (UTC, the start of the hour),
+    from the per-member hourly rollup: two index seeks per member, no raw events. Members
+    without a request are absent. Others' hours need `usage.view_all` and per-member
+    analytics turned on; otherwise only the actor's own."""
+    ensure_allowed(actor, "usage.view_own")
+    everyone = sees_every_member(session, actor=actor)
+    h = UsageHourlyMember
+    # Every rollup row holds at least one request (rows are sums of events), so the
+    # latest row is the latest request. Per member: the latest day (a seek on the primary
+    # key, member first), then that day's latest hour.
+    last_day = (
+        select(func.max(h.day))
+        .where(h.org_id == actor.org_id, h.member_id == Member.id)
+        .scalar_subquery()
+    )
+    people = select(Member.id.label("member_id"), last_day.label("day")).where(
+        Member.org_id == actor.org_id, Member.removed_at.is_(None)
+    )
+    if not everyone:
+        people = people.where(Member.id == actor.id)
+    last = people.subquery()
+    stmt = (
+        select(last.c.member_id, last.c.day, func.max(h.hour))
+        .join(
+            h,
+            (h.org_id == actor.org_id) & (h.member_id == last.c.member_id) & (h.day == last.c.day),
+        )
+        .group_by(last.c.member_id, last.c.day)
+    )
+    return {
+        member_id: datetime.combine(_dates([day])[0], time(int(hour)), tzinfo=UTC)
+        for member_id, day, hour in session.execute(stmt).all()
+    }
 
 
 def get_overview(
@@ -1077,9 +1152,8 @@ def get_overview(
     for name, view in (("current", f), ("previous", prev)):
         t = get_totals(session, actor=actor, f=view)
         last = min(view.end, today) if today else view.end
-        active = count_active_members(
-            session, actor=actor, f=replace(view, start=last - timedelta(days=6), end=last)
-        )
+        first, last = active_window(last)
+        active = count_active_members(session, actor=actor, f=replace(view, start=first, end=last))
         out[name] = {
             "spend_micros": t["cost_micros"],
             "successful": t["successful"],

@@ -6,6 +6,11 @@ import ui
 from kilo import members, passwords
 from kilo.errors import KiloError
 
+
+def _sign_in() -> None:
+    """Never runs: app.py's sign-in page answers the URL this link points at."""
+
+
 st.title("Join your organization")
 token = st.query_params.get("token", "")
 if not token:
@@ -18,8 +23,15 @@ if ui.auth.signed_in():
 done = st.session_state.get("accept_done")
 if done:
     st.success(f"Welcome! Sign in with the username **{done}** and the password you chose.")
-    # Signed out, the navigation holds only the sign-in pages (not app.py): link by URL.
-    st.link_button("Go to sign in", f"{ui.public_base_url()}/", icon=":material/login:")
+    # In-app navigation, same browser tab. Signed out, app.py registers the sign-in form
+    # (a callable page) under every tab's URL path; a page with the same url_path is that
+    # page (Streamlit identifies pages by url_path), and after signing in the same URL is
+    # the Organization tab.
+    st.page_link(
+        st.Page(_sign_in, title="Go to sign in", url_path="organization"),
+        label="Go to sign in",
+        icon=":material/login:",
+    )
     st.stop()
 
 try:

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from kilo import access, billing, members, organization
+from kilo import access, billing, members, organization, usage
 from kilo.permissions import ROLES, Actor, allowed
 from ui.seats import seats_form
 
@@ -24,23 +24,36 @@ def load_overview(actor: Actor) -> organization.Overview:
     return ui.read(organization.get_overview, actor=actor)
 
 
+def build_member_rows(session, *, actor: Actor) -> tuple[list[dict], bool]:  # noqa: ANN001
+    """The member list, with each member's last Kilo request and whether the actor may
+    edit or remove them (and why not), decided by the services' own rules; and whether
+    the last requests of every member are shown (else only the actor's own)."""
+    last_requests = usage.last_request_hours(session, actor=actor)
+    rows = []
+    for m in members.list_members(session, actor=actor):
+        rows.append(
+            {
+                "id": m.id,
+                "Name": m.name,
+                "Email": m.email,
+                "Role": m.role,
+                "Joined": ui.local_time(m.joined_at),
+                "Last request": ui.local_time(last_requests.get(m.id)),
+                "Last sign-in": ui.local_time(m.last_active_at),
+                "Daily limit": ui.fmt_micros(m.daily_spend_limit_micros)
+                if m.daily_spend_limit_micros is not None
+                else "No limit",
+                "limit_micros": m.daily_spend_limit_micros,
+                "edit": members.can_manage(actor, m),
+                "remove": members.can_remove(session, actor=actor, member=m),
+            }
+        )
+    return rows, usage.sees_every_member(session, actor=actor)
+
+
 @st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
-def load_members(actor: Actor) -> list[dict]:
-    return [
-        {
-            "id": m.id,
-            "Name": m.name,
-            "Email": m.email,
-            "Role": m.role,
-            "Joined": ui.local_time(m.joined_at),
-            "Last active": ui.local_time(m.last_active_at),
-            "Daily limit": ui.fmt_micros(m.daily_spend_limit_micros)
-            if m.daily_spend_limit_micros is not None
-            else "No limit",
-            "limit_micros": m.daily_spend_limit_micros,
-        }
-        for m in ui.read(members.list_members, actor=actor)
-    ]
+def load_members(actor: Actor) -> tuple[list[dict], bool]:
+    return ui.read(build_member_rows, actor=actor)
 
 
 @st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
@@ -226,6 +239,7 @@ st.caption(
     + (" · demo data" if ov.is_demo else "")
 )
 
+active_from, active_to = ov.active_window
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(
     "Credit balance",
@@ -243,60 +257,78 @@ c3.metric(
     "Active members (7 days)",
     f"{ov.active_total} / {ov.members_total}",
     border=True,
-    help=" · ".join(f"{r}: {ov.active_by_role[r]} of {ov.members_by_role[r]}" for r in ROLES),
+    help=(
+        f"Members with at least one Kilo request in the last {usage.ACTIVE_DAYS} days "
+        f"(UTC days {active_from:%Y-%m-%d} to {active_to:%Y-%m-%d}), as the Usage tab's "
+        "Active users (7 days); dashboard sign-ins do not count. "
+        + " · ".join(f"{r}: {ov.active_by_role[r]} of {ov.members_by_role[r]}" for r in ROLES)
+    ),
 )
 c4.metric(
-    "Data collection",
+    "Code training on prompts",
     "Opted out" if ov.code_training_opt_out else "Allowed",
     border=True,
-    help="Code-training opt-out blocks providers that may train on prompts.",
+    help=(
+        "Code-training opt-out is on: model access excludes providers whose data policy "
+        "allows training on prompts (see Model Access; providers with an unknown policy are "
+        "not excluded automatically)."
+        if ov.code_training_opt_out
+        else "Code-training opt-out is off: model access may use providers whose data "
+        "policy allows training on prompts (see Model Access)."
+    ),
 )
-if ov.balance_micros < ov.low_balance_alert_micros:
-    st.warning(
-        ui.md_escape(
-            f"The credit balance ({ui.fmt_micros(ov.balance_micros)}) is below "
-            f"the alert threshold of {ui.fmt_micros(ov.low_balance_alert_micros)}."
-        ),
-        icon=":material/warning:",
-    )
 
 role_cols = st.columns(3)
 for col, role in zip(role_cols, ROLES, strict=True):
     col.caption(
         f"**{role.title()}s**: {ov.members_by_role[role]} "
-        f"({ov.active_by_role[role]} active in the last 7 days)"
+        f"({ov.active_by_role[role]} with Kilo requests in the last {usage.ACTIVE_DAYS} days)"
     )
 
+training = (
+    "opted out (providers whose data policy allows training on prompts are excluded from "
+    "model access)"
+    if ov.code_training_opt_out
+    else "allowed (providers whose data policy allows training on prompts can be used)"
+)
 st.markdown(
-    f"**Default model:** `{ov.default_model or 'none'}` · "
-    f"**Code-training opt-out:** {'on' if ov.code_training_opt_out else 'off'} · "
+    f"**Default model:** `{ov.default_model or 'none'}` · **Code training:** {training} · "
     f"**Usage analytics:** {'on' if ov.usage_analytics_enabled else 'off'}"
 )
 
 st.subheader("Quick actions")
-qa = st.columns(6)
-if allowed(actor, "billing.purchase") and qa[0].button(
-    "Buy credits", icon=":material/add_card:", key="org_buy_credits", width="stretch"
-):
-    st.switch_page("pages/invoices.py")
-quick = [
-    (can_manage, 1, "Invite member", ":material/person_add:", "org_invite_open", "invite"),
-    (is_owner_like, 2, "Manage seats", ":material/event_seat:", "org_seats_open", "seats"),
-    (can_settings, 3, "Default model", ":material/smart_toy:", "org_default_model_open", "model"),
-    (can_settings, 4, "Policies", ":material/policy:", "org_policies_open", "policies"),
-    (can_settings, 5, "Rename", ":material/edit:", "org_rename_open", "rename"),
+# (shown, label, icon, key, dialog opened; None = go to the Invoices tab). The row holds only
+# the actions the actor's role allows, so no blank gaps where the others would be.
+QUICK_ACTIONS = [
+    (
+        allowed(actor, "billing.purchase"),
+        "Buy credits",
+        ":material/add_card:",
+        "org_buy_credits",
+        None,
+    ),
+    (can_manage, "Invite member", ":material/person_add:", "org_invite_open", "invite"),
+    (is_owner_like, "Manage seats", ":material/event_seat:", "org_seats_open", "seats"),
+    (can_settings, "Default model", ":material/smart_toy:", "org_default_model_open", "model"),
+    (can_settings, "Policies", ":material/policy:", "org_policies_open", "policies"),
+    (can_settings, "Rename", ":material/edit:", "org_rename_open", "rename"),
 ]
-for shown, col, label, icon, key, dialog in quick:
-    if shown:
-        qa[col].button(
-            label,
-            icon=icon,
-            key=key,
-            width="stretch",
-            on_click=ui.open_dialog,
-            args=(f"org_{dialog}",),
-        )
-if not (can_manage or can_settings):
+quick = [action for action in QUICK_ACTIONS if action[0]]
+if quick:
+    for col, (_, label, icon, key, dialog) in zip(st.columns(len(quick)), quick, strict=True):
+        if dialog is None:
+            if col.button(label, icon=icon, key=key, width="stretch"):
+                st.switch_page("pages/invoices.py")
+        else:
+            col.button(
+                label,
+                icon=icon,
+                key=key,
+                width="stretch",
+                on_click=ui.open_dialog,
+                args=(f"org_{dialog}",),
+            )
+else:
     st.caption("Only owners and admins can change the organization.")
 
 last_invite = st.session_state.get("org_last_invite")
@@ -312,7 +344,7 @@ if last_invite:
         st.rerun()
 
 st.subheader("Members")
-member_rows = load_members(actor)
+member_rows, all_last_requests = load_members(actor)
 rows_by_id = {r["id"]: r for r in member_rows}
 df = pd.DataFrame(member_rows)
 query = st.text_input("Search members", key="org_member_search", placeholder="Name or email")
@@ -323,15 +355,31 @@ if query:
     )
     shown = df[mask]
 st.dataframe(
-    shown.drop(columns=["id", "limit_micros"]),
+    shown.drop(columns=["id", "limit_micros", "edit", "remove"]),
     hide_index=True,
     width="stretch",
+    placeholder="—",
     column_config={
         "Joined": st.column_config.DatetimeColumn(format="YYYY-MM-DD"),
-        "Last active": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
+        "Last request": st.column_config.DatetimeColumn(
+            format="YYYY-MM-DD HH:mm",
+            help="The hour of the member's latest Kilo request (start of that hour, in your "
+            "time zone), from the hourly usage rollup.",
+        ),
+        "Last sign-in": st.column_config.DatetimeColumn(
+            format="YYYY-MM-DD HH:mm", help="The member's latest sign-in to this dashboard."
+        ),
     },
 )
-st.caption(f"{len(shown)} of {len(df)} members")
+st.caption(
+    f"{len(shown)} of {len(df)} members"
+    + (
+        ""
+        if all_last_requests
+        else " · Last request is shown for your own row only (other members' usage needs the "
+        "owner or admin role and per-member usage analytics turned on)."
+    )
+)
 
 if can_manage and not df.empty:
     pick_col, edit_col, remove_col = st.columns([3, 1, 1], vertical_alignment="bottom")
@@ -346,6 +394,7 @@ if can_manage and not df.empty:
     )
     if picked is not None:
         row = rows_by_id[picked]
+        (can_edit, edit_reason), (can_remove, remove_reason) = row["edit"], row["remove"]
         edit_col.button(
             "Edit",
             icon=":material/edit:",
@@ -353,6 +402,8 @@ if can_manage and not df.empty:
             width="stretch",
             on_click=ui.open_dialog,
             args=("org_edit", row),
+            disabled=not can_edit,
+            help=edit_reason,
         )
         remove_col.button(
             "Remove",
@@ -361,7 +412,12 @@ if can_manage and not df.empty:
             width="stretch",
             on_click=ui.open_dialog,
             args=("org_remove", row),
+            disabled=not can_remove,
+            help=remove_reason,
         )
+        # Said up front, not only on Save: the same rules the services enforce.
+        for reason in dict.fromkeys(r for r in (edit_reason, remove_reason) if r):
+            st.caption(f":material/lock: {ui.md_escape(reason)}")
 
 if can_manage:
     st.subheader("Pending invitations")

@@ -273,3 +273,40 @@ def test_audit_chain_holds_across_changes(session, team):
     session.commit()
     report = audit.verify_chain(session, org_id=team["owner"].org_id)
     assert report.ok and report.checked == 2
+
+
+def test_can_manage_and_can_remove_tell_what_the_changes_would_do(session, team):
+    """The up-front verdicts are the rules update_member and remove_member enforce."""
+    org = session.get(Organization, team["owner"].org_id)
+    other_owner = create_member(session, org, "owner")
+    people = [session.get(Member, a.id) for a in team.values()] + [other_owner]
+    for actor in team.values():
+        for person in people:
+            edit_ok, edit_reason = members.can_manage(actor, person)
+            remove_ok, remove_reason = members.can_remove(session, actor=actor, member=person)
+            assert (edit_reason is None) == edit_ok and (remove_reason is None) == remove_ok
+            with session.begin_nested() as attempt:
+                try:
+                    members.update_member(session, actor=actor, member_id=person.id, name="X Y")
+                except (PermissionDenied, ValidationError) as exc:
+                    assert not edit_ok and str(exc) == edit_reason
+                else:
+                    assert edit_ok
+                attempt.rollback()
+            with session.begin_nested() as attempt:
+                try:
+                    members.remove_member(session, actor=actor, member_id=person.id)
+                except (PermissionDenied, ValidationError, Conflict) as exc:
+                    assert not remove_ok and str(exc) == remove_reason
+                else:
+                    assert remove_ok
+                attempt.rollback()
+    admin = team["admin"]
+    assert members.can_manage(admin, other_owner) == (
+        False,
+        "Only an owner can change or remove another owner.",
+    )
+    assert members.can_remove(session, actor=admin, member=people[1])[1].startswith(
+        "You cannot remove yourself"
+    )
+    assert not members.can_manage(team["member"], people[2])[0]

@@ -530,3 +530,72 @@ def test_forecast_and_runway(session):
     assert fc["projected_micros"] == 49_000_000 + 7_000_000 * 11
     runway = usage.get_credit_runway(session, actor=team["owner"], today=today)
     assert runway["balance_micros"] == -49_000_000 and runway["days"] == 0
+
+
+def test_active_and_last_request_count_requests_not_sign_ins(session):
+    """ "Active" = a request in the 7 UTC days up to today, counted the same way for the
+    Usage tab's total and the Organization tab's roles; last requests to the hour, scoped."""
+    from kilo import organization
+    from kilo.models import Member
+    from tests.factories import create_member
+
+    team = create_team(session)
+    owner, admin, member = team["owner"], team["admin"], team["member"]
+    org = session.get(Organization, owner.org_id)
+    old_timer = create_member(session, org, "member", last_active_at=datetime.now(UTC))
+    gone = create_member(session, org, "admin")
+    today = START + timedelta(days=20)
+    first, last = usage.active_window(today)
+    assert (first, last) == (today - timedelta(days=6), today)
+    midnight = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    specs = [  # (member, time)
+        (owner.id, midnight - timedelta(days=6) + timedelta(minutes=1)),  # first window day
+        (admin.id, midnight + timedelta(hours=9, minutes=59)),
+        (admin.id, midnight + timedelta(hours=9, minutes=5)),
+        (admin.id, midnight - timedelta(days=3, hours=2)),
+        (old_timer.id, midnight - timedelta(days=6, seconds=1)),  # a second too early
+        (gone.id, midnight + timedelta(hours=1)),
+    ]
+    usage.insert_events(
+        session,
+        org_id=org.id,
+        events=[
+            {
+                "at": at,
+                "member_id": member_id,
+                "model_id": MODELS[0],
+                "provider": PROVIDERS[0],
+                "mode": "code",
+                "input_tokens": 1,
+                "output_tokens": 1,
+                "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
+                "cost_micros": 1,
+                "latency_ms": 1,
+                "status": "success",
+            }
+            for member_id, at in specs
+        ],
+    )
+    session.get(Member, gone.id).removed_at = datetime.now(UTC)
+    session.flush()
+
+    window = usage.UsageFilter(start=first, end=last)
+    assert usage.count_active_members(session, actor=owner, f=window) == 3  # incl. removed
+    by_role = usage.count_active_by_role(session, actor=member, today=today)
+    assert by_role == {"owner": 1, "admin": 1}  # the old timer signed in, made no request
+    ov = organization.get_overview(session, actor=member, today=today)
+    assert ov.active_total == 2 and ov.active_window == (first, last)
+
+    hours = usage.last_request_hours(session, actor=admin)
+    assert hours == {
+        owner.id: midnight - timedelta(days=6),
+        admin.id: midnight + timedelta(hours=9),
+        old_timer.id: midnight - timedelta(days=7) + timedelta(hours=23),
+    }  # removed members and members without a request are absent
+    assert usage.last_request_hours(session, actor=member) == {}  # only their own: none
+    assert usage.last_request_hours(session, actor=owner) == hours
+    org.usage_analytics_enabled = False
+    session.add(org)
+    session.flush()
+    assert usage.last_request_hours(session, actor=admin) == {admin.id: hours[admin.id]}
