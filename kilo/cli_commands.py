@@ -14,6 +14,7 @@ MODULES: list[str] = [
     "kilo.usage",
     "kilo.stripe_events",
     "kilo.modes",
+    "kilo.mail",
 ]
 
 

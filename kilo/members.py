@@ -8,9 +8,9 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, select, update
 
-from kilo import audit, passwords, sessions
+from kilo import audit, mail, passwords, sessions
 from kilo.db import lock_organization
 from kilo.errors import Conflict, KiloError, NotFound, ValidationError
 from kilo.models import Invitation, Member, Organization, utcnow
@@ -188,6 +188,104 @@ def revoke_invitation(session: Session, *, actor: Actor, invitation_id: int) -> 
         message=f"Revoked the invitation for {inv.email}",
         details={"invitation_id": inv.id, "email": inv.email, "role": inv.role},
     )
+
+
+def resend_invitation(
+    session: Session, *, actor: Actor, invitation_id: int
+) -> tuple[Invitation, str]:
+    """Replace a pending invitation's link: the old one is revoked, a new single-use token
+    with a fresh expiry is issued (only hashes are stored, so a link is never shown twice).
+    Used by both "Resend" (then `email_invitation`) and "Copy link again". Keeps the seat."""
+    ensure_allowed(actor, "members.manage")
+    old = session.get(Invitation, invitation_id)
+    if old is None or old.org_id != actor.org_id:
+        raise NotFound("That invitation does not exist.")
+    if old.role == "owner" and actor.role != "owner" and not actor.is_system:
+        raise ValidationError("Only an owner can resend an invitation for an owner.")
+    if old.expires_at <= utcnow() and old.accepted_at is None and old.revoked_at is None:
+        raise Conflict(f"The invitation for {old.email} has expired; invite them again.")
+    now = utcnow()
+    # Conditional update: of two admins resending at once (or an accept racing a resend),
+    # exactly one wins; the other finds the invitation no longer pending.
+    revoked = session.exec(
+        update(Invitation)
+        .where(
+            col(Invitation.id) == old.id,
+            col(Invitation.accepted_at).is_(None),
+            col(Invitation.revoked_at).is_(None),
+        )
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if revoked != 1:
+        raise Conflict(
+            f"The invitation for {old.email} was already used or revoked; refresh the page."
+        )
+    session.refresh(old)
+    token = secrets.token_urlsafe(32)
+    new = Invitation(
+        org_id=actor.org_id,
+        email=old.email,
+        role=old.role,
+        token_hash=hash_token(token),
+        invited_by_id=actor.id,
+        expires_at=now + INVITATION_TTL,
+    )
+    session.add(new)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="organization.member.resend_invitation",
+        target=new.email,
+        message=f"New invitation link for {new.email} as {new.role} (the previous link was "
+        f"revoked; expires {new.expires_at:%Y-%m-%d %H:%M} UTC)",
+        details={
+            "invitation_id": new.id,
+            "previous_invitation_id": old.id,
+            "email": new.email,
+            "role": new.role,
+        },
+    )
+    return new, token
+
+
+def invitation_url(base_url: str, token: str) -> str:
+    """The accept page's link for a token, under the dashboard's public URL."""
+    base = (base_url or "").strip().rstrip("/")
+    if not base.startswith(("http://", "https://")) or any(ch.isspace() for ch in base):
+        raise ValidationError(
+            f"“{base_url}” is not the dashboard's address (like https://kilo.example.com); "
+            "check KILO_PUBLIC_URL."
+        )
+    return f"{base}/accept_invite?token={token}"
+
+
+def email_invitation(
+    session: Session, *, actor: Actor, invitation_id: int, token: str, base_url: str
+) -> None:
+    """E-mail a pending invitation's link (org, inviter, role, expiry) to the invitee.
+
+    Call it after the transaction that created the token has committed: sending takes up to
+    15 s and must not hold the database's write lock, and a failed e-mail must not undo the
+    invitation (the admin still has the link to copy). Raises `MailNotConfigured`,
+    `MailError`, or a KiloError when the token is not this invitation's pending one.
+    """
+    ensure_allowed(actor, "members.manage")
+    inv = session.get(Invitation, invitation_id)
+    if inv is None or inv.org_id != actor.org_id or inv.token_hash != hash_token(token or ""):
+        raise NotFound("That invitation link does not exist.")
+    find_invitation(session, token=token)  # still pending: not used, revoked or expired
+    org = session.get(Organization, inv.org_id)
+    inviter = session.get(Member, inv.invited_by_id) if inv.invited_by_id else None
+    message = mail.invitation_message(
+        org_name=org.name,
+        inviter=inviter.name if inviter else None,
+        role=inv.role,
+        link=invitation_url(base_url, token),
+        expires_at=inv.expires_at,
+    )
+    mail.send_mail(inv.email, message.subject, message.text, message.html)
 
 
 def find_invitation(session: Session, *, token: str) -> Invitation:

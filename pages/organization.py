@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from kilo import access, billing, members, organization, usage
+from kilo import access, billing, mail, members, organization, usage
 from kilo.permissions import ROLES, Actor, allowed
+from ui import invitations
 from ui.seats import seats_form
 
 actor = ui.guard("organization.view")
@@ -76,11 +77,6 @@ def load_allowed_models(org_id: int) -> list[str]:
     return ui.read(access.allowed_model_ids, org_id=org_id)
 
 
-def invitation_link(token: str) -> str:
-    base = ui.public_base_url()
-    return f"{base}/accept_invite?token={token}"
-
-
 # ---- dialogs ------------------------------------------------------------------------
 
 
@@ -89,16 +85,40 @@ def invite_dialog() -> None:
     email = st.text_input("Email", key="org_invite_email", placeholder="name@company.com")
     roles = list(ROLES) if actor.role == "owner" else ["member", "admin"]
     role = st.selectbox("Role", roles, index=roles.index("member"), key="org_invite_role")
-    st.caption("The link is single-use and expires in 7 days. It is shown only once.")
+    if mail.is_configured():
+        st.caption(
+            "The invitation is e-mailed with a single-use link that expires in 7 days; the "
+            "link is also shown to you once."
+        )
+    else:
+        st.caption(invitations.NOT_CONFIGURED)
     if st.button("Create invitation", type="primary", key="org_invite_submit"):
         result = ui.run_action(
             lambda s: members.invite_member(s, actor=actor, email=email, role=role),
             success=f"Invitation created for {email}",
         )
         if result is not None:
-            st.session_state["org_last_invite"] = (result[0].email, invitation_link(result[1]))
+            invitations.deliver(actor, *result, kind="invite", email=True)
             ui.close_dialog()
             st.rerun()
+
+
+@st.dialog("Revoke invitation", on_dismiss=ui.close_dialog)
+def revoke_invitation_dialog(row: dict) -> None:
+    st.write(f"Revoke the invitation for **{ui.md_escape(row['label'])}**?")
+    st.caption("Its link stops working at once and its seat becomes free.")
+    confirm_col, cancel_col = st.columns(2)
+    if confirm_col.button("Revoke", type="primary", key="org_invite_revoke_confirm"):
+        ok = ui.run_action(
+            lambda s: members.revoke_invitation(s, actor=actor, invitation_id=row["id"]) or True,
+            success=f"Revoked {row['label']}",
+        )
+        if ok:
+            ui.close_dialog()
+            st.rerun()
+    if cancel_col.button("Cancel", key="org_invite_revoke_cancel"):
+        ui.close_dialog()
+        st.rerun()
 
 
 @st.dialog("Edit member", on_dismiss=ui.close_dialog)
@@ -331,17 +351,7 @@ if quick:
 else:
     st.caption("Only owners and admins can change the organization.")
 
-last_invite = st.session_state.get("org_last_invite")
-if last_invite:
-    st.success(
-        f"Send this single-use link to {ui.md_escape(last_invite[0])}. It is shown only "
-        "once and expires in 7 days.",
-        icon=":material/mail:",
-    )
-    st.code(last_invite[1], language=None)
-    if st.button("Done", key="org_invite_done"):
-        del st.session_state["org_last_invite"]
-        st.rerun()
+invitations.banner(("invite",))
 
 st.subheader("Members")
 member_rows, all_last_requests = load_members(actor)
@@ -421,24 +431,63 @@ if can_manage and not df.empty:
 
 if can_manage:
     st.subheader("Pending invitations")
+    mail_on = mail.is_configured()
+    if not mail_on:
+        st.caption(invitations.NOT_CONFIGURED)
+    invitations.banner(("resend", "copy"))
     inv = load_invitations(actor)
     if inv.empty:
         st.caption("No pending invitations.")
     else:
         st.dataframe(inv.drop(columns=["id"]), hide_index=True, width="stretch")
         inv_labels = {int(r.id): f"{r.Email} ({r.Role})" for r in inv.itertuples()}
-        rc1, rc2 = st.columns([3, 1], vertical_alignment="bottom")
-        to_revoke = rc1.selectbox(
+        rc1, rc2, rc3, rc4 = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
+        picked_inv = rc1.selectbox(
             "Invitation", list(inv_labels), format_func=inv_labels.get, key="org_invite_pick"
         )
-        if rc2.button("Revoke", key="org_invite_revoke", width="stretch") and to_revoke:
-            if ui.run_action(
-                lambda s: (
-                    members.revoke_invitation(s, actor=actor, invitation_id=to_revoke) or True
-                ),
-                success=f"Revoked {inv_labels[to_revoke]}",
-            ):
+        new_link = None
+        if rc2.button(
+            "Resend",
+            icon=":material/forward_to_inbox:",
+            key="org_invite_resend",
+            width="stretch",
+            disabled=not mail_on,
+            help="E-mail a new link; the previous link stops working."
+            if mail_on
+            else "E-mail is not configured; use Copy link again.",
+        ):
+            new_link = "resend"
+        if rc3.button(
+            "Copy link again",
+            icon=":material/link:",
+            key="org_invite_copy",
+            width="stretch",
+            help="Only a hash of each link is stored, so the old link cannot be shown again: "
+            "this issues a new link to copy, and the previous link stops working.",
+        ):
+            new_link = "copy"
+        if new_link and picked_inv is not None:
+            result = ui.run_action(
+                lambda s: members.resend_invitation(s, actor=actor, invitation_id=picked_inv),
+                success=f"New link for {inv_labels[picked_inv]}",
+            )
+            if result is not None:
+                invitations.deliver(actor, *result, kind=new_link, email=new_link == "resend")
                 st.rerun()
+        if picked_inv is not None:
+            rc4.button(
+                "Revoke",
+                icon=":material/block:",
+                key="org_invite_revoke",
+                width="stretch",
+                on_click=ui.open_dialog,
+                args=("org_revoke_invite", {"id": picked_inv, "label": inv_labels[picked_inv]}),
+            )
+        st.caption(
+            "Links are single-use and shown only once (only a hash is stored): Resend and "
+            "Copy link again issue a new link valid for 7 days, and the previous one stops "
+            "working."
+        )
 
 DIALOGS = {
     "org_invite": invite_dialog,
@@ -448,6 +497,7 @@ DIALOGS = {
     "org_rename": rename_dialog,
     "org_edit": edit_member_dialog,
     "org_remove": remove_member_dialog,
+    "org_revoke_invite": revoke_invitation_dialog,
 }
 dialog_name, payload = ui.opened_dialog()
 if dialog_name in DIALOGS:
