@@ -862,12 +862,9 @@ def _write_all(out: Any, chunks: Iterable[str]) -> None:
 
 
 def _single_org(session: Session) -> int:
-    ids = _org_ids(session, None)
-    if len(ids) != 1:
-        raise ValidationError(
-            f"The database has {len(ids)} organizations; choose one with --org ID."
-        )
-    return ids[0]
+    from kilo.organization import choose_org_id  # it imports this module
+
+    return choose_org_id(session, None)
 
 
 def register_cli(subparsers: Any) -> None:

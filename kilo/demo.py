@@ -2,21 +2,28 @@
 
 The same seed and the same `today` give the same database. Demo accounts: `owner`,
 `admin` and `member`, password `kilo-demo`.
+
+At start-up an empty database (no organization at all) gets the demo unless it is switched
+off (`KILO_DEMO=0`, or `[app] demo = false` in secrets); a database that holds any
+organization never gets it.
 """
 
 from __future__ import annotations
 
 import importlib
+import os
 import random
 import unicodedata
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
 
 import bcrypt
 from sqlmodel import Session, func, select
 
 from kilo import audit, billing, catalog, usage
-from kilo.errors import Conflict
+from kilo.errors import Conflict, ValidationError
 from kilo.members import actor_for
 from kilo.models import (
     CatalogModel,
@@ -95,8 +102,66 @@ DEMO_MODELS = [
 MODES = [("code", 55), ("architect", 12), ("ask", 15), ("debug", 12), ("orchestrator", 6)]
 
 
+_OFF = {"0", "false", "no", "off"}
+_ON = {"1", "true", "yes", "on"}
+
+
+def demo_enabled(settings: Mapping[str, Any] | None = None) -> bool:
+    """Whether an empty database gets the demo organization at start-up.
+
+    `[app] demo` in `settings` (a mapping such as st.secrets) wins, then the `KILO_DEMO`
+    environment variable; on when neither is set. Values: true/false, 1/0, yes/no, on/off.
+    """
+    value: Any = None
+    if settings is not None:
+        try:
+            value = (settings.get("app") or {}).get("demo")
+        except Exception:  # noqa: BLE001  (st.secrets without a secrets.toml)
+            value = None
+    source = "[app] demo in secrets"
+    if value is None:
+        value, source = os.environ.get("KILO_DEMO"), "KILO_DEMO"
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return True
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in _OFF:
+        return False
+    if word in _ON:
+        return True
+    raise ValidationError(f"{source} is “{value}”; set it to 1 (demo on) or 0 (demo off).")
+
+
 def is_seeded(session: Session) -> bool:
+    """Whether the database holds any organization (the demo or a real one)."""
     return session.exec(select(func.count()).select_from(Organization)).one() > 0
+
+
+def seed_if_empty(session: Session, settings: Mapping[str, Any] | None = None) -> bool:
+    """The start-up rule: an empty database gets the demo when the demo is enabled.
+
+    Returns whether it seeded. A database holding any organization is left alone.
+    """
+    if not demo_enabled(settings) or is_seeded(session):
+        return False
+    seed(session)
+    return True
+
+
+def only_demo_organizations(session: Session) -> bool:
+    """True when the database holds organizations and every one of them is a demo."""
+    flags = session.exec(select(Organization.is_demo)).all()
+    return bool(flags) and all(flags)
+
+
+def clear_database(session: Session) -> None:
+    """Delete every row of every table (the schema and its migration version stay)."""
+    from sqlmodel import SQLModel
+
+    for table in reversed(SQLModel.metadata.sorted_tables):
+        if table.name != "alembic_version":
+            session.execute(table.delete())
 
 
 def seed(
@@ -109,11 +174,7 @@ def seed(
             "with the demo (this deletes everything in it)."
         )
     if reset:
-        from sqlmodel import SQLModel
-
-        for table in reversed(SQLModel.metadata.sorted_tables):
-            if table.name != "alembic_version":
-                session.execute(table.delete())
+        clear_database(session)
     rng = random.Random(seed_value)
     today = today or datetime.now(UTC).date()
     start = today - timedelta(days=DAYS)

@@ -1150,18 +1150,9 @@ def seed_demo(session: Session, org: Any, owner_member: Any, rng: Any) -> None:
 
 
 def _cli_org(session: Session, org: int | None) -> int:
-    from kilo.models import Organization
+    from kilo.organization import choose_org_id
 
-    if org is None:
-        ids = session.exec(select(Organization.id)).all()
-        if len(ids) != 1:
-            raise ValidationError(
-                f"The database holds {len(ids)} organizations; choose one with --org ID."
-            )
-        return ids[0]
-    if session.get(Organization, org) is None:
-        raise ValidationError(f"There is no organization {org}.")
-    return org
+    return choose_org_id(session, org)
 
 
 def _cmd_export(args: Any) -> int:

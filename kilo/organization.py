@@ -1,17 +1,33 @@
-"""Organization profile, policies and default model, and the overview the Organization tab shows."""
+"""Organizations: creating one with its first owner (`python -m kilo init`), the profile,
+policies and default model, and the overview the Organization tab shows."""
 
 from __future__ import annotations
 
+import argparse
+import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
+from urllib.parse import urlsplit
 
+from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from kilo import audit, usage
-from kilo.errors import NotFound, ValidationError
-from kilo.members import clean_name, seats_in_use
-from kilo.models import Member, Organization
-from kilo.permissions import ROLES, Actor, ensure_allowed
+from kilo.errors import Conflict, NotFound, ValidationError
+from kilo.members import clean_name, invite_member, normalise_email, revoke_invitation, seats_in_use
+from kilo.models import CatalogModel, Invitation, Member, Organization
+from kilo.permissions import ROLES, Actor, ensure_allowed, system_actor
+
+DEFAULT_SEATS = 10
+DEFAULT_PUBLIC_URL = "http://localhost:8501"
+# What the sign-in page says while the database holds no organization and the demo is off.
+NO_ORGANIZATION_HELP = (
+    "This dashboard has no organization yet. On the server, create yours and its first "
+    "owner with\n\n"
+    '    python -m kilo init --org "Your company" --owner-email you@company.com\n\n'
+    "then open the single-use link it prints to choose your name and password."
+)
 
 
 @dataclass(frozen=True)
@@ -176,3 +192,255 @@ def set_default_model(session: Session, *, actor: Actor, model_id: str) -> Organ
         details={"field": "default_model", "before": old, "after": model_id},
     )
     return org
+
+
+# ---- creating organizations ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewOrganization:
+    org: Organization
+    invitation: Invitation
+    token: str  # the owner's single-use invitation token, shown once
+
+
+def any_organization(session: Session) -> bool:
+    """Whether the database holds any organization (the demo or a real one)."""
+    return session.exec(select(Organization.id).limit(1)).first() is not None
+
+
+def _lock_organizations(session: Session) -> None:
+    # Two concurrent `init`s must not both pass the duplicate-name check. SQLite writers
+    # already hold the database write lock (BEGIN IMMEDIATE).
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(text("SELECT pg_advisory_xact_lock(6900000)"))
+
+
+def _same_name(session: Session, name: str) -> Organization | None:
+    key = name.casefold()
+    for org in session.exec(select(Organization)).all():
+        if " ".join(org.name.split()).casefold() == key:
+            return org
+    return None
+
+
+def create_organization(
+    session: Session,
+    *,
+    name: str,
+    owner_email: str,
+    seats: int = DEFAULT_SEATS,
+    created_by: str = "System (CLI)",
+) -> NewOrganization:
+    """A new organization and a single-use invitation for its first owner.
+
+    Only server-side code calls this (`python -m kilo init`): no dashboard role may create
+    organizations. Refused when an organization of that name (ignoring case) exists, when
+    the owner's e-mail already signs in to an organization (usernames are global), and
+    while the database holds the demo organization, whose accounts share a published
+    password. Audited as `organization.create` and `organization.member.invite` in the new
+    organization's log. The model catalogue is loaded from the shipped snapshot if empty.
+    """
+    from kilo import catalog
+    from kilo.billing import MAX_SEATS  # billing imports this module
+
+    name = clean_name(name, "The organization name")
+    owner_email = normalise_email(owner_email)
+    if isinstance(seats, bool) or not isinstance(seats, int) or not 1 <= seats <= MAX_SEATS:
+        raise ValidationError(f"Seats must be a whole number from 1 to {MAX_SEATS:,}.")
+    _lock_organizations(session)
+    demo = session.exec(select(Organization).where(col(Organization.is_demo))).first()
+    if demo is not None:
+        raise Conflict(
+            f"The database holds the demo organization “{demo.name}”, whose accounts share a "
+            "published password. Create real organizations in a database without it: add "
+            "--remove-demo to delete the demo (everything in this database) first, or point "
+            "DATABASE_URL at a new database."
+        )
+    existing = _same_name(session, name)
+    if existing is not None:
+        raise Conflict(
+            f"An organization named “{existing.name}” already exists (id {existing.id}); "
+            "nothing was created. Choose another name (or, if its first owner never joined, "
+            "add --new-link for a new owner link)."
+        )
+    taken = session.exec(select(Member).where(Member.username == owner_email)).first()
+    if taken is not None:
+        other = session.get(Organization, taken.org_id)
+        raise Conflict(
+            f"{owner_email} already has an account (in “{other.name}”); an account belongs to "
+            "one organization. Use another e-mail address for the owner."
+        )
+    if session.exec(select(CatalogModel.id).limit(1)).first() is None:
+        catalog.import_snapshot(session)
+    org = Organization(name=name, seats=seats)
+    session.add(org)
+    session.flush()
+    actor = system_actor(org.id, created_by)
+    audit.record(
+        session,
+        actor=actor,
+        action="organization.create",
+        target=name,
+        message=f"Created organization {name} with {seats} seats; first owner {owner_email}",
+        details={"name": name, "seats": seats, "owner_email": owner_email},
+    )
+    invitation, token = invite_member(session, actor=actor, email=owner_email, role="owner")
+    return NewOrganization(org=org, invitation=invitation, token=token)
+
+
+def new_owner_link(
+    session: Session, *, name: str, owner_email: str, created_by: str = "System (CLI)"
+) -> NewOrganization:
+    """A new owner invitation for an organization whose first owner never joined.
+
+    Pending owner invitations are revoked (the old links stop working). Refused once the
+    organization has an owner: they invite further owners from the Organization tab.
+    """
+    name = clean_name(name, "The organization name")
+    owner_email = normalise_email(owner_email)
+    org = _same_name(session, name)
+    if org is None:
+        raise NotFound(
+            f"There is no organization named “{name}”; leave out --new-link to create it."
+        )
+    owners = session.exec(
+        select(Member.id).where(
+            Member.org_id == org.id, Member.role == "owner", col(Member.removed_at).is_(None)
+        )
+    ).first()
+    if owners is not None:
+        raise Conflict(
+            f"“{org.name}” already has an owner; they invite members and owners from the "
+            "Organization tab."
+        )
+    actor = system_actor(org.id, created_by)
+    for pending in session.exec(
+        select(Invitation).where(
+            Invitation.org_id == org.id,
+            Invitation.role == "owner",
+            col(Invitation.accepted_at).is_(None),
+            col(Invitation.revoked_at).is_(None),
+        )
+    ).all():
+        revoke_invitation(session, actor=actor, invitation_id=pending.id)
+    invitation, token = invite_member(session, actor=actor, email=owner_email, role="owner")
+    return NewOrganization(org=org, invitation=invitation, token=token)
+
+
+def choose_org_id(session: Session, org_id: int | None) -> int:
+    """The organization a command acts on: `--org ID`, or the only one in the database."""
+    if org_id is not None:
+        if session.get(Organization, org_id) is None:
+            raise ValidationError(f"There is no organization with id {org_id}.")
+        return org_id
+    orgs = session.exec(select(Organization.id, Organization.name).order_by(Organization.id)).all()
+    if len(orgs) == 1:
+        return orgs[0][0]
+    if not orgs:
+        raise ValidationError(
+            "The database holds no organization; create one with python -m kilo init."
+        )
+    listed = ", ".join(f"{i} ({n})" for i, n in orgs)
+    raise ValidationError(
+        f"The database holds {len(orgs)} organizations; choose one with --org ID: {listed}."
+    )
+
+
+# ---- command line ----------------------------------------------------------------------
+
+
+def public_url(given: str | None) -> str:
+    """--public-url, else KILO_PUBLIC_URL, else http://localhost:8501 (no trailing slash)."""
+    url = (given or os.environ.get("KILO_PUBLIC_URL") or DEFAULT_PUBLIC_URL).strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ValidationError(
+            f"The public URL “{url}” must be the address members open, like "
+            "https://kilo.example.com (http or https, no query)."
+        )
+    return url.rstrip("/")
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from kilo import demo
+    from kilo.db import migrate, write_session
+
+    base = public_url(args.public_url)  # checked before anything is written
+    migrate()
+    with write_session() as session:
+        if args.new_link:
+            made = new_owner_link(session, name=args.org, owner_email=args.owner_email)
+        else:
+            if args.remove_demo:
+                if not demo.only_demo_organizations(session):
+                    raise Conflict(
+                        "--remove-demo deletes everything in the database, so it only runs "
+                        "while the demo is the only organization; nothing was changed."
+                    )
+                demo.clear_database(session)
+            made = create_organization(
+                session, name=args.org, owner_email=args.owner_email, seats=args.seats
+            )
+    org, inv = made.org, made.invitation
+    link = f"{base}/accept_invite?token={made.token}"
+    if args.new_link:
+        print(
+            f"New owner link for organization “{org.name}” (id {org.id}); older links are revoked."
+        )
+    else:
+        print(f"Created organization “{org.name}” (id {org.id}, {org.seats} seats).")
+    print(
+        f"\nSend this single-use link to {inv.email}, the first owner (it expires "
+        f"{inv.expires_at:%Y-%m-%d %H:%M} UTC and is shown only this once):\n\n  {link}\n"
+    )
+    print(
+        "Next: the owner opens the link, chooses a name and password, and signs in with the "
+        f"username {inv.email}; then invites the team from the Organization tab."
+    )
+    return 0
+
+
+def register_cli(subparsers: Any) -> None:
+    """`python -m kilo init --org NAME --owner-email EMAIL [--seats N] [--public-url URL]`."""
+    p = subparsers.add_parser(
+        "init",
+        help="create an organization and a link for its first owner",
+        description="Create an organization and a single-use, 7-day invitation link for its "
+        "first owner, who opens it to choose a name and password. Run it once per "
+        "organization; several organizations in one database stay separate. Refused when an "
+        "organization of that name exists or while the database holds the demo. Example: "
+        'python -m kilo init --org "Acme Inc" --owner-email ada@acme.example '
+        "--public-url https://kilo.acme.example",
+    )
+    p.add_argument("--org", required=True, metavar="NAME", help="the organization's name")
+    p.add_argument(
+        "--owner-email", required=True, metavar="EMAIL", help="e-mail of the first owner"
+    )
+    p.add_argument(
+        "--seats",
+        type=int,
+        default=DEFAULT_SEATS,
+        metavar="N",
+        help=f"seats (members and pending invitations); default {DEFAULT_SEATS}",
+    )
+    p.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="address members open, used in the link (default: KILO_PUBLIC_URL, else "
+        f"{DEFAULT_PUBLIC_URL})",
+    )
+    once = p.add_mutually_exclusive_group()
+    once.add_argument(
+        "--remove-demo",
+        action="store_true",
+        help="delete the demo organization first (everything in the database; only when the "
+        "demo is the only organization)",
+    )
+    once.add_argument(
+        "--new-link",
+        action="store_true",
+        help="for an existing organization whose first owner never joined: revoke the old "
+        "link and print a new one (to --owner-email, which may differ)",
+    )
+    p.set_defaults(func=cmd_init)

@@ -1744,17 +1744,10 @@ def _cmd_ingest(args: Any) -> int:
             raise ValidationError(f"--key-member “{item}” must look like 'KEY NAME=EMAIL'.")
         key_members[name.strip()] = email.strip()
     with write_session() as session:
-        org_id = args.org
-        if org_id is None:
-            ids = session.execute(select(Organization.id)).scalars().all()
-            if len(ids) != 1:
-                raise ValidationError(
-                    f"The database holds {len(ids)} organizations; choose one with --org ID."
-                )
-            org_id = ids[0]
-        elif session.get(Organization, org_id) is None:
-            raise ValidationError(f"There is no organization {org_id}.")
+        from kilo.organization import choose_org_id
         from kilo.permissions import system_actor
+
+        org_id = choose_org_id(session, args.org)
 
         result = import_usage(
             session,

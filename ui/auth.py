@@ -93,8 +93,9 @@ def session_days() -> float:
 def _prepare(url: str) -> None:
     migrate(url)
     with write_session(url) as session:
-        if not demo.is_seeded(session):
-            demo.seed(session)
+        # Only an empty database (no organization at all) gets the demo, and only while
+        # the demo is on (KILO_DEMO / [app] demo in secrets).
+        demo.seed_if_empty(session, secrets_mapping())
 
 
 def prepare_database() -> None:
