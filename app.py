@@ -13,7 +13,7 @@ import logging
 import streamlit as st
 
 import ui
-from kilo import billing, stripe_gateway
+from kilo import billing, mail, organization, stripe_gateway
 from kilo.errors import KiloError
 from kilo.permissions import allowed
 from ui import auth
@@ -49,6 +49,9 @@ PUBLIC = [
 
 def login_page() -> None:
     st.title("Kilo for Enterprise")
+    if not auth.has_organization():
+        st.info(organization.NO_ORGANIZATION_HELP, icon=":material/domain_add:")
+        return
     st.caption("Sign in to manage your organization's AI coding assistant.")
     auth.sign_in_form()
     if auth.is_demo_database():
@@ -69,9 +72,12 @@ def frame(actor) -> None:  # noqa: ANN001
 try:
     auth.prepare_database()
     auth.cookie_key()
-except auth.InsecureKeyError as exc:
-    st.error(str(exc), icon=":material/key_off:")
+except (auth.InsecureKeyError, KiloError) as exc:  # a setting to fix: say which, no traceback
+    st.error(ui.md_escape(exc), icon=":material/key_off:")
     st.stop()
+# SMTP and Stripe settings from secrets.toml reach kilo/ through the environment (signed-out
+# pages such as a password reset may send mail too).
+mail.export_to_environ(auth.secrets_mapping())
 
 actor = auth.current_actor()
 if actor is None:

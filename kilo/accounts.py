@@ -12,9 +12,9 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from kilo import audit, members, sessions
+from kilo import audit, mail, members, sessions
 from kilo.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from kilo.models import Member, PasswordReset, utcnow
+from kilo.models import Member, Organization, PasswordReset, utcnow
 from kilo.passwords import check_new_password, hash_password, token_hash, verify
 from kilo.permissions import SYSTEM, Actor, ensure_allowed
 
@@ -28,7 +28,9 @@ def create_reset_link(
     links of that member stop working. Returns the record and the token (shown once)."""
     ensure_allowed(actor, "members.manage")
     member = members.get_member(session, actor=actor, member_id=member_id)
-    members._check_can_touch(session, actor, member)
+    allowed, reason = members.can_manage(actor, member)
+    if not allowed:
+        raise ValidationError(reason)
     if member.id == actor.id:
         raise ValidationError(
             "Change your own password on your Account page (it asks for the current one)."
@@ -62,6 +64,29 @@ def create_reset_link(
         details={"member_id": member.id, "reset_id": reset.id},
     )
     return reset, token
+
+
+def reset_url(base_url: str, token: str) -> str:
+    return f"{base_url.rstrip('/')}/reset_password?token={token}"
+
+
+def email_reset_link(session: Session, *, actor: Actor, token: str, base_url: str) -> str:
+    """E-mail a live reset link to its member; returns the address. Call it after the link's
+    transaction committed (sending may take seconds and must not hold the write lock).
+    Raises MailNotConfigured / MailError, or a KiloError when the link is not live."""
+    ensure_allowed(actor, "members.manage")
+    reset, member = find_reset(session, token=token)
+    if member.org_id != actor.org_id:
+        raise NotFound("That reset link does not exist.")
+    org = session.get(Organization, member.org_id)
+    message = mail.reset_message(
+        org_name=org.name,
+        issuer=actor.name,
+        link=reset_url(base_url, token),
+        expires_at=reset.expires_at,
+    )
+    mail.send_mail(member.email, message.subject, message.text, message.html)
+    return member.email
 
 
 def find_reset(session: Session, *, token: str) -> tuple[PasswordReset, Member]:

@@ -328,6 +328,26 @@ def invitation_message(
     return MailMessage(subject=subject, text=text, html=html_body)
 
 
+def reset_message(*, org_name: str, issuer: str, link: str, expires_at: datetime) -> MailMessage:
+    """The password-reset e-mail: who issued the link, for which organization, its expiry."""
+    org, who = _one_line(org_name), _one_line(issuer)
+    expires = f"{expires_at:%Y-%m-%d %H:%M} UTC"
+    opening = f"{who} sent you a link to choose a new password for {org} on {PRODUCT}."
+    closing = (
+        f"The link works once and expires on {expires}. Choosing a new password signs you out "
+        "everywhere. If you did not ask for this, tell your administrator."
+    )
+    text = f"Hello,\n\n{opening}\n\nOpen this link to choose it:\n{link}\n\n{closing}\n"
+    html_body = _page(
+        ["Hello,", html.escape(opening), "Open the link below to choose it.", html.escape(closing)],
+        link,
+        "Choose a new password",
+    )
+    return MailMessage(
+        subject=f"Reset your {PRODUCT} password ({org})"[:MAX_SUBJECT], text=text, html=html_body
+    )
+
+
 def check_message() -> MailMessage:
     """A short message to check the configuration (`python -m kilo mail-test`)."""
     text = f"This is a test message from {PRODUCT}. Mail is configured correctly.\n"

@@ -72,7 +72,7 @@ def _is_common(password: str, email: str) -> bool:
     if any(lowered in row * 3 or lowered in row[::-1] * 3 for row in _KEYBOARD_ROWS):
         return True
     local = email.lower().split("@", 1)[0]
-    return bool(local) and len(local) >= 4 and (core == local or lowered.startswith(local))
+    return bool(local) and (core == local or lowered == email.lower())
 
 
 def hash_password(password: str) -> str:

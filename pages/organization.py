@@ -6,9 +6,9 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from kilo import access, billing, mail, members, organization, usage
+from kilo import access, accounts, billing, mail, members, organization, usage
 from kilo.permissions import ROLES, Actor, allowed
-from ui import invitations
+from ui import invitations, reset_links
 from ui.seats import seats_form
 
 actor = ui.guard("organization.view")
@@ -170,6 +170,30 @@ def remove_member_dialog(row: dict) -> None:
         if ok:
             ui.close_dialog()
             st.rerun()
+
+
+@st.dialog("Reset password", on_dismiss=ui.close_dialog)
+def reset_password_dialog(row: dict) -> None:
+    st.write(
+        f"Create a password reset link for **{ui.md_escape(row['Name'])}** "
+        f"({ui.md_escape(row['Email'])})?"
+    )
+    st.caption(
+        "The link works once, for 24 hours; an earlier unused link stops working. Choosing a "
+        "new password through it signs them out everywhere."
+        + ("" if mail.is_configured() else " E-mail is not configured: copy the link to them.")
+    )
+    if st.button("Create link", type="primary", key="org_reset_confirm"):
+        created = ui.run_action(
+            lambda s: accounts.create_reset_link(s, actor=actor, member_id=row["id"])
+        )
+        if created is not None:
+            _, token = created
+            st.session_state["org_reset_link"] = reset_links.deliver(
+                actor, row["id"], row["Email"], token
+            )
+    if outcome := st.session_state.get("org_reset_link"):
+        reset_links.show(outcome, row["id"])
 
 
 @st.dialog("Manage seats", on_dismiss=ui.close_dialog)
@@ -392,7 +416,9 @@ st.caption(
 )
 
 if can_manage and not df.empty:
-    pick_col, edit_col, remove_col = st.columns([3, 1, 1], vertical_alignment="bottom")
+    pick_col, edit_col, reset_col, remove_col = st.columns(
+        [3, 1, 1.3, 1], vertical_alignment="bottom"
+    )
     labels = {int(r.id): f"{r.Name} <{r.Email}>" for r in shown.itertuples()}
     picked = pick_col.selectbox(
         "Member",
@@ -414,6 +440,17 @@ if can_manage and not df.empty:
             args=("org_edit", row),
             disabled=not can_edit,
             help=edit_reason,
+        )
+        reset_col.button(
+            "Reset password",
+            icon=":material/lock_reset:",
+            key="org_member_reset",
+            width="stretch",
+            on_click=ui.open_dialog,
+            args=("org_reset", row),
+            disabled=not can_edit or row["id"] == actor.id,
+            help=edit_reason
+            or ("Change your own password on the Account page." if row["id"] == actor.id else None),
         )
         remove_col.button(
             "Remove",
@@ -497,6 +534,7 @@ DIALOGS = {
     "org_rename": rename_dialog,
     "org_edit": edit_member_dialog,
     "org_remove": remove_member_dialog,
+    "org_reset": reset_password_dialog,
     "org_revoke_invite": revoke_invitation_dialog,
 }
 dialog_name, payload = ui.opened_dialog()

@@ -17,7 +17,12 @@ if done:
     st.success(
         f"Your password was changed. Sign in as **{ui.md_escape(done)}** with the new password."
     )
-    st.page_link("app.py", label="Go to sign in", icon=":material/login:")
+    # Signed out, app.py serves the sign-in form under every tab's URL path (see accept_invite).
+    st.page_link(
+        st.Page(lambda: None, title="Go to sign in", url_path="organization"),
+        label="Go to sign in",
+        icon=":material/login:",
+    )
     st.stop()
 
 try:

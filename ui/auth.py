@@ -23,7 +23,7 @@ import extra_streamlit_components as stx
 import jwt
 import streamlit as st
 
-from kilo import demo, sessions
+from kilo import catalog, demo, organization, sessions
 from kilo.db import ROOT, database_url, migrate, read_session, write_session
 from kilo.models import utcnow
 from kilo.permissions import Actor
@@ -96,6 +96,18 @@ def _prepare(url: str) -> None:
         # Only an empty database (no organization at all) gets the demo, and only while
         # the demo is on (KILO_DEMO / [app] demo in secrets).
         demo.seed_if_empty(session, secrets_mapping())
+        # The model catalogue is the server operator's: an empty one gets the shipped snapshot.
+        catalog.load_shipped_if_empty(session)
+
+
+@st.cache_data(ttl=5, show_spinner=False)
+def _has_organization(url: str) -> bool:
+    with read_session(url) as session:
+        return organization.any_organization(session)
+
+
+def has_organization() -> bool:
+    return _has_organization(database_url())
 
 
 def prepare_database() -> None:

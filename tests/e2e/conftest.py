@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,19 +40,20 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The dashboard on a free port with its own empty database (seeded on first run)."""
+@contextmanager
+def dashboard(workdir: Path, **env_extra: str) -> Iterator[str]:
+    """`streamlit run app.py` on a free port with its own SQLite database in `workdir`
+    (an empty one is seeded with the demo on first run unless KILO_DEMO=0); yields its URL."""
     port = _free_port()
-    db = tmp_path_factory.mktemp("e2e") / "kilo.db"
     env = dict(
         os.environ,
-        DATABASE_URL=f"sqlite:///{db}",
+        DATABASE_URL=f"sqlite:///{workdir / 'kilo.db'}",
         KILO_COOKIE_KEY=secrets.token_urlsafe(32),
         KILO_PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
     env.pop("KILO_TEST_DATABASE_URL", None)
-    log = (tmp_path_factory.mktemp("e2e-log") / "streamlit.log").open("w")
+    env.update(env_extra)
+    log = (workdir / "streamlit.log").open("w")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -73,21 +75,32 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    try:
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"streamlit exited: see {log.name}") from None
+                time.sleep(0.5)
+        else:
+            raise RuntimeError("streamlit did not become healthy in 60 s")
+        yield url
+    finally:
+        proc.terminate()
         try:
-            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited: see {log.name}") from None
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        raise RuntimeError("streamlit did not become healthy in 60 s")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The dashboard on a free port with its own empty database (seeded on first run)."""
+    with dashboard(tmp_path_factory.mktemp("e2e")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@ and a foreign or forged cookie shows the sign-in form, never an error."""
 
 import jwt
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import shot, sign_in, wait_idle
 
@@ -12,7 +13,8 @@ COOKIE = "kilo_session"
 
 def _sign_in_form(page) -> None:  # noqa: ANN001
     page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
-    assert not page.get_by_role("button", name="Sign out").is_visible()
+    # the signed-in frame is gone, not merely stale while the run finishes
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0, timeout=30_000)
     assert "encountered an error" not in page.content()
 
 

@@ -7,11 +7,10 @@ import re
 import subprocess
 import sys
 
-import bcrypt
 import pytest
 from sqlmodel import col, select
 
-from kilo import audit, demo, members, organization
+from kilo import audit, demo, members, organization, sessions
 from kilo.__main__ import main
 from kilo.db import ROOT, read_session, write_session
 from kilo.errors import Conflict, NotFound, ValidationError
@@ -77,20 +76,18 @@ def test_the_owner_link_gives_an_owner_who_can_sign_in(db_url, capsys):
     token = token_of(out)
     with write_session() as s:
         owner = members.accept_invitation(
-            s, token=token, name="Ada Lovelace", password="s3cret-pass"
+            s, token=token, name="Ada Lovelace", password="s3cret-pass-2026"
         )
     assert (owner.role, owner.username) == ("owner", "ada@initech.example")
+    with write_session() as s:
+        signed = sessions.sign_in(s, username="ada@initech.example", password="s3cret-pass-2026")
+    assert signed.ok and signed.actor.role == "owner" and signed.actor.name == "Ada Lovelace"
     with read_session() as s:
-        users = members.login_credentials(s)["usernames"]
-        assert set(users) == {"ada@initech.example"}
-        account = users["ada@initech.example"]
-        assert account["roles"] == ["owner"] and account["name"] == "Ada Lovelace"
-        assert bcrypt.checkpw(b"s3cret-pass", account["password"].encode())
         # the owner can run the organization: invite a member within the seats
         inv, _ = members.invite_member(s, actor=actor_for(owner), email="bob@initech.example")
         assert inv.org_id == owner.org_id
     with write_session() as s, pytest.raises(Conflict, match="already used"):
-        members.accept_invitation(s, token=token, name="Mallory", password="another-pass")
+        members.accept_invitation(s, token=token, name="Mallory", password="another-pass-2026")
 
 
 def test_a_second_organization_is_separate(db_url, capsys):
@@ -103,7 +100,7 @@ def test_a_second_organization_is_separate(db_url, capsys):
     assert (second.name, second.seats) == ("Globex", 3)
     with write_session() as s:
         hank = members.accept_invitation(
-            s, token=token_of(out), name="Hank", password="globex-pass"
+            s, token=token_of(out), name="Hank", password="globex-pass-2026"
         )
     assert hank.org_id == second.id
     with read_session() as s:
@@ -166,7 +163,7 @@ def test_bad_input_changes_nothing(db_url, capsys, args, message):
 def test_an_owner_email_that_already_signs_in_is_refused(db_url, capsys):
     code, out, _ = init(capsys, "--org", "Initech", "--owner-email", "ada@initech.example")
     with write_session() as s:
-        members.accept_invitation(s, token=token_of(out), name="Ada", password="s3cret-pass")
+        members.accept_invitation(s, token=token_of(out), name="Ada", password="s3cret-pass-2026")
     code, _, err = init(capsys, "--org", "Globex", "--owner-email", "ADA@initech.example")
     assert code == 2
     assert "ada@initech.example already has an account (in “Initech”)" in err
@@ -193,9 +190,9 @@ def test_new_link_replaces_an_unused_owner_link(db_url, capsys):
     assert "older links are revoked" in out
     new = token_of(out)
     with write_session() as s, pytest.raises(Conflict, match="revoked"):
-        members.accept_invitation(s, token=old, name="Ada", password="s3cret-pass")
+        members.accept_invitation(s, token=old, name="Ada", password="s3cret-pass-2026")
     with write_session() as s:
-        owner = members.accept_invitation(s, token=new, name="Ada", password="s3cret-pass")
+        owner = members.accept_invitation(s, token=new, name="Ada", password="s3cret-pass-2026")
     assert (owner.email, owner.role) == ("ada@initech.example", "owner")
     with read_session() as s:
         actions = s.exec(select(AuditEntry.action).order_by(AuditEntry.id)).all()
@@ -226,7 +223,6 @@ def test_init_refuses_a_database_holding_the_demo_unless_told_to_remove_it(demo_
     assert [(o.name, o.is_demo) for o in orgs()] == [("Initech", False)]
     with read_session() as s:
         assert s.exec(select(Member)).all() == []
-        assert members.login_credentials(s) == {"usernames": {}}  # no demo accounts left
         assert s.exec(select(CatalogModel.id)).first() is not None
 
 
