@@ -1,13 +1,20 @@
 """Accept an invitation: the invitee sets a name and password and becomes a member."""
 
+import re
+
 import streamlit as st
 
 import ui
 from kilo import members
 from kilo.errors import KiloError
+from ui.url_state import LinkParams
+
+INVITATION_TOKEN = re.compile(r"[A-Za-z0-9_-]+")  # secrets.token_urlsafe
 
 st.title("Join your organization")
-token = st.query_params.get("token", "")
+link = LinkParams()
+token = link.text("token", max_chars=200, pattern=INVITATION_TOKEN)
+link.show()
 if not token:
     st.error("This page needs the invitation link you were sent (it ends in ?token=…).")
     st.stop()
@@ -17,7 +24,9 @@ if st.session_state.get("authentication_status"):
 
 done = st.session_state.get("accept_done")
 if done:
-    st.success(f"Welcome! Sign in with the username **{done}** and the password you chose.")
+    st.success(
+        f"Welcome! Sign in with the username **{ui.md_escape(done)}** and the password you chose."
+    )
     # Signed out, the navigation holds only the sign-in pages (not app.py): link by URL.
     st.link_button("Go to sign in", f"{ui.public_base_url()}/", icon=":material/login:")
     st.stop()
@@ -26,7 +35,7 @@ try:
     with ui.read_session() as session:
         invitation = members.find_invitation(session, token=token)
 except KiloError as exc:
-    st.error(str(exc), icon=":material/link_off:")
+    st.error(ui.md_escape(exc), icon=":material/link_off:")
     st.stop()
 
 st.write(

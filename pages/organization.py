@@ -268,7 +268,7 @@ for col, role in zip(role_cols, ROLES, strict=True):
     )
 
 st.markdown(
-    f"**Default model:** `{ov.default_model or 'none'}` · "
+    f"**Default model:** {ui.md_code(ov.default_model or 'none')} · "
     f"**Code-training opt-out:** {'on' if ov.code_training_opt_out else 'off'} · "
     f"**Usage analytics:** {'on' if ov.usage_analytics_enabled else 'off'}"
 )
