@@ -437,7 +437,7 @@ if can_buy:
             try:
                 cents = billing.check_purchase_amount(cents_from_text(custom))
             except ValidationError as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(ui.md_escape(exc), icon=":material/error:")
             else:
                 open_buy(cents)
         actions = st.columns(4)

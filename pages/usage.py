@@ -113,7 +113,7 @@ try:
     else:
         start, end = usage.resolve_period(period, today=today)
 except ValidationError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(ui.md_escape(exc), icon=":material/error:")
     st.stop()
 if period != "custom":
     cols[1].markdown(f"**{start:%d %b %Y} – {end:%d %b %Y}**")

@@ -12,7 +12,7 @@ from kilo.members import actor_for
 from kilo.models import Member
 from kilo.modes import ModeConfig
 from tests.pages.helpers import open_page
-from tests.pages.rendered import markdown_sources, page_text, to_html
+from tests.pages.rendered import markdown_sources, page_text, to_html, visible
 
 PAGE = "pages/custom_modes.py"
 EVIL = "https://evil.example"
@@ -77,3 +77,15 @@ def test_import_preview_escapes_the_documents_field_names(demo_url):
     assert not at.exception
     _assert_no_link_or_image(at)
     assert f"Not kept (editor-only fields): ![x]({EVIL}/field.png)" in page_text(at)
+
+
+def test_success_toasts_show_typed_names_as_written(demo_url):
+    at = open_page("admin", PAGE)
+    at.button(key="custom_modes_duplicate_test-engineer").click().run()
+    name = f"![]({EVIL}/toast.png) [x]({EVIL})"
+    at.text_input(key="custom_modes_dup_name").input(name)
+    at.button(key="custom_modes_dup_submit").click().run()
+    assert not at.exception and not at.error
+    [toast] = at.toast
+    assert "<img" not in to_html(toast.value) and "<a " not in to_html(toast.value)
+    assert visible(toast.value) == f"Created mode {name}"
