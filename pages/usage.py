@@ -98,12 +98,10 @@ period = cols[0].selectbox(
 )
 custom = None
 if period == "custom":
-    custom = cols[1].date_input(
-        "Range (UTC days)",
-        value=st.session_state.get("usage_range", (today - timedelta(days=29), today)),
-        max_value=today,
-        key="usage_range",
-    )
+    # Seeded through session state only (a link's range, else the last 30 days): a widget
+    # given both a value and session state makes Streamlit warn.
+    st.session_state.setdefault("usage_range", (today - timedelta(days=29), today))
+    custom = cols[1].date_input("Range (UTC days)", max_value=today, key="usage_range")
 try:
     if period == "custom":
         if not isinstance(custom, tuple | list) or len(custom) != 2:

@@ -37,7 +37,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 def quoted(value: str) -> str:
     """A value from the URL, shortened and escaped, for a notice."""
     short = value if len(value) <= _SHOWN_CHARS else value[: _SHOWN_CHARS - 1] + "…"
-    return f"“{md_escape(short)}”"
+    printable = _CONTROL.sub("\ufffd", short)  # a line break would end the notice's line
+    return f"“{md_escape(printable)}”"
 
 
 class LinkParams:
@@ -98,16 +99,6 @@ class LinkParams:
         else:
             return value
         return ""
-
-    def integer(self, name: str, *, lo: int, hi: int, default: int | None) -> int | None:
-        """A whole number in [lo, hi], else `default`."""
-        value = self._given(name)
-        if value is None:
-            return default
-        if not _INTEGER.fullmatch(value) or not lo <= int(value) <= hi:
-            self.note(name, f"{quoted(value)} is not a whole number from {lo} to {hi}; ignored.")
-            return default
-        return int(value)
 
     def day(self, name: str, *, lo: date, hi: date, default: date | None) -> date | None:
         """A `YYYY-MM-DD` day, clamped to [lo, hi]; `default` when it is not a day."""

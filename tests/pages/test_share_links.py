@@ -15,7 +15,7 @@ from kilo.db import read_session, write_session
 from kilo.models import Member
 from kilo.permissions import system_actor
 from tests.pages.helpers import app_as
-from tests.pages.rendered import plain
+from tests.pages.rendered import plain, to_html
 
 LONG = "x" * 5_000
 HUGE_NUMBER = "9" * 5_000  # int() refuses more than 4,300 digits
@@ -38,6 +38,8 @@ def warnings(at) -> str:  # noqa: ANN001
 
 def assert_refused(at, *names: str) -> None:  # noqa: ANN001
     assert not at.exception, at.exception
+    for warning in at.warning:  # the refused value is quoted as text
+        assert "<a " not in to_html(warning.value) and "<img" not in to_html(warning.value)
     text = warnings(at)
     assert "could not be used" in text
     for name in names:
@@ -152,6 +154,7 @@ def test_usage_custom_range_past_today_is_clamped_and_good_links_work(demo_url):
     [
         ({"period": "fortnight"}, ["period"]),
         ({"period": LONG}, ["period"]),
+        ({"period": "![p](https://evil.example/p.png)\n\n# Hi"}, ["period"]),
         ({"period": "custom", "from": "soon", "to": "2026-02-30"}, ["from", "to"]),
         ({"period": "custom", "from": "2020-01-01"}, ["to"]),  # half a range
         ({"period": "custom", "from": "1900-01-01", "to": "1901-01-01"}, ["from", "to"]),
