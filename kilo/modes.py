@@ -28,7 +28,7 @@ import yaml
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from kilo import audit
+from kilo import audit, markdown
 from kilo.errors import Conflict, NotFound, ValidationError
 from kilo.models import Mode, utcnow
 from kilo.permissions import Actor, ensure_allowed
@@ -46,6 +46,7 @@ SLUG_RE = re.compile(r"^[a-z0-9-]+$")
 SLUG_MAX = 50
 NAME_MAX = 100
 TEXT_MAX = 100_000  # roleDefinition, whenToUse, description, customInstructions
+MAX_DOCUMENT_BYTES = 1_048_576  # an imported document: 1 MB, as the tab's file upload
 MODE_KEYS = (
     "slug",
     "name",
@@ -348,6 +349,13 @@ def _check_text(
     return value
 
 
+def _preview(value: Any, limit: int = 80) -> str:
+    try:
+        return json.dumps(value, default=str)[:limit]
+    except (RecursionError, ValueError):
+        return _type_name(value)
+
+
 def _type_name(value: Any) -> str:
     return {
         bool: "true/false",
@@ -407,7 +415,7 @@ def _check_groups(problems: list[str], raw: Any) -> list[GroupEntry]:
         else:
             problems.append(
                 f"{where}: expected a group name or [name, {{fileRegex, "
-                f"description}}], got {json.dumps(entry, default=str)[:80]}."
+                f"description}}], got {_preview(entry)}."
             )
             continue
         if name not in TOOL_GROUPS:
@@ -489,7 +497,11 @@ def _join(problems: list[str], heading: str) -> str:
 
 
 def describe_mode(mode: ModeConfig) -> list[str]:
-    """How the mode reads: its tools and restrictions in plain words, one line each."""
+    """How the mode reads: its tools and restrictions in plain words, one Markdown line each.
+
+    The mode's own text (fileRegex, description) is escaped: it shows as written, never as
+    a link, an image or formatting.
+    """
     if not mode.groups:
         return ["No tools: it can only talk and hand work to other modes."]
     lines = []
@@ -497,10 +509,10 @@ def describe_mode(mode: ModeConfig) -> list[str]:
         name, options = (entry, {}) if isinstance(entry, str) else (entry[0], entry[1])
         label = GROUP_LABELS[name][0].upper() + GROUP_LABELS[name][1:]
         regex = options.get("fileRegex")
-        what = options.get("description")
+        what = markdown.escape(options.get("description") or "")
         if regex:
             scope = f" ({what})" if what else ""
-            lines.append(f"{label}: only files whose path matches {_code(regex)}{scope}.")
+            lines.append(f"{label}: only files whose path matches {markdown.code(regex)}{scope}.")
         elif what:
             lines.append(f"{label} ({what}).")
         else:
@@ -509,13 +521,6 @@ def describe_mode(mode: ModeConfig) -> list[str]:
     if missing:
         lines.append("Cannot " + ", ".join(missing) + ".")
     return lines
-
-
-def _code(text: str) -> str:
-    # Inline code that survives backticks inside the pattern.
-    fence = "``" if "`" in text else "`"
-    pad = " " if fence == "``" else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def group_names(groups: list[GroupEntry]) -> list[str]:
@@ -549,12 +554,28 @@ def tools_summary(groups: list[GroupEntry]) -> str:
 # --------------------------------------------------------------------------------------
 
 
+class _AnchorRefused(yaml.YAMLError):
+    def __init__(self, mark: yaml.Mark) -> None:
+        super().__init__()
+        self.problem_mark = mark
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML 1.2 core scalars, as Kilo Code's `yaml` package reads them.
+    """YAML 1.2 core scalars, as Kilo Code's `yaml` package reads them; no anchors or aliases.
 
     PyYAML follows YAML 1.1, where `yes`, `on`, `1:20` or `2024-01-01` are not text;
     Kilo Code would read them as text, so this loader does too.
+
+    Anchors (`&a`) and aliases (`*a`) are refused while composing, before any node is built:
+    a few hundred bytes of nested aliases ("billion laughs") expand to billions of values
+    in anything that walks the result. Kilo Code's files do not use them.
     """
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _AnchorRefused(event.start_mark)
+        return super().compose_node(parent, index)
 
 
 class _Dumper(yaml.SafeDumper):
@@ -625,6 +646,9 @@ def dump_document(modes: list[ModeConfig], fmt: str = "yaml") -> str:
     )
 
 
+_TOO_DEEP = "The document is nested too deeply to be a customModes document."
+
+
 @dataclass
 class ParsedDocument:
     modes: list[ModeConfig]
@@ -632,8 +656,24 @@ class ParsedDocument:
     ignored: list[str]  # fields Kilo Code writes that the organization does not keep
 
 
+def document_too_large(text: str) -> str | None:
+    """Why `text` is too large to import (over MAX_DOCUMENT_BYTES in UTF-8), or None."""
+    if (
+        len(text) <= MAX_DOCUMENT_BYTES
+        and len(text.encode("utf-8", "replace")) <= MAX_DOCUMENT_BYTES
+    ):
+        return None
+    return "The document is larger than 1 MB, the limit; import the modes in smaller files."
+
+
 def parse_document(text: str) -> ParsedDocument:
-    """Read a `customModes` document (YAML or JSON); collect every problem, never raise."""
+    """Read a `customModes` document (YAML or JSON); collect every problem, never raise.
+
+    Refused before parsing: more than MAX_DOCUMENT_BYTES. Refused while parsing, before
+    anything is built: YAML anchors and aliases, and nesting deeper than Python recurses.
+    """
+    if (too_large := document_too_large(text)) is not None:
+        return ParsedDocument([], [too_large], [])
     text = text.lstrip("\ufeff")
     if not text.strip():
         return ParsedDocument([], ["The file is empty; expected a customModes document."], [])
@@ -641,9 +681,24 @@ def parse_document(text: str) -> ParsedDocument:
         data = json.loads(text) if text.lstrip().startswith("{") else None
     except json.JSONDecodeError:
         data = None
+    except RecursionError:
+        return ParsedDocument([], [_TOO_DEEP], [])
     if data is None:
         try:
             data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+        except _AnchorRefused as exc:
+            mark = exc.problem_mark
+            return ParsedDocument(
+                [],
+                [
+                    f"The document uses a YAML anchor or alias (&name or *name) at line "
+                    f"{mark.line + 1}, column {mark.column + 1}. They are not accepted here "
+                    "(Kilo Code's files do not need them): write each value out in full."
+                ],
+                [],
+            )
+        except RecursionError:
+            return ParsedDocument([], [_TOO_DEEP], [])
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -1178,7 +1233,7 @@ def _cmd_import(args: Any) -> int:
 
     try:
         with open(args.file, encoding="utf-8-sig") as fh:
-            text = fh.read()
+            text = fh.read(MAX_DOCUMENT_BYTES + 1)  # one more: parse_document says it is too big
     except (OSError, UnicodeDecodeError) as exc:
         raise ValidationError(f"Cannot read {args.file}: {exc}") from None
     with write_session() as session:

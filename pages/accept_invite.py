@@ -1,10 +1,15 @@
 """Accept an invitation: the invitee sets a name and password and becomes a member."""
 
+import re
+
 import streamlit as st
 
 import ui
 from kilo import members, passwords
 from kilo.errors import KiloError
+from ui.url_state import LinkParams
+
+INVITATION_TOKEN = re.compile(r"[A-Za-z0-9_-]+")  # secrets.token_urlsafe
 
 
 def _sign_in() -> None:
@@ -12,7 +17,9 @@ def _sign_in() -> None:
 
 
 st.title("Join your organization")
-token = st.query_params.get("token", "")
+link = LinkParams()
+token = link.text("token", max_chars=200, pattern=INVITATION_TOKEN)
+link.show()
 if not token:
     st.error("This page needs the invitation link you were sent (it ends in ?token=…).")
     st.stop()
@@ -22,7 +29,9 @@ if ui.auth.signed_in():
 
 done = st.session_state.get("accept_done")
 if done:
-    st.success(f"Welcome! Sign in with the username **{done}** and the password you chose.")
+    st.success(
+        f"Welcome! Sign in with the username **{ui.md_escape(done)}** and the password you chose."
+    )
     # In-app navigation, same browser tab. Signed out, app.py registers the sign-in form
     # (a callable page) under every tab's URL path; a page with the same url_path is that
     # page (Streamlit identifies pages by url_path), and after signing in the same URL is
@@ -38,7 +47,7 @@ try:
     with ui.read_session() as session:
         invitation = members.find_invitation(session, token=token)
 except KiloError as exc:
-    st.error(str(exc), icon=":material/link_off:")
+    st.error(ui.md_escape(exc), icon=":material/link_off:")
     st.stop()
 
 st.write(

@@ -7,6 +7,7 @@ the viewer's timezone; the period is picked in that timezone too. Paging is keys
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time, timedelta
 
 import pandas as pd
@@ -17,6 +18,7 @@ from kilo import audit, charts
 from kilo.audit import SYSTEM_ACTOR_ID, AuditFilter, Cursor
 from kilo.errors import KiloError
 from kilo.permissions import Actor
+from ui.url_state import LinkParams
 
 DEFAULT_DAYS = 90
 EXPORT_LIMIT = 200_000
@@ -89,37 +91,35 @@ def load_chain_status(org_id: int, _actor: Actor) -> dict:
 # ---- filters <-> URL -----------------------------------------------------------------------
 
 
-def _param_datetime(name: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(st.query_params.get(name, ""))
-    except ValueError:
-        return None
+EARLIEST = datetime(2000, 1, 1)
+ACTION_NAME = re.compile(r"[a-z][a-z0-9_.]*")
 
 
-def _init_widgets(tz_today: date) -> None:
+def _init_widgets(tz_today: date, actor_labels: dict[int, str], link: LinkParams) -> None:
     """Seed the filter widgets from the URL on the first run of this page."""
     # Streamlit forgets widget state when another page was shown: seed again then.
     if "audit_logs_from_date" in st.session_state:
         return
-    qp = st.query_params
-    start = _param_datetime("from") or datetime.combine(
-        tz_today - timedelta(days=DEFAULT_DAYS - 1), time(0)
+    default_start = datetime.combine(tz_today - timedelta(days=DEFAULT_DAYS - 1), time(0))
+    default_end = datetime.combine(tz_today, time(23, 59))
+    latest = datetime.combine(tz_today + timedelta(days=1), time(23, 59))  # a day of tz slack
+    start = link.minute("from", lo=EARLIEST, hi=latest, default=default_start)
+    end = link.minute("to", lo=EARLIEST, hi=latest, default=default_end)
+    if start > end:
+        link.note("from", "the period would end before it starts; using the last 90 days.")
+        start, end = default_start, default_end
+    st.session_state["audit_logs_actions"] = link.items(
+        "action", max_chars=100, pattern=ACTION_NAME
     )
-    end = _param_datetime("to") or datetime.combine(tz_today, time(23, 59))
-    st.session_state["audit_logs_actions"] = [a for a in qp.get_all("action") if a]
-    actor_param = qp.get("actor", "")
-    st.session_state["audit_logs_actor"] = (
-        SYSTEM_ACTOR_ID
-        if actor_param == "system"
-        else int(actor_param)
-        if actor_param.isdigit()
-        else ANYONE
+    actors = {"system" if i == SYSTEM_ACTOR_ID else str(i): i for i in actor_labels}
+    st.session_state["audit_logs_actor"] = link.lookup(
+        "actor", actors, ANYONE, "an actor in this organization's log"
     )
     st.session_state["audit_logs_from_date"] = start.date()
-    st.session_state["audit_logs_from_time"] = start.time().replace(second=0, microsecond=0)
+    st.session_state["audit_logs_from_time"] = start.time()
     st.session_state["audit_logs_to_date"] = end.date()
-    st.session_state["audit_logs_to_time"] = end.time().replace(second=0, microsecond=0)
-    st.session_state["audit_logs_search"] = qp.get("q", "")
+    st.session_state["audit_logs_to_time"] = end.time()
+    st.session_state["audit_logs_search"] = link.text("q", max_chars=audit.MAX_SEARCH)
 
 
 def _write_params(
@@ -152,8 +152,10 @@ st.caption(
 )
 
 tz = ui.viewer_timezone()
-_init_widgets(datetime.now(tz).date())
 action_options, actor_labels = load_options(actor)
+link = LinkParams()
+_init_widgets(datetime.now(tz).date(), actor_labels, link)
+link.show()
 selected_before = st.session_state.get("audit_logs_actions", [])
 action_options = sorted(set(action_options) | set(selected_before))
 if st.session_state.get("audit_logs_actor") not in (ANYONE, *actor_labels):
@@ -196,7 +198,7 @@ try:
     total = load_total(actor, filters)
     per_day = load_per_day(actor, filters)
 except KiloError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(ui.md_escape(exc), icon=":material/error:")
     st.stop()
 
 # Paging: a stack of cursors; changing any filter goes back to the first page.
@@ -219,7 +221,7 @@ limit = st.session_state.get("audit_logs_page_size", 50)
 try:
     table, next_cursor = load_page(actor, filters, limit, cursors[-1])
 except KiloError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(ui.md_escape(exc), icon=":material/error:")
     st.stop()
 table["Time"] = table["Time"].map(ui.local_time)
 first = (len(cursors) - 1) * limit
@@ -334,7 +336,8 @@ if log_size <= AUTO_VERIFY_LIMIT or st.session_state.get("audit_logs_verify_requ
             st.code(f"{status['head_id']}:{status['head_hash']}", language=None)
     else:
         st.error(
-            f"Hash chain broken at entry #{status['first_bad_id']}: {status['problem']}. "
+            f"Hash chain broken at entry #{status['first_bad_id']}: "
+            f"{ui.md_escape(status['problem'])}. "
             "Someone changed the database outside the application; keep a copy of the "
             "database and investigate.",
             icon=":material/gpp_bad:",

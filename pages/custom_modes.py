@@ -7,6 +7,7 @@ through `st.session_state["custom_modes_dialog"]` until saved or dismissed.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict
 
 import pandas as pd
@@ -21,6 +22,7 @@ from kilo.permissions import Actor, allowed
 actor = ui.guard("modes.view")
 can_edit = allowed(actor, "modes.change")
 DIALOG = "custom_modes_dialog"
+IMPORT_PREVIEW = "custom_modes_import_plan"  # (input, document, ImportPlan or why unreadable)
 
 
 # ---- loaders (plain data, cached) ---------------------------------------------------
@@ -34,11 +36,6 @@ def load_modes(actor: Actor) -> list[dict]:
 @st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
 def load_export(actor: Actor, fmt: str, include_builtins: bool) -> str:
     return ui.read(modes.export_modes, actor=actor, fmt=fmt, include_builtins=include_builtins)
-
-
-def md(text: str) -> str:
-    """User text shown inside Markdown: escape the marks that would format it (or LaTeX)."""
-    return "".join("\\" + c if c in "\\`*_[]<>|$~" else c for c in text)
 
 
 def config_of(row: dict) -> ModeConfig:
@@ -161,7 +158,7 @@ def edit_dialog(row: dict | None) -> None:
     if row is None:
         st.subheader("New custom mode")
     else:
-        st.subheader(f"Edit {md(row['name'])} ({'built-in' if builtin else 'custom'})")
+        st.subheader(f"Edit {ui.md_escape(row['name'])} ({'built-in' if builtin else 'custom'})")
         if builtin:
             st.caption(
                 "Your changes replace Kilo Code's definition for everyone in the "
@@ -176,7 +173,7 @@ def edit_dialog(row: dict | None) -> None:
         try:
             modes.validate_mode(config)
         except ValidationError as exc:
-            st.error(md(str(exc)), icon=":material/error:")
+            st.error(ui.md_escape(str(exc)), icon=":material/error:")
             return
         if row is None:
             done = ui.run_action(
@@ -195,7 +192,9 @@ def edit_dialog(row: dict | None) -> None:
 
 @st.dialog("Duplicate mode", on_dismiss=close_dialog)
 def duplicate_dialog(row: dict) -> None:
-    st.markdown(f"Make a new custom mode from **{md(row['name'])}** (`{row['slug']}`).")
+    st.markdown(
+        f"Make a new custom mode from **{ui.md_escape(row['name'])}** ({ui.md_code(row['slug'])})."
+    )
     taken = {r["slug"] for r in load_modes(actor)} | set(modes.BUILTIN_SLUGS)
     suggestion, n = f"{row['slug']}-copy"[: modes.SLUG_MAX], 2
     while suggestion in taken:
@@ -220,7 +219,9 @@ def duplicate_dialog(row: dict) -> None:
 
 @st.dialog("Delete mode", on_dismiss=close_dialog)
 def delete_dialog(row: dict) -> None:
-    st.markdown(f"Delete the custom mode **{md(row['name'])}** (`{row['slug']}`)?")
+    st.markdown(
+        f"Delete the custom mode **{ui.md_escape(row['name'])}** ({ui.md_code(row['slug'])})?"
+    )
     st.caption("Members' editors stop offering it. Export the modes first to keep a copy.")
     if st.button("Delete", type="primary", key="custom_modes_delete_confirm"):
         if ui.run_action(
@@ -234,7 +235,7 @@ def delete_dialog(row: dict) -> None:
 @st.dialog("Reset to default", on_dismiss=close_dialog)
 def reset_dialog(row: dict) -> None:
     st.write(
-        f"Replace the organization's **{md(row['name'])}** mode with Kilo Code's default "
+        f"Replace the organization's **{ui.md_escape(row['name'])}** mode with Kilo Code's default "
         "definition? The adjusted version is kept in the audit log."
     )
     if st.button("Reset", type="primary", key="custom_modes_reset_confirm"):
@@ -246,6 +247,73 @@ def reset_dialog(row: dict) -> None:
             is not None
         ):
             close_dialog()
+            st.rerun()
+
+
+def read_import(upload, pasted: str) -> tuple[str, modes.ImportPlan | str]:  # noqa: ANN001
+    """The document (the upload, else the pasted text) and its import plan, or why the
+    upload cannot be read."""
+    if upload is None:
+        source = pasted
+    else:
+        try:
+            source = upload.getvalue().decode("utf-8")
+        except UnicodeDecodeError:
+            return "", "The file is not UTF-8 text; save it as UTF-8 and try again."
+    return source, ui.read(modes.plan_import, actor=actor, text=source)
+
+
+def show_import_plan(source: str, plan: modes.ImportPlan) -> None:
+    """The previewed import: problems, what changes, and the button that imports `source`."""
+    if plan.problems:
+        st.error(
+            f"{len(plan.problems)} problem(s); nothing can be imported until "
+            "they are fixed:\n" + "\n".join(f"- {ui.md_escape(p)}" for p in plan.problems),
+            icon=":material/error:",
+        )
+    if plan.items:
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {
+                        "Slug": i.slug,
+                        "Name": i.name,
+                        "Kind": i.kind,
+                        "Action": i.action,
+                        "Changes": ", ".join(i.changed),
+                    }
+                    for i in plan.items
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+            key="custom_modes_import_preview",
+        )
+    if plan.ignored:  # field names from the document: escaped
+        st.caption(
+            "Not kept (editor-only fields): " + ", ".join(ui.md_escape(f) for f in plan.ignored)
+        )
+    todo = plan.count("create") + plan.count("update")
+    if plan.ok:
+        st.markdown(
+            f"**{plan.count('create')}** to create, **{plan.count('update')}** "
+            f"to update, **{plan.count('unchanged')}** unchanged."
+        )
+    if st.button(
+        f"Import {todo} mode(s)",
+        type="primary",
+        key="custom_modes_import_submit",
+        disabled=not plan.ok or todo == 0,
+    ):
+        if (
+            ui.run_action(
+                lambda s: modes.import_modes(s, actor=actor, text=source),
+                success=f"Imported {todo} mode(s)",
+            )
+            is not None
+        ):
+            st.session_state.pop("custom_modes_import_text", None)
+            st.session_state.pop(IMPORT_PREVIEW, None)
             st.rerun()
 
 
@@ -274,9 +342,9 @@ with tab_modes:
         slug = row["slug"]
         with st.container(border=True):
             left, right = st.columns([3, 2], vertical_alignment="center")
-            left.markdown(f"**{md(row['name'])}** `{slug}` · {status_of(row)}")
+            left.markdown(f"**{ui.md_escape(row['name'])}** {ui.md_code(slug)} · {status_of(row)}")
             left.caption(
-                f"{md(row['description'])} · Tools: {md(modes.tools_summary(row['groups']))}"
+                f"{ui.md_escape(row['description'])} · Tools: {ui.md_escape(modes.tools_summary(row['groups']))}"
             )
             if can_edit:
                 b1, b2, b3 = right.columns(3)
@@ -325,18 +393,18 @@ with tab_modes:
             icon=":material/info:",
         )
     elif not shown:
-        st.info(f"No custom mode matches “{search}”.", icon=":material/search_off:")
+        st.info(f"No custom mode matches “{ui.md_escape(search)}”.", icon=":material/search_off:")
     for row in shown:
         slug = row["slug"]
         with st.container(border=True):
             left, right = st.columns([3, 2], vertical_alignment="center")
-            left.markdown(f"**{md(row['name'])}** `{slug}`")
+            left.markdown(f"**{ui.md_escape(row['name'])}** {ui.md_code(slug)}")
             left.caption(
                 " · ".join(
                     x
                     for x in (
-                        md(row["description"]),
-                        f"Tools: {md(modes.tools_summary(row['groups']))}",
+                        ui.md_escape(row["description"]),
+                        f"Tools: {ui.md_escape(modes.tools_summary(row['groups']))}",
                         f"Updated {ui.fmt_datetime(row['updated_at'])}",
                     )
                     if x
@@ -362,17 +430,17 @@ with tab_preview:
     )
     row = by_slug[chosen]
     config = config_of(row)
-    st.markdown(f"### {md(row['name'])}")
-    st.caption(f"`{row['slug']}` · {status_of(row)}")
+    st.markdown(f"### {ui.md_escape(row['name'])}")
+    st.caption(f"{ui.md_code(row['slug'])} · {status_of(row)}")
     if row["disabled"]:
         st.warning(
             "This built-in mode is disabled: members' editors do not offer it.",
             icon=":material/block:",
         )
     if row["description"]:
-        st.markdown(f"**Description:** {md(row['description'])}")
+        st.markdown(f"**Description:** {ui.md_escape(row['description'])}")
     if row["when_to_use"]:
-        st.markdown(f"**When to use:** {md(row['when_to_use'])}")
+        st.markdown(f"**When to use:** {ui.md_escape(row['when_to_use'])}")
     st.markdown("**Tools and restrictions**")
     show_preview(config)
     path = st.text_input(
@@ -382,8 +450,7 @@ with tab_preview:
     )
     if path.strip():
         verdict = "may" if modes.can_edit_file(config, path.strip()) else "may not"
-        shown_path = path.strip().replace("`", "")  # inline code: no Markdown inside
-        st.markdown(f"{md(row['name'])} **{verdict}** edit `{shown_path}`.")
+        st.markdown(f"{ui.md_escape(row['name'])} **{verdict}** edit {ui.md_code(path.strip())}.")
     with st.expander("Role definition"):
         st.text(row["role_definition"])
     if row["custom_instructions"]:
@@ -441,68 +508,37 @@ with tab_io:
     else:
         st.caption(
             "A `customModes` document from Kilo Code or Roo Code (`.kilocodemodes`, "
-            "`.roomodes`, `custom_modes.yaml`, YAML or JSON). A slug of a built-in "
-            "adjusts that built-in; nothing is deleted. All modes are imported or none."
+            "`.roomodes`, `custom_modes.yaml`, YAML or JSON, at most 1 MB). A slug of a "
+            "built-in adjusts that built-in; nothing is deleted. All modes are imported or none."
         )
         upload = st.file_uploader("File", key="custom_modes_import_file", max_upload_size=1)
-        pasted = st.text_area("…or paste the document", key="custom_modes_import_text", height=150)
-        source = ""
-        if upload is not None:
-            try:
-                source = upload.getvalue().decode("utf-8")
-            except UnicodeDecodeError:
-                st.error("The file is not UTF-8 text; save it as UTF-8 and try again.")
-        elif pasted.strip():
-            source = pasted
-        if source:
-            plan = ui.read(modes.plan_import, actor=actor, text=source)
-            if plan.problems:
-                st.error(
-                    f"{len(plan.problems)} problem(s); nothing can be imported until "
-                    "they are fixed:\n" + "\n".join(f"- {md(p)}" for p in plan.problems),
-                    icon=":material/error:",
-                )
-            if plan.items:
-                st.dataframe(
-                    pd.DataFrame(
-                        [
-                            {
-                                "Slug": i.slug,
-                                "Name": i.name,
-                                "Kind": i.kind,
-                                "Action": i.action,
-                                "Changes": ", ".join(i.changed),
-                            }
-                            for i in plan.items
-                        ]
-                    ),
-                    hide_index=True,
-                    width="stretch",
-                    key="custom_modes_import_preview",
-                )
-            if plan.ignored:
-                st.caption("Not kept (editor-only fields): " + ", ".join(plan.ignored))
-            todo = plan.count("create") + plan.count("update")
-            if plan.ok:
-                st.markdown(
-                    f"**{plan.count('create')}** to create, **{plan.count('update')}** "
-                    f"to update, **{plan.count('unchanged')}** unchanged."
-                )
-            if st.button(
-                f"Import {todo} mode(s)",
-                type="primary",
-                key="custom_modes_import_submit",
-                disabled=not plan.ok or todo == 0,
-            ):
-                if (
-                    ui.run_action(
-                        lambda s: modes.import_modes(s, actor=actor, text=source),
-                        success=f"Imported {todo} mode(s)",
-                    )
-                    is not None
-                ):
-                    st.session_state.pop("custom_modes_import_text", None)
-                    st.rerun()
+        pasted = st.text_area(
+            "…or paste the document",
+            key="custom_modes_import_text",
+            height=150,
+            max_chars=modes.MAX_DOCUMENT_BYTES,
+        )
+        # Reading a document costs time: only on request, never on every keystroke.
+        given = (
+            ("file", upload.file_id)
+            if upload is not None
+            else ("text", hashlib.sha256(pasted.encode("utf-8", "replace")).hexdigest())
+        )
+        if st.button(
+            "Preview import",
+            key="custom_modes_import_preview_run",
+            icon=":material/preview:",
+            disabled=upload is None and not pasted.strip(),
+        ):
+            st.session_state[IMPORT_PREVIEW] = (given, *read_import(upload, pasted))
+        if (previewed := st.session_state.get(IMPORT_PREVIEW)) is not None:
+            previewed_input, source, outcome = previewed
+            if previewed_input != given:
+                st.caption("The document changed since the preview; preview it again to import.")
+            elif isinstance(outcome, str):
+                st.error(outcome, icon=":material/error:")
+            else:
+                show_import_plan(source, outcome)
 
 
 # ---- open dialog (kept open across reruns until saved or dismissed) ------------------

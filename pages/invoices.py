@@ -9,6 +9,8 @@ without it the tab is in a labelled demo mode that records purchases locally.
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -18,6 +20,7 @@ from kilo.errors import ValidationError
 from kilo.permissions import Actor, allowed
 from kilo.stripe_gateway import StripeConfig, stripe_config
 from ui.seats import seats_form
+from ui.url_state import LinkParams
 
 actor = ui.guard("billing.view")
 can_buy = allowed(actor, "billing.purchase")
@@ -25,6 +28,7 @@ can_change = allowed(actor, "billing.change")
 can_seats = allowed(actor, "organization.seats.change")
 config: StripeConfig | None = stripe_config(st.secrets)
 DEMO_LABEL = "Demo mode — no real payment"
+CHECKOUT_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]+")  # Stripe's form of the return id
 
 
 # ---- loaders (plain data, cached) ---------------------------------------------------
@@ -222,7 +226,8 @@ def seats_dialog() -> None:
 @st.dialog("Refund unused credits", on_dismiss=ui.close_dialog)
 def refund_dialog(row: dict) -> None:
     st.write(
-        f"Refund credits bought with invoice **{row['Number']}** ({row['Amount']}). "
+        f"Refund credits bought with invoice **{ui.md_escape(row['Number'])}** "
+        f"({ui.md_escape(row['Amount'])}). "
         "Only unused credits can be refunded; they are removed from the balance."
     )
     amount = st.text_input(
@@ -323,9 +328,13 @@ def alert_dialog() -> None:
 
 # ---- return from Stripe Checkout ------------------------------------------------------
 
-returned = st.query_params.get("session_id")
+link = LinkParams()
+returned = link.text("session_id", max_chars=255, pattern=CHECKOUT_SESSION_ID)
+cancelled = link.choice("checkout", ["cancelled"], default="") == "cancelled"
+for name in ("session_id", "checkout"):  # one-shot: a reload must not repeat them
+    if name in st.query_params:
+        del st.query_params[name]
 if returned:
-    del st.query_params["session_id"]
     st.session_state.pop("inv_checkout", None)
     ui.close_dialog()
     if config is None:
@@ -344,9 +353,8 @@ if returned:
         if outcome is not None:
             level = "success" if outcome.status in ("applied", "already_applied") else "info"
             st.session_state["inv_pick_newest"] = True
-            st.session_state["inv_flash"] = (level, outcome.message)
-if st.query_params.get("checkout") == "cancelled":
-    del st.query_params["checkout"]
+            st.session_state["inv_flash"] = (level, ui.md_escape(outcome.message))
+if cancelled:
     st.session_state.pop("inv_checkout", None)
     st.session_state["inv_flash"] = ("info", "Checkout cancelled; nothing was charged.")
 
@@ -363,8 +371,9 @@ if config is None:
     )
 elif config.test_mode:
     st.badge("Stripe test mode", icon=":material/credit_card:", color="blue")
+link.show()
 flash = st.session_state.pop("inv_flash", None)
-if flash:
+if flash:  # (level, Markdown made by this page)
     getattr(st, flash[0])(flash[1])
 
 runway = "—" if summary.runway_days is None else f"{summary.runway_days:,} days"
@@ -428,7 +437,7 @@ if can_buy:
             try:
                 cents = billing.check_purchase_amount(cents_from_text(custom))
             except ValidationError as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(ui.md_escape(exc), icon=":material/error:")
             else:
                 open_buy(cents)
         actions = st.columns(4)

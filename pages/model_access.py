@@ -18,6 +18,7 @@ from kilo.access import MODEL, PROVIDER, AccessChange
 from kilo.catalog import ANY, CatalogFilter, ModelRow, ProviderRow
 from kilo.errors import KiloError
 from kilo.permissions import Actor, allowed
+from ui.url_state import LinkParams
 
 actor = ui.guard("access.view")
 can_change = allowed(actor, "access.change")
@@ -176,8 +177,8 @@ def sorted_frame(df: pd.DataFrame, prefix: str, default: str) -> pd.DataFrame:
 
 
 def short(items: list[str], limit: int = 12) -> str:
-    """Ids as Markdown code spans (escaped text when an id would break out of one)."""
-    shown = ", ".join(ui.md_escape(i) if "`" in i else f"`{i}`" for i in items[:limit])
+    """Ids as Markdown code spans (safe whatever backticks an id holds)."""
+    shown = ", ".join(ui.md_code(i) for i in items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
@@ -263,8 +264,9 @@ m1.metric("Usable models", f"{summary.models_allowed} of {summary.models_total}"
 m2.metric("Usable providers", f"{summary.providers_allowed} of {summary.providers_total}")
 m3.metric(
     "Default model",
-    (summary.default_model or "none").split("/")[-1],
-    help=f"{summary.default_model or 'No default model'}; change it on the Organization tab.",
+    ui.md_escape((summary.default_model or "none").split("/")[-1]),
+    help=f"{ui.md_escape(summary.default_model or 'No default model')}; change it on the "
+    "Organization tab.",
 )
 if summary.default_verdict is not None and not summary.default_verdict.allowed:
     st.warning(
@@ -337,19 +339,20 @@ QP_SINGLE = {
 QP_MULTI = {"hq": "model_access_f_hq", "dc": "model_access_f_dc"}
 QP_TEXT = {"q": "model_access_m_search", "qp": "model_access_p_search"}
 if not st.session_state.get("model_access_qp_loaded"):
+    link = LinkParams()
     for name, key in QP_SINGLE.items():
-        if st.query_params.get(name) in POLICY_CHOICES:
-            st.session_state[key] = st.query_params[name]
+        st.session_state[key] = link.choice(name, POLICY_CHOICES, default=ANY)
+    known = {p.headquarters for p in provider_rows if p.headquarters} | {
+        d for p in provider_rows for d in p.datacenters
+    }
     for name, key in QP_MULTI.items():
-        codes = [c.upper() for c in st.query_params.get_all(name) if 0 < len(c) <= 10]
-        known = {p.headquarters for p in provider_rows} | {
-            d for p in provider_rows for d in p.datacenters
-        }
-        st.session_state[key] = [c for c in dict.fromkeys(codes) if c in known]
+        codes = link.items(name, max_chars=10, allowed=known | {c.lower() for c in known})
+        st.session_state[key] = list(dict.fromkeys(c.upper() for c in codes))
     for name, key in QP_TEXT.items():
-        st.session_state[key] = st.query_params.get(name, "")[:100]
-    st.session_state["model_access_f_enabled"] = st.query_params.get("enabled") == "1"
+        st.session_state[key] = link.text(name, max_chars=100)
+    st.session_state["model_access_f_enabled"] = link.choice("enabled", ["1"], default="") == "1"
     st.session_state["model_access_qp_loaded"] = True
+    link.show()
 with st.expander("Data policy and location filters", expanded=True, icon=":material/filter_alt:"):
     c1, c2, c3 = st.columns(3)
     f_training = c1.selectbox(

@@ -336,7 +336,7 @@ training = (
     else "allowed (providers whose data policy allows training on prompts can be used)"
 )
 st.markdown(
-    f"**Default model:** `{ov.default_model or 'none'}` · **Code training:** {training} · "
+    f"**Default model:** {ui.md_code(ov.default_model or 'none')} · **Code training:** {training} · "
     f"**Usage analytics:** {'on' if ov.usage_analytics_enabled else 'off'}"
 )
 

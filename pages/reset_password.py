@@ -1,14 +1,21 @@
 """Choose a new password through a single-use reset link (…/reset_password?token=…)."""
 
+import re
+
 import streamlit as st
 
 import ui
 from kilo import accounts, passwords
 from kilo.errors import KiloError
+from ui.url_state import LinkParams
+
+RESET_TOKEN = re.compile(r"[A-Za-z0-9_-]+")  # secrets.token_urlsafe
 
 st.title("Choose a new password")
-token = st.query_params.get("token", "")
-if not token or len(token) > 200:
+link = LinkParams()
+token = link.text("token", max_chars=200, pattern=RESET_TOKEN)
+link.show()
+if not token:
     st.error("This page needs the password reset link you were sent (it ends in ?token=…).")
     st.stop()
 

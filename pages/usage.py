@@ -18,6 +18,7 @@ from kilo import charts, usage
 from kilo.db import database_url
 from kilo.errors import ValidationError
 from kilo.permissions import allowed
+from ui.url_state import LinkParams
 
 actor = ui.guard("usage.view_own")
 is_admin = allowed(actor, "usage.view_all")
@@ -47,36 +48,49 @@ per_member = is_admin and analytics_on
 
 
 # ---- Period and filters, mirrored in the URL ---------------------------------------------
-def _param_list(name: str) -> list[str]:
-    raw = st.query_params.get(name, "")
-    return [v for v in raw.split(",") if v] if raw else []
+EARLIEST_DAY = date(2000, 1, 1)
+MAX_RANGE_DAYS = 3 * 366  # the longest custom range usage.resolve_period accepts
+URL_VALUE_CHARS = 200  # a model, provider or mode in the URL
+link = LinkParams()
 
 
-def _param_date(name: str) -> date | None:
-    try:
-        return date.fromisoformat(st.query_params.get(name, ""))
-    except ValueError:
+def _range_from_link() -> tuple[date, date] | None:
+    """The custom range of a shared link, clamped to what the page can show; None: default."""
+    start = link.day("from", lo=EARLIEST_DAY, hi=today, default=None)
+    end = link.day("to", lo=EARLIEST_DAY, hi=today, default=None)
+    for name, value in (("from", start), ("to", end)):
+        if value is None and link.raw(name) in (None, ""):
+            link.note(name, "missing (a custom range needs from and to); using the last 30 days.")
+    if start is None or end is None:
         return None
+    if start > end:
+        link.note("from", f"{start:%Y-%m-%d} is after {end:%Y-%m-%d}; using the last 30 days.")
+        return None
+    if (end - start).days > MAX_RANGE_DAYS:
+        start = end - timedelta(days=MAX_RANGE_DAYS)
+        link.note("from", f"the range is longer than 3 years; it starts on {start:%Y-%m-%d}.")
+    return start, end
 
 
-if "usage_period" not in st.session_state:  # first run: take the view from the URL
-    period_param = st.query_params.get("period", "billing")
-    st.session_state["usage_period"] = (
-        period_param if period_param in usage.PERIODS else ("billing")
-    )
-    start_param, end_param = _param_date("from"), _param_date("to")
-    if start_param and end_param and start_param <= end_param:
-        st.session_state["usage_range"] = (start_param, end_param)
-    st.session_state["usage_models"] = _param_list("models")
-    st.session_state["usage_providers"] = _param_list("providers")
-    st.session_state["usage_modes"] = _param_list("modes")
-    st.session_state["usage_members"] = [int(v) for v in _param_list("members") if v.isdigit()]
+link_read = "usage_period" not in st.session_state
+if link_read:  # first run: take the view from the URL
+    st.session_state["usage_period"] = link.choice("period", usage.PERIODS, default="billing")
+    if st.session_state["usage_period"] == "custom" and (range_ := _range_from_link()):
+        st.session_state["usage_range"] = range_
+    for dim in ("models", "providers", "modes"):
+        st.session_state[f"usage_{dim}"] = link.items(
+            dim, max_chars=URL_VALUE_CHARS, comma_separated=True
+        )
+    st.session_state["usage_members"] = link.integers("members", comma_separated=True)
 
 st.title("Usage")
 if is_admin:
     st.caption("Spend and activity of the whole organization. Days and hours are UTC.")
 else:
     st.caption("Your own usage (members see only their own). Days and hours are UTC.")
+link_notices = st.container()  # the member filter adds its notice below, once it is known
+with link_notices:
+    link.show()
 
 cols = st.columns([1.2, 1.6, 1, 1, 1])
 period = cols[0].selectbox(
@@ -84,12 +98,10 @@ period = cols[0].selectbox(
 )
 custom = None
 if period == "custom":
-    custom = cols[1].date_input(
-        "Range (UTC days)",
-        value=st.session_state.get("usage_range", (today - timedelta(days=29), today)),
-        max_value=today,
-        key="usage_range",
-    )
+    # Seeded through session state only (a link's range, else the last 30 days): a widget
+    # given both a value and session state makes Streamlit warn.
+    st.session_state.setdefault("usage_range", (today - timedelta(days=29), today))
+    custom = cols[1].date_input("Range (UTC days)", max_value=today, key="usage_range")
 try:
     if period == "custom":
         if not isinstance(custom, tuple | list) or len(custom) != 2:
@@ -99,7 +111,7 @@ try:
     else:
         start, end = usage.resolve_period(period, today=today)
 except ValidationError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(ui.md_escape(exc), icon=":material/error:")
     st.stop()
 if period != "custom":
     cols[1].markdown(f"**{start:%d %b %Y} – {end:%d %b %Y}**")
@@ -122,9 +134,10 @@ modes = cols[4].multiselect("Modes", options["mode"], key="usage_modes", placeho
 members: list[int] = []
 if per_member:
     member_labels = dict(options["members"])
-    st.session_state["usage_members"] = [
-        m for m in st.session_state.get("usage_members", []) if m in member_labels
-    ]
+    wanted = st.session_state.get("usage_members", [])
+    st.session_state["usage_members"] = [m for m in wanted if m in member_labels]
+    if link_read and len(st.session_state["usage_members"]) < len(wanted):
+        link.note("members", "an id that is not a member with usage here; ignored.")
     members = st.multiselect(
         "Members",
         list(member_labels),
@@ -134,6 +147,8 @@ if per_member:
     )
 elif is_admin:
     st.session_state["usage_members"] = []
+with link_notices:
+    link.show()
 
 st.query_params.from_dict(
     {

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import streamlit as st
 from sqlmodel import Session
 
+from kilo import markdown
 from kilo.db import read_session, write_session
 from kilo.errors import KiloError
 from kilo.permissions import Actor, allowed
@@ -58,16 +59,16 @@ def read(fn: Callable[..., T], /, **kwargs: Any) -> T:
         return fn(session, **kwargs)
 
 
-_MD_SPECIAL = set("\\`*_{}[]()<>#+-.!|$~:")
-
-
 def md_escape(text: object) -> str:
-    """Text shown through Markdown (st.error, st.markdown...) exactly as written.
-
-    Backslashes, dollar signs (LaTeX), asterisks and the rest are escaped, so user and
-    error text cannot format itself or disappear.
+    """User or error text shown through Markdown (st.markdown, captions, messages, toasts,
+    titles, labels) exactly as written: no formatting, LaTeX, HTML, link or image.
     """
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in str(text))
+    return markdown.escape(text)
+
+
+def md_code(text: object) -> str:
+    """User text as an inline code span that no backtick inside can break out of."""
+    return markdown.code(text)
 
 
 def run_action(fn: Callable[[Session], T], *, success: str | None = None) -> T | None:
@@ -89,8 +90,8 @@ def run_action(fn: Callable[[Session], T], *, success: str | None = None) -> T |
         )
         return None
     st.cache_data.clear()
-    if success:
-        st.toast(success, icon=":material/check_circle:")
+    if success:  # often names what the user typed: escaped
+        st.toast(md_escape(success), icon=":material/check_circle:")
     return result
 
 
