@@ -34,12 +34,20 @@ from kilo.permissions import Actor, ensure_allowed
 MODEL, PROVIDER = "model", "provider"
 
 
+MODEL_NOT_ALLOWED = "model_not_allowed"
+PROVIDER_NOT_ALLOWED = "provider_not_allowed"
+PROVIDER_TRAINS = "provider_trains_on_data"
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Whether a model may be used, and if not, why (a sentence fragment for messages)."""
 
     allowed: bool
     reason: str = ""
+    # Why, for machines (the gateway's refusal codes): model_not_allowed,
+    # provider_not_allowed or provider_trains_on_data; "" when allowed.
+    code: str = ""
 
     def __bool__(self) -> bool:
         return self.allowed
@@ -95,12 +103,14 @@ def rule_state(rules: Rules, kind: str, subject: str) -> bool:
 
 def _provider_verdict(rules: Rules, provider: Provider | None, slug: str, opt_out: bool) -> Verdict:
     if provider is None:
-        return Verdict(False, f"provider {slug} is not in the catalogue")
+        return Verdict(False, f"provider {slug} is not in the catalogue", PROVIDER_NOT_ALLOWED)
     if not rule_state(rules, PROVIDER, slug):
-        return Verdict(False, f"provider {provider.name} is disabled")
+        return Verdict(False, f"provider {provider.name} is disabled", PROVIDER_NOT_ALLOWED)
     if opt_out and provider.training:
         return Verdict(
-            False, f"provider {provider.name} may train on data and code-training opt-out is on"
+            False,
+            f"provider {provider.name} may train on data and code-training opt-out is on",
+            PROVIDER_TRAINS,
         )
     return Verdict(True)
 
@@ -115,20 +125,27 @@ def evaluate(
 ) -> Verdict:
     """The verdict for `model_id` (optionally through `provider`) under `rules`."""
     if model is None:
-        return Verdict(False, f"model {model_id} is not in the catalogue")
+        return Verdict(False, f"model {model_id} is not in the catalogue", MODEL_NOT_ALLOWED)
     if not rule_state(rules, MODEL, model_id):
-        return Verdict(False, f"model {model_id} is disabled")
+        return Verdict(False, f"model {model_id} is disabled", MODEL_NOT_ALLOWED)
     if provider:
         return _provider_verdict(rules, providers.get(provider), provider, opt_out)
     if not model.providers:
-        return Verdict(False, f"no provider in the catalogue is known to serve {model_id}")
-    reasons = []
+        return Verdict(
+            False,
+            f"no provider in the catalogue is known to serve {model_id}",
+            PROVIDER_NOT_ALLOWED,
+        )
+    refusals = []
     for slug in model.providers:
         verdict = _provider_verdict(rules, providers.get(slug), slug, opt_out)
         if verdict:
             return verdict
-        reasons.append(verdict.reason)
-    return Verdict(False, "; ".join(reasons))
+        refusals.append(verdict)
+    # Every serving provider is excluded: say it is the opt-out only when it is the only cause.
+    codes = {v.code for v in refusals}
+    code = PROVIDER_TRAINS if codes == {PROVIDER_TRAINS} else PROVIDER_NOT_ALLOWED
+    return Verdict(False, "; ".join(v.reason for v in refusals), code)
 
 
 def _load_rules(session: Session, org_id: int, subjects: Iterable[str] | None = None) -> RuleSet:
@@ -161,7 +178,7 @@ def is_model_allowed(
         select(Organization.code_training_opt_out).where(Organization.id == org_id)
     ).first()
     if opt_out is None:
-        return Verdict(False, f"organization {org_id} does not exist")
+        return Verdict(False, f"organization {org_id} does not exist", MODEL_NOT_ALLOWED)
     served = session.exec(select(CatalogModel.providers).where(CatalogModel.id == model_id)).first()
     model = None if served is None else SimpleNamespace(providers=served)
     slugs = [provider] if provider else list(served or [])

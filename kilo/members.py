@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, func, select, update
 
-from kilo import audit, mail, passwords, sessions
+from kilo import apikeys, audit, mail, passwords, sessions
 from kilo.db import lock_organization
 from kilo.errors import Conflict, KiloError, NotFound, ValidationError
 from kilo.models import Invitation, Member, Organization, utcnow
@@ -489,6 +489,7 @@ def remove_member(session: Session, *, actor: Actor, member_id: int) -> None:
     member.removed_at = utcnow()
     session.add(member)
     sessions.end_all(session, member_id=member.id)
+    apikeys.revoke_member_keys(session, member_id=member.id)
     audit.record(
         session,
         actor=actor,

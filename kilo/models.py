@@ -162,6 +162,38 @@ class PasswordReset(SQLModel, table=True):
     revoked_at: datetime | None = ts_field(nullable=True)
 
 
+class ApiKey(SQLModel, table=True):
+    """A member's key for the gateway (kilo.gateway.keys): only the SHA-256 of the secret is
+    stored; `prefix` (the secret's first characters) lets people recognise it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+    name: str = Field(max_length=100)
+    prefix: str = Field(max_length=20)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = ts_field(default_now=True)
+    last_used_at: datetime | None = ts_field(nullable=True)
+    expires_at: datetime | None = ts_field(nullable=True)
+    revoked_at: datetime | None = ts_field(nullable=True)
+
+
+class GatewayToken(SQLModel, table=True):
+    """An organization's token for the HTTP API (kilo.gateway.keys): scope `gateway` (the
+    gateway's authorize and usage calls) or `read` (the usage read API). Hash only."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=100)
+    scope: str = Field(max_length=10)  # gateway | read
+    prefix: str = Field(max_length=20)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by_id: int | None = Field(default=None, foreign_key="member.id")
+    created_at: datetime = ts_field(default_now=True)
+    last_used_at: datetime | None = ts_field(nullable=True)
+    revoked_at: datetime | None = ts_field(nullable=True)
+
+
 # --------------------------------------------------------------------------------------
 # Audit log (kilo.audit)
 # --------------------------------------------------------------------------------------

@@ -39,6 +39,9 @@ ACTIONS: dict[str, frozenset[str]] = {
     "billing.view": _ADMINS,  # invoices view/download, payment history
     "billing.purchase": _OWNER,  # buy credits
     "billing.change": _OWNER,  # billing details, refunds, adjustments, alert threshold
+    "keys.own": _ALL,  # create, list and revoke one's own gateway API keys
+    "keys.manage": _ADMINS,  # see every member's keys, revoke any
+    "gateway.tokens": _ADMINS,  # create and revoke the organization's API tokens
 }
 
 _ACTION_LABELS = {
@@ -54,6 +57,9 @@ _ACTION_LABELS = {
     "billing.view": "view invoices and payments",
     "billing.purchase": "buy credits",
     "billing.change": "change billing settings",
+    "keys.own": "manage API keys",
+    "keys.manage": "manage other members' API keys",
+    "gateway.tokens": "manage the organization's API tokens",
 }
 
 
