@@ -12,8 +12,8 @@ LiteLLM plugin both call it; nothing else repeats these rules.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import func
 from sqlmodel import Session, select
