@@ -489,12 +489,13 @@ def remove_member(session: Session, *, actor: Actor, member_id: int) -> None:
     member.removed_at = utcnow()
     session.add(member)
     sessions.end_all(session, member_id=member.id)
-    apikeys.revoke_member_keys(session, member_id=member.id)
+    keys = apikeys.revoke_member_keys(session, member_id=member.id)
     audit.record(
         session,
         actor=actor,
         action="organization.member.remove",
         target=member.email,
-        message=f"Removed {member.name} <{member.email}> ({member.role})",
-        details={"member_id": member.id, "role": member.role},
+        message=f"Removed {member.name} <{member.email}> ({member.role})"
+        + (f"; {keys} API key{'s' if keys != 1 else ''} revoked" if keys else ""),
+        details={"member_id": member.id, "role": member.role, "api_keys_revoked": keys},
     )

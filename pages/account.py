@@ -1,10 +1,10 @@
-"""Account: the signed-in member's own password and sessions."""
+"""Account: the signed-in member's own password, sessions and API keys."""
 
 import streamlit as st
 
 import ui
-from kilo import accounts, passwords, sessions
-from ui import auth
+from kilo import accounts, apikeys, passwords, sessions
+from ui import api_keys, auth
 
 actor = ui.current_actor()
 st.title("Account")
@@ -67,3 +67,107 @@ st.button(
     on_click=_sign_out_everywhere,
     key="sign_out_everywhere",
 )
+
+
+# ---- API keys -------------------------------------------------------------------------
+
+NEW_KEY = "account_new_key"  # session state: the new secret, for one run (ui.api_keys)
+
+
+@st.dialog("Create API key", on_dismiss=ui.close_dialog)
+def create_key_dialog() -> None:
+    name = st.text_input(
+        "Name",
+        max_chars=100,
+        key="account_key_name",
+        placeholder="e.g. work laptop, CI job",
+        help="Say where the key is used, to recognise it later.",
+    )
+    expires_at = api_keys.expiry_input("account_key_expiry")
+    st.caption("The key is shown once, right after you create it; only a hash is stored.")
+    if st.button("Create key", type="primary", key="account_key_create"):
+        created = ui.run_action(
+            lambda s: apikeys.create_api_key(s, actor=actor, name=name, expires_at=expires_at)
+        )
+        if created is not None:
+            key, secret = created
+            api_keys.keep_new_secret(
+                NEW_KEY, what="API key", name=key.name, prefix=key.prefix, secret=secret
+            )
+            ui.close_dialog()
+            st.rerun()
+
+
+st.subheader("API keys")
+st.caption(api_keys.ABOUT_KEYS)
+api_keys.show_new_secret(NEW_KEY)
+
+keys = ui.read(apikeys.list_api_keys, actor=actor, include_revoked=True)
+live = [k for k in keys if k.revoked_at is None]
+show_revoked = st.toggle(
+    "Show revoked keys",
+    key="account_keys_show_revoked",
+    disabled=len(live) == len(keys),
+)
+shown_keys = keys if show_revoked else live
+if shown_keys:
+    st.dataframe(
+        api_keys.key_frame(shown_keys, with_member=False).drop(columns=["id"]),
+        hide_index=True,
+        width="stretch",
+    )
+    st.caption(
+        f"{len(live)} of at most {apikeys.MAX_KEYS_PER_MEMBER} keys not revoked (expired ones "
+        f"count until revoked) · times in your time zone ({ui.viewer_timezone().key})"
+    )
+else:
+    st.caption("You have no API keys.")
+
+full = len(live) >= apikeys.MAX_KEYS_PER_MEMBER
+create_col, pick_col, revoke_col = st.columns([1.2, 3, 1], vertical_alignment="bottom")
+create_col.button(
+    "Create API key",
+    icon=":material/key:",
+    key="account_key_open",
+    width="stretch",
+    on_click=ui.open_dialog,
+    args=("account_key_create",),
+    disabled=full,
+    help=f"You have {len(live)} keys that are not revoked, the most allowed: revoke one you "
+    "no longer use."
+    if full
+    else None,
+)
+if full:
+    st.caption(
+        f":material/lock: You have {apikeys.MAX_KEYS_PER_MEMBER} keys that are not revoked, "
+        "the most allowed: revoke one you no longer use to create another."
+    )
+if live:
+    labels = {k.id: api_keys.key_label(k, with_member=False) for k in live}
+    picked = pick_col.selectbox(
+        "Key",
+        list(labels),
+        format_func=labels.get,
+        index=None,
+        key="account_key_pick",
+        placeholder="Choose a key to revoke",
+    )
+    revoke_col.button(
+        "Revoke",
+        icon=":material/block:",
+        key="account_key_revoke",
+        width="stretch",
+        disabled=picked is None,
+        on_click=ui.open_dialog,
+        args=(
+            "account_key_revoke",
+            {"kind": "key", "id": picked, "label": labels.get(picked), "prefix": "account_key"},
+        ),
+    )
+
+dialog_name, payload = ui.opened_dialog()
+if dialog_name == "account_key_create":
+    create_key_dialog()
+elif dialog_name == "account_key_revoke":
+    api_keys.revoke_key_dialog(actor, payload)

@@ -1,4 +1,5 @@
-"""Organization tab: profile, balance, seats, members, invitations, default model, policies."""
+"""Organization tab: profile, balance, seats, members, invitations, default model, policies;
+for owners and admins, every member's API keys and the organization's API tokens."""
 
 from __future__ import annotations
 
@@ -6,15 +7,19 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from kilo import access, accounts, billing, mail, members, organization, usage
+from kilo import access, accounts, apikeys, billing, mail, members, organization, usage
+from kilo.apikeys import KeyRow
 from kilo.permissions import ROLES, Actor, allowed
-from ui import invitations, reset_links
+from ui import api_keys, invitations, reset_links
 from ui.seats import seats_form
 
 actor = ui.guard("organization.view")
 can_manage = allowed(actor, "members.manage")
 can_settings = allowed(actor, "organization.settings.change")
 is_owner_like = allowed(actor, "organization.seats.change")
+can_manage_keys = allowed(actor, "keys.manage")
+can_manage_tokens = allowed(actor, "gateway.tokens")
+NEW_TOKEN = "org_new_token"  # session state: the new token's secret, for one run (ui.api_keys)
 
 
 # ---- loaders (plain data, cached) ---------------------------------------------------
@@ -77,7 +82,57 @@ def load_allowed_models(org_id: int) -> list[str]:
     return ui.read(access.allowed_model_ids, org_id=org_id)
 
 
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_all_keys(actor: Actor) -> list[KeyRow]:
+    return ui.read(apikeys.list_api_keys, actor=actor, everyone=True, include_revoked=True)
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_tokens(actor: Actor) -> pd.DataFrame:
+    rows = [
+        {
+            "id": t.id,
+            "Name": t.name,
+            "Scope": t.scope,
+            "Token": f"{t.prefix}…",
+            "Created": ui.fmt_datetime(t.created_at),
+            "Last used": ui.fmt_datetime(t.last_used_at) if t.last_used_at else "never",
+        }
+        for t in ui.read(apikeys.list_tokens, actor=actor)
+    ]
+    return pd.DataFrame(rows, columns=["id", "Name", "Scope", "Token", "Created", "Last used"])
+
+
 # ---- dialogs ------------------------------------------------------------------------
+
+
+@st.dialog("Create API token", on_dismiss=ui.close_dialog)
+def create_token_dialog() -> None:
+    name = st.text_input(
+        "Name",
+        max_chars=100,
+        key="org_token_name",
+        placeholder="e.g. production gateway, finance export",
+        help="Say which program uses the token, to recognise it later.",
+    )
+    scope = st.radio(
+        "Scope",
+        list(api_keys.SCOPES),
+        format_func=api_keys.SCOPES.get,
+        key="org_token_scope",
+    )
+    st.caption("The token is shown once, right after you create it; only a hash is stored.")
+    if st.button("Create token", type="primary", key="org_token_create"):
+        created = ui.run_action(
+            lambda s: apikeys.create_token(s, actor=actor, name=name, scope=scope)
+        )
+        if created is not None:
+            token, secret = created
+            api_keys.keep_new_secret(
+                NEW_TOKEN, what="API token", name=token.name, prefix=token.prefix, secret=secret
+            )
+            ui.close_dialog()
+            st.rerun()
 
 
 @st.dialog("Invite a member", on_dismiss=ui.close_dialog)
@@ -526,6 +581,108 @@ if can_manage:
             "working."
         )
 
+if can_manage_keys:
+    st.subheader("API keys")
+    st.caption(
+        "Every member's API keys. Members create and revoke their own on the Account page; "
+        "removing a member revokes theirs. Times in your time zone."
+    )
+    all_keys = load_all_keys(actor)
+    live_keys = [k for k in all_keys if k.revoked_at is None]
+    show_revoked = st.toggle(
+        "Show revoked keys",
+        key="org_keys_show_revoked",
+        disabled=len(live_keys) == len(all_keys),
+    )
+    shown_keys = all_keys if show_revoked else live_keys
+    if shown_keys:
+        st.dataframe(
+            api_keys.key_frame(shown_keys, with_member=True).drop(columns=["id"]),
+            hide_index=True,
+            width="stretch",
+        )
+    holders = len({k.member_id for k in live_keys})
+    st.caption(
+        f"{api_keys.plural(len(live_keys), 'key')} not revoked, held by "
+        f"{api_keys.plural(holders, 'member')}"
+        if live_keys
+        else "No member has an API key that is not revoked."
+    )
+    if live_keys:
+        key_labels = {k.id: api_keys.key_label(k, with_member=True) for k in live_keys}
+        kc1, kc2 = st.columns([4, 1], vertical_alignment="bottom")
+        picked_key = kc1.selectbox(
+            "API key",
+            list(key_labels),
+            format_func=key_labels.get,
+            index=None,
+            key="org_key_pick",
+            placeholder="Choose a key to revoke",
+        )
+        kc2.button(
+            "Revoke",
+            icon=":material/block:",
+            key="org_key_revoke",
+            width="stretch",
+            disabled=picked_key is None,
+            on_click=ui.open_dialog,
+            args=(
+                "org_revoke_key",
+                {
+                    "kind": "key",
+                    "id": picked_key,
+                    "label": key_labels.get(picked_key),
+                    "prefix": "org_key",
+                },
+            ),
+        )
+
+if can_manage_tokens:
+    st.subheader("API tokens")
+    st.caption(api_keys.ABOUT_TOKENS)
+    api_keys.show_new_secret(NEW_TOKEN)
+    tokens = load_tokens(actor)
+    if tokens.empty:
+        st.caption("No API tokens.")
+    else:
+        st.dataframe(tokens.drop(columns=["id"]), hide_index=True, width="stretch")
+    tc1, tc2, tc3 = st.columns([1.2, 3, 1], vertical_alignment="bottom")
+    tc1.button(
+        "Create API token",
+        icon=":material/key:",
+        key="org_token_open",
+        width="stretch",
+        on_click=ui.open_dialog,
+        args=("org_create_token",),
+    )
+    if not tokens.empty:
+        token_labels = {int(t.id): f"{t.Name} ({t.Scope}, {t.Token})" for t in tokens.itertuples()}
+        picked_token = tc2.selectbox(
+            "API token",
+            list(token_labels),
+            format_func=token_labels.get,
+            index=None,
+            key="org_token_pick",
+            placeholder="Choose a token to revoke",
+        )
+        tc3.button(
+            "Revoke",
+            icon=":material/block:",
+            key="org_token_revoke",
+            width="stretch",
+            disabled=picked_token is None,
+            on_click=ui.open_dialog,
+            args=(
+                "org_revoke_token",
+                {
+                    "kind": "token",
+                    "id": picked_token,
+                    "label": token_labels.get(picked_token),
+                    "prefix": "org_token",
+                },
+            ),
+        )
+
 DIALOGS = {
     "org_invite": invite_dialog,
     "org_seats": seats_dialog,
@@ -536,6 +693,9 @@ DIALOGS = {
     "org_remove": remove_member_dialog,
     "org_reset": reset_password_dialog,
     "org_revoke_invite": revoke_invitation_dialog,
+    "org_create_token": create_token_dialog,
+    "org_revoke_key": lambda item: api_keys.revoke_key_dialog(actor, item),
+    "org_revoke_token": lambda item: api_keys.revoke_token_dialog(actor, item),
 }
 dialog_name, payload = ui.opened_dialog()
 if dialog_name in DIALOGS:
