@@ -32,7 +32,7 @@ def check() -> JSONResponse:
             {
                 "status": "error",
                 "database": "ok",
-                "migrations": "behind" if current else "none",
+                "migrations": "not_at_head" if current else "none",
                 "current": list(current),
                 "head": list(head),
                 "error": {

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import Session
 
 from kilo import usage
@@ -100,7 +100,6 @@ def _members(
     """The organization's members by e-mail (lowercase) and by key hash, for the e-mails and
     keys the batch names. Removed members and revoked keys still count: the usage happened
     (as a file import records a removed member's rows)."""
-    emails = {str(e["member_email"]).strip().lower() for e in events if e.get("member_email")}
     hashes = {
         secret_hash(e["api_key"])
         for e in events
@@ -108,14 +107,10 @@ def _members(
     }
     by_email: dict[str, int] = {}
     by_key: dict[str, int] = {}
-    if emails:
-        for chunk in _chunks(sorted(emails)):
-            rows = session.execute(
-                select(func.lower(Member.email), Member.id).where(
-                    Member.org_id == org_id, func.lower(Member.email).in_(chunk)
-                )
-            ).all()
-            by_email.update({email: member_id for email, member_id in rows})
+    # E-mails are compared in Python, as the file import does (SQLite's lower() is ASCII).
+    if any(e.get("member_email") for e in events):
+        rows = session.execute(select(Member.email, Member.id).where(Member.org_id == org_id)).all()
+        by_email = {email.lower(): member_id for email, member_id in rows}
     if hashes:
         for chunk in _chunks(sorted(hashes)):
             rows = session.execute(

@@ -83,7 +83,8 @@ def api_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         workdir, KILO_DEMO="0", STRIPE_WEBHOOK_SECRET=WHSEC, STRIPE_SECRET_KEY=""
     ) as url:
         server = Server(url=url, db_url=f"sqlite:///{workdir / 'kilo.db'}")
-        assert server.call("GET", "/api/health").status == 200  # migrated by the lifespan
+        health = server.call("GET", "/api/health")  # migrated by the server's start-up
+        assert (health.status, health.json()["status"]) == (200, "ok"), health.body[:200]
         with db.write_session(server.db_url) as session:
             _catalogue(session)
         yield server

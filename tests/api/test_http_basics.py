@@ -192,3 +192,23 @@ def test_an_unexpected_error_is_a_logged_500_without_details(api_server):
     assert "Traceback" not in reply.body.decode() and "AttributeError" not in reply.body.decode()
     log = (Path(api_server.db_url.removeprefix("sqlite:///")).parent / "streamlit.log").read_text()
     assert "AttributeError" in log and "/api/v1/stripe/webhook failed" in log
+
+
+def test_health_is_503_when_the_database_is_not_ready(monkeypatch, tmp_path):
+    """The check itself, in-process: a database never migrated, and one that cannot be
+    reached (the server above always migrates at start-up)."""
+    import json
+
+    from api.health import check
+
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'empty.db'}")
+    reply = check()
+    body = json.loads(reply.body)
+    assert reply.status_code == 503
+    assert (body["migrations"], body["error"]["code"]) == ("none", "migrations_not_at_head")
+    assert body["head"] == list(db.head_revisions())
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    reply = check()
+    body = json.loads(reply.body)
+    assert reply.status_code == 503
+    assert (body["database"], body["error"]["code"]) == ("unreachable", "database_unreachable")

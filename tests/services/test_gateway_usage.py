@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 from sqlalchemy import func, select
@@ -109,7 +110,7 @@ def test_a_batch_gives_the_same_rollups_as_a_file_import(session, team, tmp_path
     path.write_text("\n".join(lines) + "\n")
     usage.import_usage(session, actor=admin_b, path=path)
     session.commit()
-    f = usage.UsageFilter(start=usage.date(2026, 5, 1), end=usage.date(2026, 5, 31))
+    f = usage.UsageFilter(start=date(2026, 5, 1), end=date(2026, 5, 31))
     for by in (("model_id",), ("provider", "mode"), ("member_id",)):
         a = usage.get_breakdown(session, actor=system_actor(team["org"].id), f=f, by=by, daily=True)
         b = usage.get_breakdown(session, actor=system_actor(other.id), f=f, by=by, daily=True)
