@@ -144,7 +144,7 @@ def lock_organization(session: Session, org_id: int) -> None:
         session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=ORG_LOCK_BASE + org_id))
 
 
-def _alembic_config():  # noqa: ANN202  (alembic.config.Config)
+def _alembic_config():  # an alembic.config.Config (imported late: alembic is slow to import)
     from alembic.config import Config
 
     cfg = Config(str(ROOT / "alembic.ini"))
