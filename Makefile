@@ -41,7 +41,7 @@ lock: $(VENV)/bin/uv
 	$(LOCK) requirements-dev.txt --constraint requirements.lock -o requirements-dev.lock
 
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m streamlit run server.py --server.port $(PORT)
 
 # Debian packages the tests need: Chromium for the browser tests, DejaVu for PDF checks,
 # poppler-utils (pdftotext) to read generated invoices.

@@ -144,12 +144,35 @@ def lock_organization(session: Session, org_id: int) -> None:
         session.exec(text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=ORG_LOCK_BASE + org_id))
 
 
-def migrate(url: str | None = None) -> None:
-    """Bring the schema to the newest Alembic revision (run at start-up)."""
-    from alembic import command
+def _alembic_config():  # an alembic.config.Config (imported late: alembic is slow to import)
     from alembic.config import Config
 
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    return cfg
+
+
+def migrate(url: str | None = None) -> None:
+    """Bring the schema to the newest Alembic revision (run at start-up)."""
+    from alembic import command
+
+    cfg = _alembic_config()
     cfg.attributes["engine"] = get_engine(url)
     command.upgrade(cfg, "head")
+
+
+@cache
+def head_revisions() -> tuple[str, ...]:
+    """The newest revision(s) of the migration scripts shipped with this code."""
+    from alembic.script import ScriptDirectory
+
+    return tuple(sorted(ScriptDirectory.from_config(_alembic_config()).get_heads()))
+
+
+def current_revisions(url: str | None = None) -> tuple[str, ...]:
+    """The revision(s) the database is at (empty for a database never migrated).
+    Raises SQLAlchemy's OperationalError when the database cannot be reached."""
+    from alembic.runtime.migration import MigrationContext
+
+    with get_engine(url).connect() as connection:
+        return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))

@@ -5,9 +5,10 @@ Checkout Session, the invoice and its outcome, the cumulative refunded amount), 
 same event, a replay, the return from Checkout and a sync all record a payment once.
 
 Handled webhook events: `checkout.session.completed` (and `.async_payment_succeeded`),
-`invoice.paid`, `invoice.payment_failed`, `charge.refunded`. Deployments route Stripe's
-webhook to a small HTTP handler that calls `apply_webhook(body, Stripe-Signature header,
-STRIPE_WEBHOOK_SECRET)` and answers 400 on `stripe.SignatureVerificationError`.
+`invoice.paid`, `invoice.payment_failed`, `charge.refunded`. The dashboard's server
+receives them at `POST /api/v1/stripe/webhook` (`api/webhooks.py`), which calls
+`apply_webhook(body, Stripe-Signature header)` and answers 400 on
+`stripe.SignatureVerificationError`. Verifying needs only STRIPE_WEBHOOK_SECRET.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ _STRIPE_STATUS = {
 }
 
 
+class WebhookNotConfigured(ValidationError):
+    """No webhook secret is configured, so no webhook can be verified (or applied)."""
+
+
 @dataclass(frozen=True)
 class WebhookResult:
     event_id: str
@@ -55,11 +60,13 @@ def apply_webhook(
 
     Raises `stripe.SignatureVerificationError` (answer 400) before touching the database
     when the signature or its timestamp is wrong. `secret` defaults to
-    STRIPE_WEBHOOK_SECRET. Without `session`, the event is applied in its own transaction.
+    STRIPE_WEBHOOK_SECRET (no STRIPE_SECRET_KEY needed: nothing here calls Stripe's API);
+    without one, `WebhookNotConfigured`. Without `session`, the event is applied in its own
+    transaction.
     """
-    secret = secret or (gateway.stripe_config() or StripeConfig("")).webhook_secret
+    secret = secret or gateway.webhook_secret()
     if not secret:
-        raise ValidationError("STRIPE_WEBHOOK_SECRET is not set; webhooks cannot be verified.")
+        raise WebhookNotConfigured("STRIPE_WEBHOOK_SECRET is not set; webhooks cannot be verified.")
     gateway.verify_webhook(payload, sig_header, secret)
     event = json.loads(payload)
     if session is not None:

@@ -39,6 +39,20 @@ class StripeConfig:
         return self.secret_key.startswith(("sk_test_", "rk_test_"))
 
 
+def _setting(secrets: Mapping[str, Any] | None, name: str) -> str | None:
+    """One Stripe setting: top-level `NAME` or `[stripe] name` in `secrets`, else the
+    environment."""
+    value = None
+    if secrets is not None:
+        try:  # top-level STRIPE_SECRET_KEY, or secret_key in a [stripe] section
+            section = secrets.get("stripe") or {}
+            value = secrets.get(name) or section.get(name.removeprefix("STRIPE_").lower())
+        except Exception:  # noqa: BLE001  (st.secrets without a secrets.toml)
+            value = None
+    value = value or os.environ.get(name)
+    return str(value).strip() if value else None
+
+
 def stripe_config(secrets: Mapping[str, Any] | None = None) -> StripeConfig | None:
     """Stripe settings from `secrets` (e.g. st.secrets) or the environment; None: demo mode.
 
@@ -47,15 +61,7 @@ def stripe_config(secrets: Mapping[str, Any] | None = None) -> StripeConfig | No
     """
 
     def get(name: str) -> str | None:
-        value = None
-        if secrets is not None:
-            try:  # top-level STRIPE_SECRET_KEY, or secret_key in a [stripe] section
-                section = secrets.get("stripe") or {}
-                value = secrets.get(name) or section.get(name.removeprefix("STRIPE_").lower())
-            except Exception:  # noqa: BLE001  (st.secrets without a secrets.toml)
-                value = None
-        value = value or os.environ.get(name)
-        return str(value).strip() if value else None
+        return _setting(secrets, name)
 
     key = get("STRIPE_SECRET_KEY")
     if not key:
@@ -65,18 +71,21 @@ def stripe_config(secrets: Mapping[str, Any] | None = None) -> StripeConfig | No
     )
 
 
+def webhook_secret(secrets: Mapping[str, Any] | None = None) -> str | None:
+    """STRIPE_WEBHOOK_SECRET (or `[stripe] webhook_secret`), with or without a secret key:
+    verifying a webhook needs only this, so a webhook-only server needs no API key."""
+    return _setting(secrets, "STRIPE_WEBHOOK_SECRET")
+
+
 def export_to_environ(secrets: Mapping[str, Any] | None) -> None:
     """Copy Stripe settings found in `secrets` (st.secrets) into the environment, once at
     start-up, so services called without an explicit config (seat changes on the
-    Organization tab, webhooks) see the same settings. Existing variables win."""
+    Organization tab, webhooks) see the same settings. Existing variables win. The
+    webhook secret is copied even without a secret key."""
     config = stripe_config(secrets)
-    if config is None:
-        return
-    values = {
-        "STRIPE_SECRET_KEY": config.secret_key,
-        "STRIPE_WEBHOOK_SECRET": config.webhook_secret,
-        "STRIPE_API_BASE": config.api_base,
-    }
+    values = {"STRIPE_WEBHOOK_SECRET": webhook_secret(secrets)}
+    if config is not None:
+        values |= {"STRIPE_SECRET_KEY": config.secret_key, "STRIPE_API_BASE": config.api_base}
     for name, value in values.items():
         if value and not os.environ.get(name):
             os.environ[name] = value

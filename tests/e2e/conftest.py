@@ -1,4 +1,5 @@
-"""A real `streamlit run app.py` on a fresh demo database, and headless Debian Chromium."""
+"""A real `streamlit run server.py` (dashboard and HTTP API) on a fresh demo database, and
+headless Debian Chromium."""
 
 from __future__ import annotations
 
@@ -42,8 +43,9 @@ def _free_port() -> int:
 
 @contextmanager
 def dashboard(workdir: Path, **env_extra: str) -> Iterator[str]:
-    """`streamlit run app.py` on a free port with its own SQLite database in `workdir`
-    (an empty one is seeded with the demo on first run unless KILO_DEMO=0); yields its URL."""
+    """`streamlit run server.py` (dashboard and /api/) on a free port with its own SQLite
+    database in `workdir` (an empty one is seeded with the demo on first run unless
+    KILO_DEMO=0); yields its URL."""
     port = _free_port()
     env = dict(
         os.environ,
@@ -60,7 +62,7 @@ def dashboard(workdir: Path, **env_extra: str) -> Iterator[str]:
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            "server.py",
             "--server.port",
             str(port),
             "--server.address",

@@ -6,7 +6,15 @@ from alembic import command
 from alembic.config import Config
 
 from kilo import usage
-from kilo.db import ROOT, get_engine, migrate, read_session, write_session
+from kilo.db import (
+    ROOT,
+    current_revisions,
+    get_engine,
+    head_revisions,
+    migrate,
+    read_session,
+    write_session,
+)
 from tests.factories import create_team
 
 
@@ -115,3 +123,9 @@ def test_upgrade_from_0001_keeps_events_and_fills_the_new_rollups(db_url):
         if conn.dialect.name == "sqlite":  # PostgreSQL numbers them with its sequence
             last = conn.exec_driver_sql("SELECT last_id FROM idsequence").scalar_one()
             assert last == max(ids)
+
+
+def test_current_and_head_revisions(db_url, tmp_path):
+    assert current_revisions(db_url) == head_revisions()
+    assert len(head_revisions()) == 1
+    assert current_revisions(f"sqlite:///{tmp_path / 'never-migrated.db'}") == ()

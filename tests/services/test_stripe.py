@@ -330,6 +330,42 @@ def test_webhook_opens_its_own_transaction(db_url, monkeypatch):
         assert billing.balance_micros(s, org_id=team["owner"].org_id) == 30_000_000
 
 
+def test_webhook_needs_only_the_webhook_secret(db_url, monkeypatch):
+    """A webhook-only server (no STRIPE_SECRET_KEY) verifies and applies events."""
+    from kilo.db import read_session, write_session
+
+    with write_session() as s:
+        team = create_team(s)
+        org = s.get(Organization, team["owner"].org_id)
+        org.stripe_customer_id = "cus_00000000000000"
+    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", WHSEC)
+    payload, sig = _signed(_real("stripe-checkout-session-completed.json"))
+    assert stripe_events.apply_webhook(payload, sig).outcome == "applied"
+    with read_session() as s:
+        assert billing.balance_micros(s, org_id=team["owner"].org_id) == 30_000_000
+
+
+def test_webhook_without_any_secret_is_refused_and_changes_nothing(session, team, monkeypatch):
+    for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    payload, sig = _signed(_real("stripe-checkout-session-completed.json"))
+    with pytest.raises(stripe_events.WebhookNotConfigured):
+        stripe_events.apply_webhook(payload, sig, session=session)
+    assert session.exec(select(LedgerEntry)).all() == []
+
+
+def test_export_to_environ_copies_the_webhook_secret_without_a_key(monkeypatch):
+    from kilo.stripe_gateway import export_to_environ, webhook_secret
+
+    for name in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    assert webhook_secret() is None
+    export_to_environ({"stripe": {"webhook_secret": "whsec_only"}})
+    assert webhook_secret() == "whsec_only"
+    assert stripe_config() is None  # still demo mode for payments
+
+
 def test_invoice_payment_failed_marks_past_due_then_paid(session, fake, team):
     owner = team["owner"]
     org = session.get(Organization, owner.org_id)

@@ -1,0 +1,84 @@
+"""The dashboard's HTTP API, served by the same process as the dashboard (`server.py`).
+
+A thin layer: each endpoint reads the request (capped body, JSON, bearer token), calls one
+`kilo` service and maps its answer or refusal to HTTP. Every error is JSON
+`{"error": {"code": ..., "message": ...}}` with a stable code. The endpoints are listed in
+the README ("HTTP API").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Mount, Route
+
+from api import gateway, health, usage, webhooks
+from api.core import error_response
+
+log = logging.getLogger("kilo.api")
+
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Unknown paths and wrong methods under /api/, as JSON like every other error."""
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = {
+        404: f"There is no API endpoint at {request.url.path}; see the README's HTTP API.",
+        405: f"{request.method} is not allowed on {request.url.path}.",
+    }.get(exc.status_code, str(exc.detail))
+    return error_response(exc.status_code, code, message, headers=exc.headers)
+
+
+def build_app() -> Starlette:
+    return Starlette(
+        routes=[
+            Route("/health", health.health, methods=["GET"]),
+            Route("/v1/stripe/webhook", webhooks.stripe_webhook, methods=["POST"]),
+            Route("/v1/gateway/authorize", gateway.authorize, methods=["POST"]),
+            Route("/v1/gateway/usage", gateway.usage, methods=["POST"]),
+            Route("/v1/usage", usage.usage, methods=["GET"]),
+        ],
+        exception_handlers={HTTPException: _http_error},
+    )
+
+
+def routes() -> list[BaseRoute]:
+    """The routes to give `st.App`: everything under /api/."""
+    return [Mount("/api", app=build_app())]
+
+
+def _secrets() -> dict[str, Any]:
+    try:
+        import streamlit as st
+
+        return st.secrets.to_dict()
+    except Exception:  # noqa: BLE001  (no secrets.toml)
+        return {}
+
+
+def start() -> None:
+    """At server start: migrate the database (so the API works before anyone opened the
+    dashboard) and make the Stripe webhook secret of secrets.toml visible to `kilo`."""
+    from kilo import db, stripe_gateway
+
+    stripe_gateway.export_to_environ(_secrets())
+    try:
+        db.migrate()
+    except Exception:  # noqa: BLE001  (the dashboard shows it; /api/health answers 503)
+        log.exception("migrating the database at start-up failed")
+
+
+@asynccontextmanager
+async def lifespan(_app: object) -> AsyncIterator[None]:
+    await run_in_threadpool(start)
+    yield
