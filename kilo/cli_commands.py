@@ -14,7 +14,7 @@ MODULES: list[str] = [
     "kilo.catalog",
     "kilo.usage",
     "kilo.stripe_events",
-    "kilo.modes",
+    "kilo.cli.modes",
     "kilo.mail",
 ]
 
