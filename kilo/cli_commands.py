@@ -10,7 +10,7 @@ import importlib
 # Modules with a `register_cli(subparsers)` function, in the order shown by --help.
 MODULES: list[str] = [
     "kilo.organization",
-    "kilo.audit",
+    "kilo.cli.audit",
     "kilo.catalog",
     "kilo.usage",
     "kilo.stripe_events",
