@@ -11,7 +11,7 @@ import importlib
 MODULES: list[str] = [
     "kilo.organization",
     "kilo.cli.audit",
-    "kilo.catalog",
+    "kilo.cli.catalog",
     "kilo.usage",
     "kilo.stripe_events",
     "kilo.modes",
