@@ -10,11 +10,11 @@ import importlib
 # Modules with a `register_cli(subparsers)` function, in the order shown by --help.
 MODULES: list[str] = [
     "kilo.organization",
-    "kilo.audit",
-    "kilo.catalog",
+    "kilo.cli.audit",
+    "kilo.cli.catalog",
     "kilo.usage",
     "kilo.stripe_events",
-    "kilo.modes",
+    "kilo.cli.modes",
     "kilo.mail",
 ]
 

@@ -281,7 +281,9 @@ else:
     )
 
 
-def _export(fmt: str):  # noqa: ANN202  (a callable for st.download_button)
+def _export(actor: Actor, filters: AuditFilter, fmt: str):  # noqa: ANN202
+    """A callable for st.download_button: the export is built only when downloaded."""
+
     def make() -> bytes:
         return ui.read(
             audit.export_file, actor=actor, filters=filters, fmt=fmt, max_entries=EXPORT_LIMIT
@@ -294,7 +296,7 @@ stamp = datetime.now(tz).strftime("%Y%m%d-%H%M")
 e1, e2, _ = st.columns([1, 1, 2])
 e1.download_button(
     "Download CSV",
-    _export("csv"),
+    _export(actor, filters, "csv"),
     file_name=f"audit-{stamp}.csv",
     mime="text/csv",
     key="audit_logs_export_csv",
@@ -304,7 +306,7 @@ e1.download_button(
 )
 e2.download_button(
     "Download JSON Lines",
-    _export("jsonl"),
+    _export(actor, filters, "jsonl"),
     file_name=f"audit-{stamp}.jsonl",
     mime="application/jsonl",
     key="audit_logs_export_jsonl",

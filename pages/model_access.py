@@ -191,7 +191,7 @@ def ask(title: str, change: AccessChange) -> None:
 
 
 @st.dialog("Review the change", width="large", on_dismiss=ui.close_dialog)
-def confirm_dialog(title: str, change: AccessChange) -> None:
+def confirm_dialog(actor: Actor, title: str, change: AccessChange) -> None:
     """`title` is Markdown built by this page (user text in it already escaped)."""
     st.markdown(f"**{title}**")
     try:
@@ -563,4 +563,4 @@ if current != wanted:
 
 dialog, payload = ui.opened_dialog()
 if can_change and dialog == DIALOG:
-    confirm_dialog(*payload)
+    confirm_dialog(actor, *payload)

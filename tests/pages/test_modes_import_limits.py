@@ -27,7 +27,7 @@ def parses(monkeypatch):
         calls.append(len(text))
         return real(text)
 
-    monkeypatch.setattr(modes, "parse_document", counting)
+    monkeypatch.setattr(modes.service, "parse_document", counting)  # where plan_import reads it
     return calls
 
 

@@ -222,7 +222,7 @@ PATTERNS = ["a/*", "*/x", "*", "*:free", "b/*"]
 def test_setting_one_subject_changes_only_that_subject(rules, subject, want):
     before = {s: rule_state(rules, MODEL, s) for s in SUBJECTS}
     new = access.RuleSet(rules)
-    access._set_exact(new, MODEL, subject, want)
+    access.set_exact(new, MODEL, subject, want)
     assert rule_state(new, MODEL, subject) is want
     assert {s: rule_state(new, MODEL, s) for s in SUBJECTS if s != subject} == {
         s: v for s, v in before.items() if s != subject

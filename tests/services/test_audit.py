@@ -15,6 +15,7 @@ from sqlmodel import select
 from kilo import audit
 from kilo.__main__ import main
 from kilo.audit import SYSTEM_ACTOR_ID, AuditFilter, Cursor
+from kilo.audit import query as audit_query
 from kilo.errors import PermissionDenied, ValidationError
 from kilo.models import AuditDaily
 from kilo.permissions import system_actor
@@ -247,7 +248,7 @@ FILTERS = [
 def test_filters_paging_totals_and_chart_agree_with_brute_force(
     session, team, f, merge_max, monkeypatch
 ):
-    monkeypatch.setattr(audit, "MERGE_MAX_ACTIONS", merge_max)
+    monkeypatch.setattr(audit_query, "MERGE_MAX_ACTIONS", merge_max)
     made = _fill(session, team)
     owner = team["owner"]
     if f.actor_id is None and f == AuditFilter():
