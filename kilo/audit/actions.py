@@ -34,6 +34,11 @@ AUDIT_ACTIONS: dict[str, str] = {
     "organization.mode.create": "A custom mode was created.",
     "organization.mode.update": "A custom mode was changed.",
     "organization.mode.delete": "A custom mode was deleted.",
+    # gateway API keys and tokens
+    "gateway.key.create": "A member created one of their API keys.",
+    "gateway.key.revoke": "An API key was revoked (by its member, an owner or an admin).",
+    "gateway.token.create": "An owner or admin created an organization API token.",
+    "gateway.token.revoke": "An owner or admin revoked an organization API token.",
     # catalogue
     "catalog.import": "The model catalogue was imported (one entry in every organization).",
     # billing
