@@ -13,7 +13,7 @@ MODULES: list[str] = [
     "kilo.audit",
     "kilo.catalog",
     "kilo.usage",
-    "kilo.stripe_events",
+    "kilo.cli.billing",
     "kilo.modes",
     "kilo.mail",
 ]
