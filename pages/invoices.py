@@ -413,7 +413,7 @@ if can_buy:
         for col, cents in zip(cols, billing.PRESET_PURCHASE_CENTS, strict=False):
             col.button(
                 ui.fmt_cents(cents).removesuffix(".00"),
-                key=f"inv_buy_{cents // 100}",
+                key=f"inv_buy_{cents // money.CENTS_PER_DOLLAR}",
                 width="stretch",
                 on_click=open_buy,
                 args=(cents,),
@@ -421,8 +421,8 @@ if can_buy:
         custom = cols[-2].text_input(
             "Custom amount (USD)",
             key="inv_buy_custom",
-            placeholder=f"{billing.MIN_PURCHASE_CENTS // 100}–"
-            f"{billing.MAX_PURCHASE_CENTS // 100:,}",
+            placeholder=f"{billing.MIN_PURCHASE_CENTS // money.CENTS_PER_DOLLAR}–"
+            f"{billing.MAX_PURCHASE_CENTS // money.CENTS_PER_DOLLAR:,}",
         )
         if cols[-1].button("Buy", key="inv_buy_custom_go", type="primary", width="stretch"):
             try:

@@ -1,6 +1,5 @@
-"""Billing's part of the demo organization, after the main seed (`kilo.demo`) has bought
-credits and issued the monthly seat invoices: a refunded duplicate top-up, a voided seat
-invoice, a failed card payment later retried, and a goodwill adjustment."""
+"""Billing's part of the demo organization: `kilo.demo` calls `seed_demo` after its own
+seed has bought credits and issued the monthly seat invoices."""
 
 from __future__ import annotations
 

@@ -255,6 +255,8 @@ class CheckoutOutcome:
 
 
 def org_of_checkout(session: Session, cs: dict) -> Organization | None:
+    """The organization a Checkout Session is for: from its metadata or client reference,
+    else by its Stripe customer; None if no organization matches."""
     meta = cs.get("metadata") or {}
     for candidate in (meta.get("kilo_org_id"), cs.get("client_reference_id")):
         if candidate and str(candidate).isdigit():

@@ -27,6 +27,7 @@ _STRIPE_STATUS = {
 
 
 def stripe_actor(org: Organization) -> Actor:
+    """The system actor that changes Stripe reports are recorded and audited under."""
     return system_actor(org.id, name=WEBHOOK_ACTOR)
 
 
