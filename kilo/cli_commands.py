@@ -13,7 +13,7 @@ MODULES: list[str] = [
     "kilo.cli.audit",
     "kilo.cli.catalog",
     "kilo.usage",
-    "kilo.stripe_events",
+    "kilo.cli.billing",
     "kilo.cli.modes",
     "kilo.mail",
 ]

@@ -464,4 +464,8 @@ def _seed_billing(
 
 # Demo data of other modules, as "module:function"; each is called as
 # function(session, org, owner_member, rng) after members, usage and billing exist.
-EXTRA_STEPS: list[str] = ["kilo.access:seed_demo", "kilo.modes:seed_demo", "kilo.billing:seed_demo"]
+EXTRA_STEPS: list[str] = [
+    "kilo.access:seed_demo",
+    "kilo.modes:seed_demo",
+    "kilo.billing.demo:seed_demo",
+]

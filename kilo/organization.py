@@ -14,6 +14,8 @@ from sqlalchemy import text
 from sqlmodel import Session, col, func, select
 
 from kilo import audit, usage
+from kilo.billing.ledger import balance_micros
+from kilo.billing.seats import MAX_SEATS
 from kilo.errors import Conflict, NotFound, ValidationError
 from kilo.members import clean_name, invite_member, normalise_email, revoke_invitation, seats_in_use
 from kilo.models import CatalogModel, Invitation, Member, Organization
@@ -66,8 +68,6 @@ def get_organization(session: Session, *, actor: Actor) -> Organization:
 def get_overview(session: Session, *, actor: Actor, today: date | None = None) -> Overview:
     """The Organization tab's figures. Active members are those with a Kilo request in the
     last 7 UTC days up to `today` (default: the current UTC day), as on the Usage tab."""
-    from kilo.billing import balance_micros  # billing imports organization for seats
-
     org = get_organization(session, actor=actor)
     today = today or datetime.now(UTC).date()
     rows = session.exec(
@@ -242,7 +242,6 @@ def create_organization(
     organization's log. The model catalogue is loaded from the shipped snapshot if empty.
     """
     from kilo import catalog
-    from kilo.billing import MAX_SEATS  # billing imports this module
 
     name = clean_name(name, "The organization name")
     owner_email = normalise_email(owner_email)

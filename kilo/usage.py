@@ -1616,28 +1616,12 @@ def total_cost_micros(
 
 
 def get_credit_runway(session: Session, *, actor: Actor, today: date) -> dict:
-    """Balance and how many whole days it lasts at the organization's recent daily spend
-    (billing's window), as on the Invoices tab."""
-    from kilo.billing import (
-        RUNWAY_WINDOW_DAYS,
-        average_daily_spend_micros,
-        balance_micros,
-        runway_days,
-    )
+    """Billing's balance and runway (`kilo.billing.ledger.get_credit_runway`), for the Usage
+    page. Imported here at call time only until total_cost_micros moves out of this module
+    (kilo.rollups.query); then kilo.usage re-exports it."""
+    from kilo.billing.ledger import get_credit_runway as billing_runway
 
-    ensure_allowed(actor, "usage.view_all")
-    # The same figures as the Invoices tab: billing owns balance and runway.
-    balance = balance_micros(session, org_id=actor.org_id)
-    daily = average_daily_spend_micros(session, org_id=actor.org_id, today=today)
-    days = runway_days(balance, daily)
-    window = RUNWAY_WINDOW_DAYS
-    return {
-        "balance_micros": balance,
-        "daily_rate_micros": daily,
-        "window_days": window,
-        "days": days,
-        "runs_out": today + timedelta(days=int(days)) if days is not None else None,
-    }
+    return billing_runway(session, actor=actor, today=today)
 
 
 EXPORT_COLUMNS = (

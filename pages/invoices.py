@@ -15,10 +15,10 @@ import pandas as pd
 import streamlit as st
 
 import ui
-from kilo import billing
+from kilo import billing, money
+from kilo.billing import StripeConfig, stripe_config
 from kilo.errors import ValidationError
 from kilo.permissions import Actor, allowed
-from kilo.stripe_gateway import StripeConfig, stripe_config
 from ui.seats import seats_form
 from ui.url_state import LinkParams
 
@@ -35,10 +35,9 @@ CHECKOUT_SESSION_ID = re.compile(r"cs_[A-Za-z0-9_]+")  # Stripe's form of the re
 
 
 @st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
-def load_summary(actor: Actor, mode: str) -> billing.BillingSummary:
-    return ui.read(
-        billing.get_billing_summary, actor=actor, config=config if mode == "stripe" else None
-    )
+def load_summary(actor: Actor, mode: str, _config: StripeConfig | None) -> billing.BillingSummary:
+    """Cached per actor and mode ("stripe" or "demo"); `_config` is the mode's settings."""
+    return ui.read(billing.get_billing_summary, actor=actor, config=_config)
 
 
 @st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
@@ -140,18 +139,11 @@ def load_ledger(actor: Actor) -> pd.DataFrame:
     )
 
 
-def cents_from_text(text: str) -> int:
-    micros = ui.dollars_to_micros(text)
-    if micros % billing.MICROS_PER_CENT:
-        raise ValidationError("Use whole cents (at most two decimals).")
-    return micros // billing.MICROS_PER_CENT
-
-
 def amount_text(cents: int) -> str:
     return ui.fmt_cents(cents).removeprefix("$")
 
 
-# ---- dialogs ------------------------------------------------------------------------
+# ---- dialogs: each takes what it shows and acts on as arguments -----------------------
 
 
 def open_buy(cents: int) -> None:
@@ -165,7 +157,7 @@ def close_buy() -> None:
 
 
 @st.dialog("Buy credits", on_dismiss=close_buy)
-def buy_dialog(amount_cents: int) -> None:
+def buy_dialog(actor: Actor, config: StripeConfig | None, amount_cents: int) -> None:
     started = st.session_state.get("inv_checkout")
     if started:  # Stripe Checkout created: the owner pays on Stripe's page
         st.write(
@@ -212,7 +204,9 @@ def buy_dialog(amount_cents: int) -> None:
 
 
 @st.dialog("Change seats", on_dismiss=ui.close_dialog)
-def seats_dialog() -> None:
+def seats_dialog(
+    actor: Actor, config: StripeConfig | None, summary: billing.BillingSummary
+) -> None:
     seats_form(
         actor,
         used=summary.seats_used,
@@ -224,7 +218,7 @@ def seats_dialog() -> None:
 
 
 @st.dialog("Refund unused credits", on_dismiss=ui.close_dialog)
-def refund_dialog(row: dict) -> None:
+def refund_dialog(actor: Actor, config: StripeConfig | None, row: dict) -> None:
     st.write(
         f"Refund credits bought with invoice **{ui.md_escape(row['Number'])}** "
         f"({ui.md_escape(row['Amount'])}). "
@@ -242,7 +236,7 @@ def refund_dialog(row: dict) -> None:
                 s,
                 actor=actor,
                 invoice_id=row["id"],
-                amount_cents=cents_from_text(amount),
+                amount_cents=money.parse_usd_cents(amount),
                 config=config,
             )
 
@@ -252,7 +246,7 @@ def refund_dialog(row: dict) -> None:
 
 
 @st.dialog("Add credits or an adjustment", on_dismiss=ui.close_dialog)
-def adjustment_dialog() -> None:
+def adjustment_dialog(actor: Actor) -> None:
     kind = st.selectbox(
         "Kind",
         billing.MANUAL_KINDS,
@@ -268,14 +262,11 @@ def adjustment_dialog() -> None:
     if st.button("Add to ledger", type="primary", key="inv_adjust_submit"):
 
         def add(s):  # noqa: ANN001, ANN202
-            text = amount.strip()
-            negative = text.startswith("-")
-            micros = ui.dollars_to_micros(text.removeprefix("-"))
             return billing.add_ledger_entry(
                 s,
                 actor=actor,
                 kind=kind,
-                amount_micros=-micros if negative else micros,
+                amount_micros=money.parse_usd(amount, signed=True),
                 description=reason,
             )
 
@@ -285,7 +276,7 @@ def adjustment_dialog() -> None:
 
 
 @st.dialog("Billing details", on_dismiss=ui.close_dialog)
-def details_dialog() -> None:
+def details_dialog(actor: Actor, summary: billing.BillingSummary) -> None:
     company = st.text_input(
         "Company name", value=summary.billing_company, key="inv_details_company"
     )
@@ -308,10 +299,10 @@ def details_dialog() -> None:
 
 
 @st.dialog("Low-balance alert", on_dismiss=ui.close_dialog)
-def alert_dialog() -> None:
+def alert_dialog(actor: Actor, summary: billing.BillingSummary) -> None:
     value = st.text_input(
         "Warn when credits fall below (USD; 0 turns the warning off)",
-        value=amount_text(summary.low_balance_alert_micros // billing.MICROS_PER_CENT),
+        value=amount_text(summary.low_balance_alert_micros // money.MICROS_PER_CENT),
         key="inv_alert_value",
     )
     if st.button("Save", type="primary", key="inv_alert_save"):
@@ -361,7 +352,7 @@ if cancelled:
 
 # ---- page -------------------------------------------------------------------------
 
-summary = load_summary(actor, "stripe" if config else "demo")
+summary = load_summary(actor, "stripe" if config else "demo", config)
 st.title("Invoices & billing")
 if config is None:
     st.badge(DEMO_LABEL, icon=":material/science:", color="orange")
@@ -422,7 +413,7 @@ if can_buy:
         for col, cents in zip(cols, billing.PRESET_PURCHASE_CENTS, strict=False):
             col.button(
                 ui.fmt_cents(cents).removesuffix(".00"),
-                key=f"inv_buy_{cents // 100}",
+                key=f"inv_buy_{cents // money.CENTS_PER_DOLLAR}",
                 width="stretch",
                 on_click=open_buy,
                 args=(cents,),
@@ -430,12 +421,12 @@ if can_buy:
         custom = cols[-2].text_input(
             "Custom amount (USD)",
             key="inv_buy_custom",
-            placeholder=f"{billing.MIN_PURCHASE_CENTS // 100}–"
-            f"{billing.MAX_PURCHASE_CENTS // 100:,}",
+            placeholder=f"{billing.MIN_PURCHASE_CENTS // money.CENTS_PER_DOLLAR}–"
+            f"{billing.MAX_PURCHASE_CENTS // money.CENTS_PER_DOLLAR:,}",
         )
         if cols[-1].button("Buy", key="inv_buy_custom_go", type="primary", width="stretch"):
             try:
-                cents = billing.check_purchase_amount(cents_from_text(custom))
+                cents = billing.check_purchase_amount(money.parse_usd_cents(custom))
             except ValidationError as exc:
                 st.error(ui.md_escape(exc), icon=":material/error:")
             else:
@@ -577,14 +568,16 @@ with tab_details:
     else:
         st.caption("Only owners can change billing details.")
 
-DIALOGS = {
-    "inv_buy": buy_dialog,
-    "inv_seats": seats_dialog,
-    "inv_refund": refund_dialog,
-    "inv_adjust": adjustment_dialog,
-    "inv_details": details_dialog,
-    "inv_alert": alert_dialog,
-}
 dialog_name, payload = ui.opened_dialog()
-if dialog_name in DIALOGS:
-    DIALOGS[dialog_name](*([] if payload is None else [payload]))
+if dialog_name == "inv_buy":
+    buy_dialog(actor, config, payload)
+elif dialog_name == "inv_seats":
+    seats_dialog(actor, config, summary)
+elif dialog_name == "inv_refund":
+    refund_dialog(actor, config, payload)
+elif dialog_name == "inv_adjust":
+    adjustment_dialog(actor)
+elif dialog_name == "inv_details":
+    details_dialog(actor, summary)
+elif dialog_name == "inv_alert":
+    alert_dialog(actor, summary)

@@ -7,8 +7,9 @@ import itertools
 import bcrypt
 from sqlmodel import Session
 
+from kilo import billing
 from kilo.members import actor_for
-from kilo.models import Member, Organization
+from kilo.models import Invoice, LedgerEntry, Member, Organization
 from kilo.permissions import Actor
 
 PASSWORD = "correct-horse"
@@ -52,3 +53,40 @@ def create_team(session: Session, **org_fields: object) -> dict[str, Actor]:
     return {
         role: actor_for(create_member(session, org, role)) for role in ("owner", "admin", "member")
     }
+
+
+def create_ledger_entry(
+    session: Session, org_id: int, amount_micros: int, kind: str = "promo", **fields: object
+) -> LedgerEntry:
+    """Credits (or, negative, a debit) in the organization's ledger, without an audit entry."""
+    entry = LedgerEntry(
+        **(
+            {
+                "org_id": org_id,
+                "kind": kind,
+                "amount_micros": amount_micros,
+                "description": f"Test {kind}",
+                "external_ref": f"test:{next(_seq)}",
+            }
+            | fields
+        )
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def create_top_up(session: Session, owner: Actor, cents: int) -> Invoice:
+    """A paid credit top-up as demo mode records it: the invoice, its payment and the credits."""
+    org = session.get(Organization, owner.org_id)
+    entry = billing.record_credit_purchase(
+        session,
+        org=org,
+        actor=owner,
+        subtotal_cents=cents,
+        tax_cents=0,
+        external_ref=f"test:top-up:{next(_seq)}",
+        method="demo (no payment)",
+        source="demo",
+    )
+    return session.get(Invoice, entry.invoice_id)

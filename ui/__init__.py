@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 from sqlmodel import Session
 
-from kilo import markdown
+from kilo import markdown, money
 from kilo.db import read_session, write_session
 from kilo.errors import KiloError
 from kilo.permissions import Actor, allowed
@@ -119,34 +118,17 @@ def fmt_datetime(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def fmt_micros(micros: int | None, places: int = 2) -> str:
-    """Micro-dollars as dollars, exact (Decimal), e.g. 1_234_560_000 -> $1,234.56."""
-    if micros is None:
-        return "—"
-    value = (Decimal(micros) / Decimal(1_000_000)).quantize(Decimal(1).scaleb(-places))
-    sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.{places}f}"
+    """Micro-dollars as dollars, exact (`kilo.money.usd`), e.g. 1_234_560_000 -> $1,234.56."""
+    return "—" if micros is None else money.usd(micros, places)
 
 
 def fmt_cents(cents: int | None) -> str:
-    if cents is None:
-        return "—"
-    value = Decimal(cents) / 100
-    sign = "-" if value < 0 else ""
-    return f"{sign}${abs(value):,.2f}"
+    return "—" if cents is None else money.usd_cents(cents)
 
 
 def dollars_to_micros(text: str) -> int:
-    """Parse a dollar amount typed by a user into micro-dollars, exactly."""
-    from kilo.errors import ValidationError
-
-    cleaned = (text or "").strip().replace(",", "").removeprefix("$")
-    try:
-        value = Decimal(cleaned)
-    except Exception:  # noqa: BLE001
-        raise ValidationError(f"“{text}” is not an amount in dollars (like 25 or 12.50).") from None
-    if not value.is_finite() or value < 0:
-        raise ValidationError("The amount must be zero or more.")
-    return int((value * 1_000_000).to_integral_value())
+    """Parse a dollar amount typed by a user into micro-dollars, exactly (`kilo.money`)."""
+    return money.parse_usd(text)
 
 
 def public_base_url() -> str:

@@ -6,8 +6,8 @@ import streamlit as st
 
 import ui
 from kilo import billing
+from kilo.billing import StripeConfig
 from kilo.permissions import Actor
-from kilo.stripe_gateway import StripeConfig
 
 
 def seats_form(

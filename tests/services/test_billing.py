@@ -15,7 +15,13 @@ from kilo.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from kilo.members import actor_for
 from kilo.models import AuditEntry, Invoice, LedgerEntry, Organization, Payment, SeatChange
 from kilo.permissions import system_actor
-from tests.factories import create_member, create_org, create_team
+from tests.factories import (
+    create_ledger_entry,
+    create_member,
+    create_org,
+    create_team,
+    create_top_up,
+)
 
 DEMO = None  # config=None forces demo mode whatever the environment says
 
@@ -213,8 +219,7 @@ def test_admin_views_member_does_not(session):
 def test_demo_refund_removes_unused_credits_only_once(session):
     team = create_team(session)
     owner = team["owner"]
-    billing.start_credit_purchase(session, actor=owner, amount_cents=10_000, config=DEMO)
-    [inv] = billing.list_invoices(session, actor=owner)
+    inv = create_top_up(session, owner, 10_000)
     _usage(session, owner.org_id, owner.id, 70_000_000)  # $70 of the $100 spent
     with pytest.raises(ValidationError, match=r"Only \$30\.00 of credits are unused"):
         billing.refund_purchase(session, actor=owner, invoice_id=inv.id, config=DEMO)
@@ -236,8 +241,7 @@ def test_demo_refund_removes_unused_credits_only_once(session):
 def test_full_refund_marks_invoice_refunded(session):
     team = create_team(session)
     owner = team["owner"]
-    billing.start_credit_purchase(session, actor=owner, amount_cents=1_000, config=DEMO)
-    [inv] = billing.list_invoices(session, actor=owner)
+    inv = create_top_up(session, owner, 1_000)
     billing.refund_purchase(session, actor=owner, invoice_id=inv.id, config=DEMO)
     [inv] = billing.list_invoices(session, actor=owner)
     assert inv.status == "refunded" and inv.refundable_cents == 0
@@ -248,8 +252,7 @@ def test_full_refund_marks_invoice_refunded(session):
 
 def test_refund_of_another_orgs_invoice_is_not_found(session):
     a, b = create_team(session), create_team(session)
-    billing.start_credit_purchase(session, actor=a["owner"], amount_cents=1_000, config=DEMO)
-    [inv] = billing.list_invoices(session, actor=a["owner"])
+    inv = create_top_up(session, a["owner"], 1_000)
     with pytest.raises(NotFound):
         billing.refund_purchase(session, actor=b["owner"], invoice_id=inv.id, config=DEMO)
     with pytest.raises(NotFound):
@@ -298,9 +301,7 @@ def test_runway_uses_average_daily_spend_of_last_30_days(session):
     team = create_team(session)
     owner = team["owner"]
     today = date(2026, 11, 20)
-    billing.add_ledger_entry(
-        session, actor=owner, kind="promo", amount_micros=1_000_000_000, description="credits"
-    )
+    create_ledger_entry(session, owner.org_id, 1_000_000_000)
     noon = datetime(2026, 11, 20, 12, tzinfo=UTC)
     _usage(session, owner.org_id, owner.id, 60_000_000, at=noon)  # today
     _usage(session, owner.org_id, owner.id, 30_000_000, at=noon - timedelta(days=29))  # in
@@ -320,14 +321,10 @@ def test_low_balance_alert_and_warning(session):
     billing.set_low_balance_alert(session, actor=owner, threshold_micros=50_000_000)
     msg = billing.low_balance_warning(session, actor=owner)
     assert msg and "Credits are used up" in msg and "Buy credits" in msg
-    billing.add_ledger_entry(
-        session, actor=owner, kind="promo", amount_micros=20_000_000, description="x"
-    )
+    create_ledger_entry(session, owner.org_id, 20_000_000)
     msg = billing.low_balance_warning(session, actor=admin)
     assert "$20.00 left" in msg and "$50.00" in msg and "Ask an owner" in msg
-    billing.add_ledger_entry(
-        session, actor=owner, kind="promo", amount_micros=30_000_000, description="x"
-    )
+    create_ledger_entry(session, owner.org_id, 30_000_000)
     assert billing.low_balance_warning(session, actor=team["member"]) is None
     with pytest.raises(ValidationError):
         billing.set_low_balance_alert(session, actor=owner, threshold_micros=-1)
@@ -426,8 +423,7 @@ def test_invoice_pdf_has_details_lines_and_non_latin_text(session, tmp_path):
         tax_id="DE812345678",
         email="billing@romashka.example",
     )
-    billing.start_credit_purchase(session, actor=owner, amount_cents=123_456, config=DEMO)
-    [inv] = billing.list_invoices(session, actor=owner)
+    inv = create_top_up(session, owner, 123_456)
     data = billing.invoice_pdf(session, actor=team["admin"], invoice_id=inv.id)
     assert data.startswith(b"%PDF-")
     text = _pdf_text(data, tmp_path)

@@ -51,7 +51,6 @@ def _balance(session, actor):
 
 
 def test_config_from_secrets_then_environment(monkeypatch):
-    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
     assert stripe_config() is None
     assert stripe_config({"STRIPE_SECRET_KEY": "sk_test_a"}).secret_key == "sk_test_a"
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_env")
@@ -67,7 +66,6 @@ def test_config_from_secrets_then_environment(monkeypatch):
 def test_export_to_environ_keeps_existing_variables(monkeypatch):
     from kilo.stripe_gateway import export_to_environ
 
-    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
     monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", "whsec_env")
     export_to_environ({"stripe": {"secret_key": "sk_test_s", "webhook_secret": "whsec_s"}})
     cfg = stripe_config()
@@ -591,7 +589,6 @@ def test_cli_sync_stripe(db_url, fake, monkeypatch, capsys):
     from kilo.__main__ import main
     from kilo.db import read_session, write_session
 
-    monkeypatch.delenv("STRIPE_SECRET_KEY", raising=False)
     assert main(["sync-stripe"]) == 2
     assert "STRIPE_SECRET_KEY is not set" in capsys.readouterr().err
     monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_fake")

@@ -6,24 +6,18 @@ Latin, Greek, Cyrillic and many symbols, so company names and addresses print as
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from kilo.models import Invoice, Organization
+from kilo.money import usd_cents
 
-FONT_DIR = Path(__file__).resolve().parent.parent / "data" / "fonts"
+FONT_DIR = Path(__file__).resolve().parents[2] / "data" / "fonts"
 FONT = "DejaVu"
 ISSUER = "Kilo for Enterprise"
 KIND_TITLES = {"seats": "Seats subscription", "top-up": "Credit top-up", "other": "Invoice"}
-
-
-def _money(cents: int, currency: str) -> str:
-    value = Decimal(cents) / 100
-    symbol = "$" if currency.lower() == "usd" else f"{currency.upper()} "
-    return f"{'-' if value < 0 else ''}{symbol}{abs(value):,.2f}"
 
 
 class _InvoicePDF(FPDF):
@@ -101,8 +95,8 @@ def render_invoice(invoice: Invoice, org: Organization, *, status: str | None = 
         unit = line.get("unit_cents")
         pdf.cell(cols[0], 7, str(line.get("description", ""))[:80])
         pdf.cell(cols[1], 7, f"{qty:,}" if isinstance(qty, int) else str(qty), align="R")
-        pdf.cell(cols[2], 7, _money(int(unit), cur) if unit is not None else "", align="R")
-        pdf.cell(cols[3], 7, _money(amount, cur), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(cols[2], 7, usd_cents(int(unit), cur) if unit is not None else "", align="R")
+        pdf.cell(cols[3], 7, usd_cents(amount, cur), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(3)
 
     totals = [
@@ -115,7 +109,7 @@ def render_invoice(invoice: Invoice, org: Organization, *, status: str | None = 
     for label, cents in totals:
         pdf.set_font(FONT, "B" if label == "Total" else "", 10)
         pdf.cell(cols[0] + cols[1] + cols[2], 7, label, align="R")
-        pdf.cell(cols[3], 7, _money(cents, cur), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.cell(cols[3], 7, usd_cents(cents, cur), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(8)
     pdf.set_font(FONT, size=8)
     pdf.set_text_color(90)
