@@ -40,8 +40,8 @@ from kilo.models import (
     utcnow,
 )
 from kilo.permissions import Actor, allowed, ensure_allowed
+from kilo.rollups.query import total_cost_micros
 from kilo.stripe_gateway import StripeConfig
-from kilo.usage import total_cost_micros
 from kilo.validation import check_printable
 
 MAX_SEATS = 10_000

@@ -12,7 +12,7 @@ MODULES: list[str] = [
     "kilo.organization",
     "kilo.audit",
     "kilo.catalog",
-    "kilo.usage",
+    "kilo.cli.usage",
     "kilo.stripe_events",
     "kilo.modes",
     "kilo.mail",

@@ -1,0 +1,1 @@
+"""Command line of `python -m kilo`: one module per command group, each with `register_cli`."""
