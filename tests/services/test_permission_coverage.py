@@ -41,7 +41,7 @@ AUTHORISED_OTHERWISE = {
 def _graph() -> tuple[dict[str, set[str]], dict[str, ast.FunctionDef]]:
     calls: dict[str, set[str]] = {}
     defs: dict[str, ast.FunctionDef] = {}
-    for path in KILO.glob("*.py"):
+    for path in KILO.rglob("*.py"):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in tree.body:
             if isinstance(node, ast.FunctionDef):
