@@ -536,44 +536,19 @@ def main(argv: list[str] | None = None) -> int:
 
     from kilo.db import read_session
     from kilo.members import actor_for
-    from kilo.models import (
-        Member,
-        UsageDaily,
-        UsageDailyDim,
-        UsageDailyMember,
-        UsageDailyModel,
-        UsageDailyProviderMode,
-        UsageHourlyDim,
-        UsageHourlyMember,
-        UsageHourlyModel,
-        UsageHourlyProviderMode,
-        UsageMonthlyMember,
-        UsageMonthlyMemberDim,
-    )
+    from kilo.models import Member
+    from kilo.rollups.registry import ROLLUPS
 
     with read_session(url) as s:
         owner = actor_for(s.get(Member, member_ids[0]))
         sizes = {
-            t.__tablename__: s.execute(select(func.count()).select_from(t)).scalar()
-            for t in (
-                UsageDaily,
-                UsageDailyModel,
-                UsageDailyProviderMode,
-                UsageDailyDim,
-                UsageDailyMember,
-                UsageMonthlyMember,
-                UsageMonthlyMemberDim,
-                UsageHourlyMember,
-                UsageHourlyDim,
-                UsageHourlyModel,
-                UsageHourlyProviderMode,
-            )
+            r.table: s.execute(select(func.count()).select_from(r.model)).scalar() for r in ROLLUPS
         }
     size_mb = Path(args.db).stat().st_size / 2**20 if not args.url else float("nan")
     print("\nIngest")
     print(
-        f"  insert_events (events + 12 rollups): {args.events / db_time:>12,.0f} events/s "
-        f"({db_time:.1f} s)"
+        f"  insert_events (events + {len(ROLLUPS)} rollups): "
+        f"{args.events / db_time:>12,.0f} events/s ({db_time:.1f} s)"
     )
     print(f"  building the event dicts (not counted): {prep_time:.1f} s")
     print(f"  rollup rows: {sizes}; database file {size_mb:,.0f} MB")

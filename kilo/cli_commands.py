@@ -12,7 +12,7 @@ MODULES: list[str] = [
     "kilo.organization",
     "kilo.cli.audit",
     "kilo.cli.catalog",
-    "kilo.usage",
+    "kilo.cli.usage",
     "kilo.cli.billing",
     "kilo.cli.modes",
     "kilo.mail",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 
 import bcrypt
 from sqlmodel import Session
@@ -90,3 +91,23 @@ def create_top_up(session: Session, owner: Actor, cents: int) -> Invoice:
         source="demo",
     )
     return session.get(Invoice, entry.invoice_id)
+
+
+def usage_event(member_id: int, at: datetime, **fields: object) -> dict:
+    """One checked usage event as `kilo.usage.insert_events` takes it: a successful request
+    for model `m/x` at provider `p` in mode `code`, with no tokens, cost or latency, unless
+    `fields` say otherwise."""
+    return {
+        "at": at,
+        "member_id": member_id,
+        "model_id": "m/x",
+        "provider": "p",
+        "mode": "code",
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "cost_micros": 0,
+        "latency_ms": 0,
+        "status": "success",
+    } | fields

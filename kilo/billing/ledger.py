@@ -23,7 +23,7 @@ from kilo.errors import Conflict, ValidationError
 from kilo.models import LedgerEntry, Payment, UsageDailyMember, utcnow
 from kilo.money import MICROS_PER_DOLLAR, usd
 from kilo.permissions import Actor, ensure_allowed
-from kilo.usage import total_cost_micros
+from kilo.rollups.query import total_cost_micros
 from kilo.validation import check_printable
 
 MAX_ADJUSTMENT_MICROS = 100_000 * MICROS_PER_DOLLAR  # $100,000 per manual entry

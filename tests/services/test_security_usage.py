@@ -20,7 +20,7 @@ from kilo.errors import PermissionDenied, ValidationError
 from kilo.members import actor_for
 from kilo.models import Organization, UsageDaily, UsageDailyDim, UsageEvent
 from kilo.permissions import system_actor
-from tests.factories import create_member, create_org, create_team
+from tests.factories import create_member, create_org, create_team, usage_event
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = date(2026, 3, 2)
@@ -280,7 +280,7 @@ def test_no_organization_sum_can_pass_the_ceiling(session):
     org_id, member = team["owner"].org_id, team["member"].id
 
     def event(**measures: int) -> dict:
-        return {"at": AT, "member_id": member, "model_id": "m/a", "provider": "p"} | measures
+        return usage_event(member, AT, model_id="m/a", **measures)
 
     half = usage.MAX_ORG_TOTAL // 2 + 1
     usage.insert_events(session, org_id=org_id, events=[event(cost_micros=half)])

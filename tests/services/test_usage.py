@@ -11,28 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
+from sqlmodel import SQLModel
 
 from kilo import usage
 from kilo.errors import NotFound, PermissionDenied, ValidationError
-from kilo.models import (
-    LATENCY_BOUNDS_MS,
-    Organization,
-    UsageDaily,
-    UsageDailyDim,
-    UsageDailyMember,
-    UsageDailyModel,
-    UsageDailyProviderMode,
-    UsageEvent,
-    UsageHourly,
-    UsageHourlyDim,
-    UsageHourlyMember,
-    UsageHourlyModel,
-    UsageHourlyProviderMode,
-    UsageMonthlyMember,
-    UsageMonthlyMemberDim,
-)
+from kilo.models import LATENCY_BOUNDS_MS, Organization, UsageDaily, UsageEvent
 from kilo.permissions import system_actor
-from tests.factories import create_team
+from kilo.rollups.registry import MEASURES, ONE_DIMS, ROLLUPS
+from tests.factories import create_team, usage_event
 
 START = date(2026, 3, 1)
 MODELS = ["anthropic/claude-sonnet-4.5", "openai/gpt-5.4", "google/gemini-2.5-pro"]
@@ -64,20 +50,19 @@ def _events(specs: list[dict], member_ids: list[int]) -> list[dict]:
             days=s["day"], seconds=s["second"]
         )
         out.append(
-            {
-                "at": at,
-                "member_id": member_ids[s["member"]],
-                "model_id": s["model"],
-                "provider": s["provider"],
-                "mode": s["mode"],
-                "input_tokens": s["input_tokens"],
-                "output_tokens": s["output_tokens"],
-                "cache_read_tokens": s["cache_read_tokens"],
-                "cache_write_tokens": 0,
-                "cost_micros": s["cost_micros"],
-                "latency_ms": s["latency_ms"],
-                "status": "error" if s["error"] else "success",
-            }
+            usage_event(
+                member_ids[s["member"]],
+                at,
+                model_id=s["model"],
+                provider=s["provider"],
+                mode=s["mode"],
+                input_tokens=s["input_tokens"],
+                output_tokens=s["output_tokens"],
+                cache_read_tokens=s["cache_read_tokens"],
+                cost_micros=s["cost_micros"],
+                latency_ms=s["latency_ms"],
+                status="error" if s["error"] else "success",
+            )
         )
     return out
 
@@ -149,19 +134,20 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
     session.flush()
     org_id = owner.org_id
 
-    # Every rollup table sums to the raw events.
+    # Every rollup of the registry sums to the raw events; each dimension of a
+    # one-dimension rollup partitions all events.
     raw_all = _raw_sums(session, org_id, START, START + timedelta(days=41))
-    for table in (
-        UsageDaily,
-        UsageDailyModel,
-        UsageDailyProviderMode,
-        UsageDailyMember,
-        UsageMonthlyMember,
-        UsageHourly,
-        UsageHourlyMember,
-        UsageHourlyModel,
-        UsageHourlyProviderMode,
-    ):
+    for rollup in ROLLUPS:
+        table = rollup.model
+        if rollup.one_dim:
+            for dim in ONE_DIMS:
+                cost, req = session.execute(
+                    select(func.sum(table.cost_micros), func.sum(table.requests)).where(
+                        table.org_id == org_id, table.dim == dim
+                    )
+                ).one()
+                assert (int(cost), int(req)) == (raw_all["cost_micros"], raw_all["requests"]), dim
+            continue
         cost, req, err = session.execute(
             select(
                 func.sum(table.cost_micros), func.sum(table.requests), func.sum(table.errors)
@@ -172,14 +158,6 @@ def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window)
             raw_all["requests"],
             raw_all["errors"],
         ), table.__name__
-    for dim in ("model_id", "provider", "mode"):  # each dimension partitions all events
-        for t in (UsageDailyDim, UsageHourlyDim, UsageMonthlyMemberDim):
-            cost, req = session.execute(
-                select(func.sum(t.cost_micros), func.sum(t.requests)).where(
-                    t.org_id == org_id, t.dim == dim
-                )
-            ).one()
-            assert (int(cost), int(req)) == (raw_all["cost_micros"], raw_all["requests"]), dim
     assert usage.total_cost_micros(session, org_id=org_id) == raw_all["cost_micros"]
     hist = session.execute(
         select(*[func.sum(getattr(UsageDaily, h)) for h in usage.HISTOGRAM]).where(
@@ -384,13 +362,7 @@ def test_member_stats_subtract_the_days_a_mostly_covered_month_leaves_out(sessio
     owner, member = team["owner"], team["member"]
 
     def event(day: int, member_id: int, cost: int) -> dict:
-        return {
-            "at": datetime(2026, 3, day, 12, tzinfo=UTC),
-            "member_id": member_id,
-            "model_id": "m/x",
-            "provider": "p",
-            "cost_micros": cost,
-        }
+        return usage_event(member_id, datetime(2026, 3, day, 12, tzinfo=UTC), cost_micros=cost)
 
     events = [event(1, owner.id, 1000), event(2, owner.id, 20), event(2, owner.id, 5)]
     events += [event(15, owner.id, 300), event(31, owner.id, 4000), event(1, member.id, 7)]
@@ -512,15 +484,9 @@ def test_periods_previous_period_forecast_and_concentration():
 def test_forecast_and_runway(session):
     team = create_team(session)
     today = date(2026, 3, 20)
+    noon = datetime.combine(today, datetime.min.time(), tzinfo=UTC) + timedelta(hours=12)
     events = [
-        {
-            "at": datetime.combine(today - timedelta(days=d), datetime.min.time(), tzinfo=UTC)
-            + timedelta(hours=12),
-            "member_id": team["member"].id,
-            "model_id": "m/x",
-            "provider": "p",
-            "cost_micros": 7_000_000,
-        }
+        usage_event(team["member"].id, noon - timedelta(days=d), cost_micros=7_000_000)
         for d in range(7)
     ]
     usage.insert_events(session, org_id=team["owner"].org_id, events=events)
@@ -560,20 +526,16 @@ def test_active_and_last_request_count_requests_not_sign_ins(session):
         session,
         org_id=org.id,
         events=[
-            {
-                "at": at,
-                "member_id": member_id,
-                "model_id": MODELS[0],
-                "provider": PROVIDERS[0],
-                "mode": "code",
-                "input_tokens": 1,
-                "output_tokens": 1,
-                "cache_read_tokens": 0,
-                "cache_write_tokens": 0,
-                "cost_micros": 1,
-                "latency_ms": 1,
-                "status": "success",
-            }
+            usage_event(
+                member_id,
+                at,
+                model_id=MODELS[0],
+                provider=PROVIDERS[0],
+                input_tokens=1,
+                output_tokens=1,
+                cost_micros=1,
+                latency_ms=1,
+            )
             for member_id, at in specs
         ],
     )
@@ -599,3 +561,19 @@ def test_active_and_last_request_count_requests_not_sign_ins(session):
     session.add(org)
     session.flush()
     assert usage.last_request_hours(session, actor=admin) == {admin.id: hours[admin.id]}
+
+
+def test_every_rollup_table_is_in_the_registry():
+    """A table of usage sums (every measure column) is a rollup: the write side, the read
+    side, these tests and the benchmark know it only through its registry entry."""
+    rollup_tables = {
+        table.name
+        for table in SQLModel.metadata.sorted_tables
+        if set(MEASURES) <= set(table.c.keys())
+    }
+    assert rollup_tables == {r.table for r in ROLLUPS}
+    assert len(ROLLUPS) == len(rollup_tables)  # one entry each
+    # Every table a batch is folded into by recomputing comes after its source.
+    for i, r in enumerate(ROLLUPS):
+        if r.fold == "recompute":
+            assert r.source.__tablename__ in {s.table for s in ROLLUPS[:i]}, r.table

@@ -1,17 +1,19 @@
-"""Usage rollups: storing events and folding them into the rollup tables.
+"""Writing usage: raw events and every rollup of the registry, in one transaction.
 
-`store_events` writes a batch of validated events and updates every rollup in the
-caller's transaction:
+`insert_events` refuses a batch that would take an organization-wide sum past
+`MAX_ORG_TOTAL`, then `store_events` writes it and folds it into every rollup of
+`kilo.rollups.registry.ROLLUPS`, in the caller's transaction:
 
 - the events are turned into columns once (numpy), grouped per rollup with pandas
   (vectorised; measured faster here than SQLite's GROUP BY over the same rows), and each
   rollup gets `INSERT .. ON CONFLICT DO UPDATE` adding the batch's sums to stored rows.
   Sums merge exactly, so every rollup equals the sums over raw events;
-- the month x member rollup is recomputed in SQL from the day x member rollup for the
-  months the batch touched (its `active_days` counts days, which do not add up across
-  batches);
-- the month x member x one-dimension rollup keeps its active days as a bit mask of the
-  month's days instead, OR-ed on upsert (recomputing it would read the finest rollup).
+- a `recompute` rollup (month x member) is recomputed in SQL from its source (day x
+  member) for the months the batch touched (its `active_days` counts days, which do not
+  add up across batches);
+- a `day_mask` rollup (month x member x one dimension) keeps its active days as a bit
+  mask of the month's days instead, OR-ed on upsert (recomputing it would read the finest
+  rollup).
 
 Raw events go to `usageevent` with one `executemany` in key order (SQLite) or `COPY`
 (PostgreSQL).
@@ -20,25 +22,25 @@ Raw events go to `usageevent` with one `executemany` in key order (SQLite) or `C
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from kilo.models import LATENCY_BOUNDS_MS, LATENCY_BUCKETS
-
-MEASURES = (
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cost_micros",
-    "latency_ms_sum",
+from kilo.errors import ValidationError
+from kilo.models import LATENCY_BOUNDS_MS, UsageDailyDim
+from kilo.rollups.registry import (
+    HISTOGRAM,
+    MEASURES,
+    ONE_DIMS,
+    ROLLUPS,
+    Rollup,
+    month_end,
+    month_start,
 )
-HISTOGRAM = tuple(f"lat_b{i}" for i in range(LATENCY_BUCKETS))
+
 EVENT_COLUMNS = (
     "org_id",
     "at",
@@ -58,28 +60,12 @@ EVENT_COLUMNS = (
 # The whole-number columns of an event: input_tokens .. latency_ms.
 _INT_FIELDS = EVENT_COLUMNS[EVENT_COLUMNS.index("input_tokens") : EVENT_COLUMNS.index("status")]
 _CHUNK = 50_000  # rows per executemany call (bounds the driver's memory)
-DIMS = ("model_id", "provider", "mode")
-
-# (table, group keys in primary-key order, with the latency histogram); `weekday` follows
-# from `day`. Rows are written sorted by key, so each upsert walks its B-tree in order.
-_ROLLUPS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    ("usagedaily", ("member_id", "day", "model_id", "provider", "mode"), True),
-    ("usagedailymodel", ("day", "model_id", "provider", "mode"), True),
-    ("usagedailyprovidermode", ("day", "provider", "mode"), False),
-    ("usagedailymember", ("day", "member_id"), False),
-    ("usagehourly", ("day", "hour", "weekday"), False),
-    ("usagehourlymember", ("member_id", "day", "hour", "weekday"), False),
-    ("usagehourlyprovidermode", ("provider", "mode", "day", "hour", "weekday"), False),
-    ("usagehourlymodel", ("provider", "model_id", "day", "hour", "mode", "weekday"), False),
-)
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
-
-
-def month_end(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+# The most any organization-wide sum (requests, tokens of each kind, cost in micro-dollars
+# = $1 trillion, latency) may reach. Every rollup cell and every query sums a subset of one
+# organization's events, so none can pass it; input + output tokens (the heatmap's sum)
+# stay below 2**63 - 1 too. `insert_events` refuses a batch that would pass it. (The
+# per-request maxima of `kilo.usage.checks` keep single events far below it.)
+MAX_ORG_TOTAL = 10**18
 
 
 def _event_frame(events: list[dict]) -> pd.DataFrame:
@@ -254,35 +240,51 @@ def store_events(
     if check is not None:
         check(batch_sums(frame))
     _write_raw(session, org_id, frame, sqlite=sqlite)
-    with_hist = list(MEASURES + HISTOGRAM)
-    for table, keys, histogram in _ROLLUPS:
-        cols = with_hist if histogram else list(MEASURES)
-        rolled = frame.groupby(list(keys), sort=True, observed=True)[cols].sum().reset_index()
-        rows = _rows(org_id, rolled, [*keys, *cols], sqlite=sqlite)
-        _upsert(session, table, keys, tuple(cols), rows)
-    # One dimension at a time: the daily one (with histogram) and the hourly one.
-    for table, keys, cols in (
-        ("usagedailydim", ("day", "value"), with_hist),
-        ("usagehourlydim", ("value", "day", "hour", "weekday"), list(MEASURES)),
-    ):
-        for dim in DIMS:
-            group = [dim if k == "value" else k for k in keys]
-            rolled = frame.groupby(group, sort=True, observed=True)[cols].sum()
-            rolled = rolled.reset_index().rename(columns={dim: "value"})
-            rolled.insert(0, "dim", dim)
-            all_keys = ("dim", *keys)
-            rows = _rows(org_id, rolled, [*all_keys, *cols], sqlite=sqlite)
-            _upsert(session, table, all_keys, tuple(cols), rows)
-    _store_monthly_member_dims(session, org_id, frame, sqlite=sqlite)
-    first, last = frame["day"].min(), frame["day"].max()
-    _refresh_monthly_members(
-        session, org_id=org_id, first=pd.Timestamp(first).date(), last=pd.Timestamp(last).date()
-    )
+    for rollup in ROLLUPS:  # in registry order: a recomputed rollup after its source
+        if rollup.fold == "sums" and rollup.one_dim:
+            _fold_one_dim(session, org_id, frame, rollup, sqlite=sqlite)
+        elif rollup.fold == "sums":
+            _fold_sums(session, org_id, frame, rollup, sqlite=sqlite)
+        elif rollup.fold == "day_mask":
+            _fold_day_masks(session, org_id, frame, rollup, sqlite=sqlite)
+        else:  # recompute
+            first, last = frame["day"].min(), frame["day"].max()
+            _recompute_months(
+                session,
+                rollup,
+                org_id=org_id,
+                first=pd.Timestamp(first).date(),
+                last=pd.Timestamp(last).date(),
+            )
     return len(events)
 
 
-def _store_monthly_member_dims(
-    session: Session, org_id: int, frame: pd.DataFrame, *, sqlite: bool
+def _fold_sums(
+    session: Session, org_id: int, frame: pd.DataFrame, rollup: Rollup, *, sqlite: bool
+) -> None:
+    """The batch's sums per key of the rollup, added to the stored rows."""
+    keys, cols = rollup.group_keys, list(rollup.measures)
+    rolled = frame.groupby(list(keys), sort=True, observed=True)[cols].sum().reset_index()
+    rows = _rows(org_id, rolled, [*keys, *cols], sqlite=sqlite)
+    _upsert(session, rollup.table, keys, tuple(cols), rows)
+
+
+def _fold_one_dim(
+    session: Session, org_id: int, frame: pd.DataFrame, rollup: Rollup, *, sqlite: bool
+) -> None:
+    """One dimension at a time: the rows of each of model/provider/mode as (`dim`, `value`)."""
+    keys, cols = rollup.group_keys, list(rollup.measures)
+    for dim in ONE_DIMS:
+        group = [dim if k == "value" else k for k in keys if k != "dim"]
+        rolled = frame.groupby(group, sort=True, observed=True)[cols].sum()
+        rolled = rolled.reset_index().rename(columns={dim: "value"})
+        rolled.insert(0, "dim", dim)
+        rows = _rows(org_id, rolled, [*keys, *cols], sqlite=sqlite)
+        _upsert(session, rollup.table, keys, tuple(cols), rows)
+
+
+def _fold_day_masks(
+    session: Session, org_id: int, frame: pd.DataFrame, rollup: Rollup, *, sqlite: bool
 ) -> None:
     """Month x member x one dimension: sums, and the days of the month as a bit mask."""
     days = frame["day"].to_numpy().astype("datetime64[D]")
@@ -296,9 +298,9 @@ def _store_monthly_member_dims(
             **{m: frame[m] for m in MEASURES},
         }
     )
-    keys = ("dim", "value", "month", "member_id")
-    group = list(keys[1:])
-    for dim in DIMS:
+    keys = rollup.key  # dim, value, month, member_id
+    group = [k for k in keys if k != "dim"]
+    for dim in ONE_DIMS:
         keyed["value"] = frame[dim]
         rolled = keyed.groupby(group, sort=True, observed=True)[list(MEASURES)].sum()
         bits = keyed.drop_duplicates([*group, "bit"]).groupby(group, sort=True, observed=True)
@@ -306,21 +308,66 @@ def _store_monthly_member_dims(
         rolled = rolled.reset_index()
         rolled.insert(0, "dim", dim)
         rows = _rows(org_id, rolled, [*keys, *MEASURES, "day_mask"], sqlite=sqlite)
-        _upsert(session, "usagemonthlymemberdim", keys, MEASURES, rows, masks=("day_mask",))
+        _upsert(session, rollup.table, keys, MEASURES, rows, masks=("day_mask",))
 
 
-def _refresh_monthly_members(session: Session, *, org_id: int, first: date, last: date) -> None:
-    """Recompute the month x member rows of the months from `first` to `last`."""
+def _recompute_months(
+    session: Session, rollup: Rollup, *, org_id: int, first: date, last: date
+) -> None:
+    """Recompute the month x member rows of the months from `first` to `last` from the
+    rollup's day x member source."""
     conn = session.connection()
     sqlite = conn.dialect.name == "sqlite"
     lo, hi = month_start(first), month_end(last)
     month = "(substr(day, 1, 7) || '-01')" if sqlite else "CAST(date_trunc('month', day) AS DATE)"
     sums = ", ".join(f"sum({m})" for m in MEASURES)
     sets = ", ".join(f"{m} = excluded.{m}" for m in (*MEASURES, "active_days"))
+    table, source = rollup.table, rollup.source.__tablename__
     conn.exec_driver_sql(
-        f"INSERT INTO usagemonthlymember (org_id, month, member_id, {', '.join(MEASURES)}, "  # noqa: S608
+        f"INSERT INTO {table} (org_id, month, member_id, {', '.join(MEASURES)}, "  # noqa: S608
         f"active_days) SELECT org_id, {month}, member_id, {sums}, count(*) "
-        f"FROM usagedailymember WHERE org_id = {int(org_id)} AND day >= '{lo.isoformat()}' "
+        f"FROM {source} WHERE org_id = {int(org_id)} AND day >= '{lo.isoformat()}' "
         f"AND day <= '{hi.isoformat()}' GROUP BY org_id, {month}, member_id "
         f"ON CONFLICT (org_id, month, member_id) DO UPDATE SET {sets}"
     )
+
+
+def insert_events(session: Session, *, org_id: int, events: list[dict]) -> int:
+    """Insert validated events and fold them into every rollup, in the caller's transaction.
+
+    Each event is a dict with `at` (aware datetime), `member_id`, `model_id`, `provider`,
+    and optionally `mode`, token counts, `cost_micros`, `latency_ms`, `status`,
+    `external_id`. Callers (`record_usage`, `import_usage`) validate each event; this
+    refuses (ValidationError, before writing anything) a batch that would take an
+    organization-wide sum past `MAX_ORG_TOTAL`, so no sum can overflow. The rollups are
+    grouped with pandas and upserted in SQL (`store_events`).
+    """
+    return store_events(
+        session,
+        org_id=org_id,
+        events=events,
+        check=lambda sums: _check_org_totals(session, org_id, sums),
+    )
+
+
+def _check_org_totals(session: Session, org_id: int, batch: dict[str, int]) -> None:
+    """Refuse a batch (its exact sums per measure) that would take one of the
+    organization's sums past MAX_ORG_TOTAL. The stored sums come from the smallest rollup
+    (a few rows a day), so this costs one small query per batch. Concurrent batches may
+    each pass the check: the ceiling is a ninth of what a 64-bit sum holds, so that margin
+    is far more than any batches in flight can add."""
+    t = UsageDailyDim
+    stored = session.execute(
+        select(*[func.coalesce(func.sum(getattr(t, m)), 0) for m in MEASURES]).where(
+            t.org_id == org_id, t.dim == "mode"
+        )
+    ).one()
+    for measure, total in zip(MEASURES, stored, strict=True):
+        if int(total) + batch[measure] > MAX_ORG_TOTAL:
+            what = {"cost_micros": "cost (micro-dollars)", "latency_ms_sum": "latency (ms)"}
+            raise ValidationError(
+                "Usage not recorded: the organization's total "
+                f"{what.get(measure, measure.replace('_', ' '))} would pass "
+                f"{MAX_ORG_TOTAL:,}, the most the dashboard adds up exactly. "
+                "Nothing was stored."
+            )
