@@ -23,6 +23,8 @@ from kilo.db import lock_organization
 from kilo.errors import ValidationError
 from kilo.models import ApiKey, Member
 from kilo.permissions import Actor, ensure_allowed
+from kilo.usage.checks import check_event
+from kilo.usage.ingest import existing_ids
 
 MAX_EVENTS = 1_000  # per batch
 MAX_REPORTED = 50  # problems listed in one refusal
@@ -170,7 +172,7 @@ def check_batch(session: Session, *, org_id: int, events: list[Any]) -> list[dic
             problems.append((i, problem))
             continue
         try:
-            event = usage._event(
+            event = check_event(
                 at=raw["timestamp"],
                 member_id=_member_of(raw, by_email, by_key),
                 model_id=raw["model"],
@@ -216,7 +218,7 @@ def record_batch(session: Session, *, actor: Actor, events: list[Any]) -> BatchR
     # Concurrent batches carrying the same id: one at a time per organization, so the
     # second sees the first's events as duplicates (SQLite: BEGIN IMMEDIATE already does).
     lock_organization(session, org_id)
-    existing = usage._existing_ids(session, org_id, [e["external_id"] for e in checked])
+    existing = existing_ids(session, org_id, [e["external_id"] for e in checked])
     new = []
     for event in checked:
         if event["external_id"] in existing:

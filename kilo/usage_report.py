@@ -22,7 +22,7 @@ from kilo import csvsafe, usage
 from kilo.errors import PermissionDenied, ValidationError
 from kilo.models import Member
 from kilo.permissions import Actor, ensure_allowed
-from kilo.rollups import MEASURES, month_start
+from kilo.rollups.registry import MEASURES, month_start
 
 GROUPS = {
     "day": (),

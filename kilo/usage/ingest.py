@@ -75,13 +75,13 @@ def record_usage(
         )
     except ValueError as exc:
         raise ValidationError(f"Usage not recorded: {exc}.") from None
-    if event["external_id"] and _existing_ids(session, actor.org_id, [event["external_id"]]):
+    if event["external_id"] and existing_ids(session, actor.org_id, [event["external_id"]]):
         return False
     insert_events(session, org_id=actor.org_id, events=[event])
     return True
 
 
-def _existing_ids(session: Session, org_id: int, ids: list[str]) -> set[str]:
+def existing_ids(session: Session, org_id: int, ids: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(ids), 900):
         chunk = ids[start : start + 900]
@@ -252,7 +252,7 @@ def import_usage(
         raise ValidationError(_problem_report(path.name, problems))
     if result.rows == 0:
         raise ValidationError(f"{path.name} has no usage rows; nothing was imported.")
-    existing = _existing_ids(session, actor.org_id, list(seen_ids))
+    existing = existing_ids(session, actor.org_id, list(seen_ids))
     # Pass 2: store in batches, all in the caller's one transaction.
     batch: list[dict] = []
     for _, event, _ in events("importing" if not dry_run else "checking"):
