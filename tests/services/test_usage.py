@@ -17,6 +17,7 @@ from kilo import usage
 from kilo.errors import NotFound, PermissionDenied, ValidationError
 from kilo.models import LATENCY_BOUNDS_MS, Organization, UsageDaily, UsageEvent
 from kilo.permissions import system_actor
+from kilo.rollups import direct
 from kilo.rollups.registry import MEASURES, ONE_DIMS, ROLLUPS
 from tests.factories import create_team, usage_event
 
@@ -113,6 +114,14 @@ def _raw_sums(session, org_id: int, start: date, end: date, **where) -> dict[str
     }
 
 
+@pytest.fixture(params=["small-batch path", "pandas path"])
+def write_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both write paths of `insert_events` (kilo.rollups.direct for small batches, pandas
+    for large ones) must leave rollups equal to the raw events."""
+    monkeypatch.setattr(direct, "SMALL_BATCH", 10**9 if request.param.startswith("small") else 0)
+    return request.param
+
+
 @settings(
     max_examples=15,
     deadline=None,
@@ -123,7 +132,7 @@ def _raw_sums(session, org_id: int, start: date, end: date, **where) -> dict[str
     split=st.integers(1, 5),
     window=st.tuples(st.integers(0, 40), st.integers(0, 40)),
 )
-def test_rollups_totals_and_export_equal_raw_sums(session, specs, split, window):
+def test_rollups_totals_and_export_equal_raw_sums(session, write_path, specs, split, window):
     team = create_team(session)
     owner = team["owner"]
     member_ids = [team["owner"].id, team["admin"].id, team["member"].id]
@@ -292,7 +301,7 @@ def _days(lo: date, hi: date) -> list[date]:
     dim=st.sampled_from(["model_id", "provider", "mode"]),
 )
 def test_monthly_member_stats_and_filtered_heatmaps_equal_raw_events(
-    session, specs, split, window, dim
+    session, write_path, specs, split, window, dim
 ):
     """Per-member statistics (whole months from the monthly rollup, edges from the daily
     one) and the heatmap under dimension filters (each hourly rollup, and raw events) equal
