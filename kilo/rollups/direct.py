@@ -141,7 +141,14 @@ def store_small(
     for rollup in ROLLUPS:  # in registry order: a recomputed rollup after its source
         if rollup.fold == "recompute":
             days = [r["day"] for r in rows]
-            recompute_months(session, rollup, org_id=org_id, first=min(days), last=max(days))
+            recompute_months(
+                session,
+                rollup,
+                org_id=org_id,
+                first=min(days),
+                last=max(days),
+                member_ids=[r["member_id"] for r in rows],
+            )
             continue
         keys, measures = rollup.group_keys, rollup.measures
         masks = ("day_mask",) if rollup.fold == "day_mask" else ()

@@ -79,10 +79,17 @@ def next_ids(session: Session, table: str, n: int) -> int:
 
 
 def recompute_months(
-    session: Session, rollup: Rollup, *, org_id: int, first: date, last: date
+    session: Session,
+    rollup: Rollup,
+    *,
+    org_id: int,
+    first: date,
+    last: date,
+    member_ids: list[int] | None = None,
 ) -> None:
     """Recompute the month x member rows of the months from `first` to `last` from the
-    rollup's day x member source."""
+    rollup's day x member source (only those of `member_ids` when given: the rows of the
+    batch's members are the only ones that change)."""
     conn = session.connection()
     sqlite = conn.dialect.name == "sqlite"
     lo, hi = month_start(first), month_end(last)
@@ -90,10 +97,15 @@ def recompute_months(
     sums = ", ".join(f"sum({m})" for m in MEASURES)
     sets = ", ".join(f"{m} = excluded.{m}" for m in (*MEASURES, "active_days"))
     table, source = rollup.table, rollup.source.__tablename__
+    members = (
+        f"AND member_id IN ({', '.join(str(int(m)) for m in sorted(set(member_ids)))})"
+        if member_ids
+        else ""
+    )
     conn.exec_driver_sql(
         f"INSERT INTO {table} (org_id, month, member_id, {', '.join(MEASURES)}, "  # noqa: S608
         f"active_days) SELECT org_id, {month}, member_id, {sums}, count(*) "
         f"FROM {source} WHERE org_id = {int(org_id)} AND day >= '{lo.isoformat()}' "
-        f"AND day <= '{hi.isoformat()}' GROUP BY org_id, {month}, member_id "
+        f"AND day <= '{hi.isoformat()}' {members} GROUP BY org_id, {month}, member_id "
         f"ON CONFLICT (org_id, month, member_id) DO UPDATE SET {sets}"
     )

@@ -25,7 +25,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlmodel import Session
 
 from kilo.errors import ValidationError
@@ -258,18 +258,20 @@ def insert_events(session: Session, *, org_id: int, events: list[dict]) -> int:
     )
 
 
+# The organization's sums, from the smallest rollup; built once (a gateway records every
+# request through this check, and building the statement cost as much as running it).
+_ORG_TOTALS = select(
+    *[func.coalesce(func.sum(getattr(UsageDailyDim, m)), 0) for m in MEASURES]
+).where(UsageDailyDim.org_id == bindparam("org_id"), UsageDailyDim.dim == "mode")
+
+
 def _check_org_totals(session: Session, org_id: int, batch: dict[str, int]) -> None:
     """Refuse a batch (its exact sums per measure) that would take one of the
     organization's sums past MAX_ORG_TOTAL. The stored sums come from the smallest rollup
     (a few rows a day), so this costs one small query per batch. Concurrent batches may
     each pass the check: the ceiling is a ninth of what a 64-bit sum holds, so that margin
     is far more than any batches in flight can add."""
-    t = UsageDailyDim
-    stored = session.execute(
-        select(*[func.coalesce(func.sum(getattr(t, m)), 0) for m in MEASURES]).where(
-            t.org_id == org_id, t.dim == "mode"
-        )
-    ).one()
+    stored = session.execute(_ORG_TOTALS, {"org_id": org_id}).one()
     for measure, total in zip(MEASURES, stored, strict=True):
         if int(total) + batch[measure] > MAX_ORG_TOTAL:
             what = {"cost_micros": "cost (micro-dollars)", "latency_ms_sum": "latency (ms)"}
