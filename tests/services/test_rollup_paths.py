@@ -67,7 +67,7 @@ def test_both_paths_write_the_same_rows(session, monkeypatch, specs, split):
     monkeypatch.setattr(direct, "SMALL_BATCH", 0)
     usage.insert_events(session, org_id=a["owner"].org_id, events=_events(specs, ids_a, "a"))
     # B: the small-batch path, in several batches (upserts onto existing rows)
-    monkeypatch.setattr(direct, "SMALL_BATCH", 64)
+    monkeypatch.setattr(direct, "SMALL_BATCH", 10**9)
     events = _events(specs, ids_b, "b")
     step = max(1, len(events) // split)
     for i in range(0, len(events), step):
