@@ -13,8 +13,8 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+import kilo.billing.stripe_gateway as gateway
 from kilo import audit
-from kilo.billing import stripe_gateway as gateway
 from kilo.billing.account import get_org
 from kilo.billing.invoices import next_invoice_number
 from kilo.billing.ledger import insert_entry, ledger_ref_exists

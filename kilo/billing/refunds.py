@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+import kilo.billing.stripe_gateway as gateway
 from kilo import audit
-from kilo.billing import stripe_gateway as gateway
 from kilo.billing.account import get_org
 from kilo.billing.invoices import INVOICE_KIND_LABELS, INVOICE_STATUS_LABELS
 from kilo.billing.ledger import balance_micros, insert_entry, payment_ref_exists

@@ -8,8 +8,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 
 from sqlmodel import Session, func, select
 
+import kilo.billing.stripe_gateway as gateway
 from kilo import audit
-from kilo.billing import stripe_gateway as gateway
 from kilo.billing.account import get_org
 from kilo.billing.stripe_gateway import USE_ENV, StripeConfig, UseEnv, resolve_config
 from kilo.db import lock_organization

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, select
 
+import kilo.billing.stripe_gateway as gateway
 from kilo import audit
-from kilo.billing import stripe_gateway as gateway
 from kilo.billing.purchases import apply_checkout_session, org_of_checkout
 from kilo.billing.refunds import record_refund
 from kilo.billing.stripe_invoices import invoice_paid, invoice_payment_failed, stripe_actor

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
+import kilo.billing.stripe_gateway as gateway
 from kilo import audit
-from kilo.billing import stripe_gateway as gateway
 from kilo.billing.purchases import apply_checkout_session
 from kilo.billing.stripe_gateway import StripeConfig
 from kilo.billing.stripe_invoices import invoice_paid, upsert_stripe_invoice
