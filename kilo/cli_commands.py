@@ -9,6 +9,7 @@ import importlib
 
 # Modules with a `register_cli(subparsers)` function, in the order shown by --help.
 MODULES: list[str] = [
+    "kilo.cli.demo",
     "kilo.organization",
     "kilo.audit",
     "kilo.catalog",

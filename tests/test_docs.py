@@ -31,7 +31,7 @@ def test_every_command_has_help_and_is_documented(command, capsys):
 
 def test_every_environment_setting_is_documented():
     names = set()
-    for path in [*ROOT.glob("kilo/*.py"), *ROOT.glob("ui/*.py"), ROOT / "app.py"]:
+    for path in [*ROOT.glob("kilo/**/*.py"), *ROOT.glob("ui/*.py"), ROOT / "app.py"]:
         names |= set(re.findall(r'environ(?:\.get)?\(\s*"([A-Z_]+)"', path.read_text()))
         names |= set(re.findall(r'environ\[\s*"([A-Z_]+)"\]', path.read_text()))
     assert "DATABASE_URL" in names
@@ -54,7 +54,7 @@ def audit_actions() -> set[str]:
     """Every `action=` passed to `audit.record(...)` in kilo/: a literal, or a local variable
     whose assignments hold the literals (members.py picks one of two)."""
     found: set[str] = set()
-    for path in sorted(ROOT.glob("kilo/*.py")):
+    for path in sorted(ROOT.glob("kilo/**/*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
         for func in ast.walk(tree):
             if not isinstance(func, ast.FunctionDef):

@@ -1,0 +1,2 @@
+"""Sub-commands of `python -m kilo`, one module per command group, each with
+`register_cli(subparsers)`."""
