@@ -4,8 +4,8 @@ open dialogs and tabs, check a tab is healthy, take screenshots.
 Waits are on the app's own state, never on the clock: Streamlit writes its run state on the
 root element (`[data-testid=stApp]`, attribute `data-test-script-state`: `running`,
 `rerunRequested`, `notRunning`), and the tests wait for it, or for the element, toast or
-test id an action must produce. (The status widget is no signal: with `toolbarMode =
-"minimal"` it never appears, so waiting for it to go away waited for nothing.)
+test id an action must produce. (The status widget is no signal: in this app it did not
+appear at all while scripts ran, so waiting for it to go away waited for nothing.)
 """
 
 from __future__ import annotations
