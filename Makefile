@@ -52,7 +52,7 @@ system-deps:
 	    chromium fonts-liberation fonts-dejavu-core poppler-utils >/dev/null; }
 
 test: $(VENV)/.dev system-deps
-	$(PY) -m pytest -n 2 -q $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 # The same suite on PostgreSQL (needs a server; .ci/run starts one).
 test-pg: $(VENV)/.dev

@@ -9,20 +9,6 @@ from kilo.cli_commands import register_all
 from kilo.errors import KiloError
 
 
-def cmd_seed(args: argparse.Namespace) -> int:
-    from kilo import demo
-    from kilo.db import migrate, write_session
-
-    migrate()
-    with write_session() as session:
-        org = demo.seed(session, reset=args.reset)
-        print(
-            f"Seeded the demo organization “{org.name}”. Sign in as owner / admin / member "
-            f"with password {demo.DEMO_PASSWORD}."
-        )
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m kilo",
@@ -30,15 +16,6 @@ def build_parser() -> argparse.ArgumentParser:
         "DATABASE_URL (default sqlite:///data/kilo.db).",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    p = sub.add_parser(
-        "seed",
-        help="build the deterministic demo organization",
-        description="Build the demo organization (members, 90 days of usage, "
-        "billing, audit history). Refused on a database that already has one "
-        "unless --reset is given.",
-    )
-    p.add_argument("--reset", action="store_true", help="delete everything in the database first")
-    p.set_defaults(func=cmd_seed)
     register_all(sub)
     return parser
 

@@ -1,24 +1,13 @@
-"""Sub-commands of `python -m kilo` contributed by the service modules.
-
-Each module that has commands defines `register_cli(subparsers)` and is listed here.
-"""
+"""The command groups of `python -m kilo`, in the order `--help` shows them: each module in
+`kilo/cli/` defines `register_cli(subparsers)`."""
 
 from __future__ import annotations
 
-import importlib
+from kilo.cli import audit, billing, catalog, demo, mail, modes, organization, usage
 
-# Modules with a `register_cli(subparsers)` function, in the order shown by --help.
-MODULES: list[str] = [
-    "kilo.organization",
-    "kilo.cli.audit",
-    "kilo.cli.catalog",
-    "kilo.cli.usage",
-    "kilo.cli.billing",
-    "kilo.cli.modes",
-    "kilo.mail",
-]
+GROUPS = (demo, organization, audit, catalog, usage, billing, modes, mail)
 
 
 def register_all(subparsers: object) -> None:
-    for name in MODULES:
-        importlib.import_module(name).register_cli(subparsers)
+    for group in GROUPS:
+        group.register_cli(subparsers)

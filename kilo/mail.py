@@ -358,21 +358,6 @@ def check_message() -> MailMessage:
     )
 
 
-# ---- command line -------------------------------------------------------------------
-
-
-def register_cli(sub: Any) -> None:
-    p = sub.add_parser(
-        "mail-test",
-        help="send a test e-mail to check the SMTP settings",
-        description="Send a short test message through the configured SMTP server "
-        "(KILO_SMTP_HOST and the other KILO_SMTP_* settings). Prints what went wrong, "
-        "with the setting to fix, when it cannot be sent.",
-    )
-    p.add_argument("--to", required=True, help="recipient address")
-    p.set_defaults(func=_cmd_mail_test)
-
-
 def load_secrets_file(path: Path | None = None) -> None:
     """For commands (no Streamlit): export `[smtp]` of .streamlit/secrets.toml, if present."""
     path = path or Path(__file__).resolve().parent.parent / ".streamlit" / "secrets.toml"
@@ -383,12 +368,3 @@ def load_secrets_file(path: Path | None = None) -> None:
         return
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise MailNotConfigured(f"{path} could not be read: {exc}") from exc
-
-
-def _cmd_mail_test(args: Any) -> int:
-    load_secrets_file()
-    message = check_message()
-    send_mail(args.to, message.subject, message.text, message.html)
-    settings = mail_settings()
-    print(f"Sent a test message to {args.to} through {settings.host}:{settings.port}.")
-    return 0

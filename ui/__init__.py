@@ -37,6 +37,7 @@ def current_actor() -> Actor:
     if actor is None:
         st.error("Your session has ended. Reload the page to sign in again.")
         st.stop()
+    show_toasts()  # every signed-in page's run starts here: the queued success messages
     return actor
 
 
@@ -73,7 +74,8 @@ def md_code(text: object) -> str:
 def run_action(fn: Callable[[Session], T], *, success: str | None = None) -> T | None:
     """Run a change in one transaction; show its error (nothing changed) or a success toast.
 
-    Clears cached loaders so every page reflects the change.
+    Clears cached loaders so every page reflects the change. The toast is queued and shown
+    by the page's next run (`show_toasts`): callers rerun after a successful change.
     """
     try:
         with write_session() as session:
@@ -90,8 +92,28 @@ def run_action(fn: Callable[[Session], T], *, success: str | None = None) -> T |
         return None
     st.cache_data.clear()
     if success:  # often names what the user typed: escaped
-        st.toast(md_escape(success), icon=":material/check_circle:")
+        st.session_state.setdefault(_TOASTS, []).append(md_escape(success))
     return result
+
+
+# Success messages waiting for a run that completes. Not st.toast() inside run_action: every
+# caller follows a change with st.rerun() (often from a dialog), and a toast sent by a run
+# that ends in st.rerun() can vanish unseen. It does reach the browser, but as an element of
+# the interrupted run; when the rerun finishes before the browser has mounted that element (a
+# quick rerun, a busy browser), the browser drops it with the rest of the old run's elements
+# and the toast never shows. The browser test's "Saved <member>" check after the member
+# dialog's Save missed it about once in 20 runs, and 10 times in 14 with the browser's CPU
+# slowed 6x. Sent by the page's next run, which completes, the toast is always shown.
+_TOASTS = "_ui_pending_toasts"
+
+
+def show_toasts() -> None:
+    """Show the queued success messages as toasts (called at the start of every page run)."""
+    pending = st.session_state.get(_TOASTS)
+    while pending:
+        # st.toast may stop this run for a rerun before sending: remove the message after.
+        st.toast(pending[0], icon=":material/check_circle:")
+        pending.pop(0)
 
 
 def viewer_timezone() -> ZoneInfo:

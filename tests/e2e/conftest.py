@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "e2e" / "artifacts"
 CHROMIUM = os.environ.get("KILO_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -114,49 +113,3 @@ def browser() -> Iterator[object]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
-
-
-def sign_in(page, url: str, username: str, password: str = "kilo-demo") -> None:  # noqa: ANN001
-    page.goto(url, wait_until="networkidle")
-    signed_in = page.get_by_role("button", name="Sign out")
-    login = page.get_by_role("button", name="Sign in")
-    for _ in range(4):
-        signed_in.or_(login).first.wait_for(timeout=90_000)
-        if signed_in.is_visible():
-            return wait_for_session_cookie(page)
-        wait_idle(page)
-        page.get_by_label("Username").fill(username)
-        page.locator("input[type=password]").fill(password)
-        login.click()
-        try:
-            signed_in.wait_for(timeout=20_000)
-            return wait_for_session_cookie(page)
-        except Exception:  # noqa: BLE001
-            continue
-    signed_in.wait_for(timeout=5_000)
-    wait_for_session_cookie(page)
-
-
-def wait_for_session_cookie(page) -> None:  # noqa: ANN001
-    """The session cookie reaches the browser through a component shortly after sign-in;
-    a test that opens another URL (a new page load) needs it there first."""
-    for _ in range(100):
-        if any(c["name"] == "kilo_session" for c in page.context.cookies()):
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError("the session cookie was not set within 10 s of signing in")
-
-
-def wait_idle(page) -> None:  # noqa: ANN001
-    """Wait until Streamlit has finished the current run (no running indicator)."""
-    page.wait_for_timeout(300)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=60_000
-    )
-
-
-def shot(page, name: str) -> Path:  # noqa: ANN001
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path

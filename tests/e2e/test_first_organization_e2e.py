@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import ROOT, dashboard, shot, sign_in, wait_idle
-from tests.e2e.test_journey import choose, dialog
+from tests.e2e.app_utils import choose, dialog, shot, sign_in, wait_idle
+from tests.e2e.conftest import ROOT, dashboard
 from tests.smtp_server import SmtpServer
 
 pytestmark = pytest.mark.e2e

@@ -5,7 +5,7 @@ import jwt
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import shot, sign_in, wait_idle
+from tests.e2e.app_utils import shot, sign_in, wait_for_session_cookie, wait_idle
 
 pytestmark = pytest.mark.e2e
 COOKIE = "kilo_session"
@@ -19,12 +19,8 @@ def _sign_in_form(page) -> None:  # noqa: ANN001
 
 
 def _session_cookie(context) -> dict:  # noqa: ANN001
-    for _ in range(50):
-        found = [c for c in context.cookies() if c["name"] == COOKIE]
-        if found:
-            return found[0]
-        context.pages[0].wait_for_timeout(200)
-    raise AssertionError("no session cookie was set")
+    wait_for_session_cookie(context.pages[0])
+    return next(c for c in context.cookies() if c["name"] == COOKIE)
 
 
 def test_sign_out_reload_new_tab_and_a_replayed_cookie_all_show_the_form(server, browser):
