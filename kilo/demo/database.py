@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, SQLModel, func, select
 
 from kilo.models import Organization
 
@@ -19,9 +19,8 @@ def only_demo_organizations(session: Session) -> bool:
 
 
 def clear_database(session: Session) -> None:
-    """Delete every row of every table (the schema and its migration version stay)."""
-    from sqlmodel import SQLModel
-
+    """Delete every row of every table. The schema, its migration version and the id
+    counters of `idsequence` stay (ids are never reused; usage inserts need its rows)."""
     for table in reversed(SQLModel.metadata.sorted_tables):
-        if table.name != "alembic_version":
+        if table.name not in ("alembic_version", "idsequence"):
             session.execute(table.delete())

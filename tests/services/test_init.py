@@ -316,3 +316,20 @@ def test_start_up_never_adds_the_demo_to_a_database_with_a_real_organization(
     assert [(o.name, o.is_demo) for o in orgs()] == [("Initech", False)]
     with read_session() as s:
         assert not s.exec(select(Member).where(col(Member.username) == "owner")).first()
+
+
+def test_reseeding_the_demo_keeps_usage_ids_working(db_url):
+    """`seed --reset` empties the database but keeps the usage id counter's row."""
+    from datetime import UTC, datetime
+
+    from kilo import usage
+    from tests.factories import usage_event
+
+    with write_session() as s:
+        demo.seed(s)
+    with write_session() as s:
+        org = demo.seed(s, reset=True)
+        member_id = s.exec(select(Member.id).where(Member.org_id == org.id)).first()
+        assert usage.insert_events(
+            s, org_id=org.id, events=[usage_event(member_id, datetime.now(UTC))]
+        ) == 1
