@@ -330,6 +330,9 @@ def test_reseeding_the_demo_keeps_usage_ids_working(db_url):
     with write_session() as s:
         org = demo.seed(s, reset=True)
         member_id = s.exec(select(Member.id).where(Member.org_id == org.id)).first()
-        assert usage.insert_events(
-            s, org_id=org.id, events=[usage_event(member_id, datetime.now(UTC))]
-        ) == 1
+        assert (
+            usage.insert_events(
+                s, org_id=org.id, events=[usage_event(member_id, datetime.now(UTC))]
+            )
+            == 1
+        )
