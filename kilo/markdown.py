@@ -45,4 +45,6 @@ def code(text: object) -> str:
     longest = max((len(run) for run in re.findall(r"`+", value)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if longest or value[0] in " `" or value[-1] in " `" else ""
+    if not value.strip(" "):  # only spaces: CommonMark strips no padding then, so add none
+        pad = ""
     return f"{fence}{pad}{value}{pad}{fence}"
