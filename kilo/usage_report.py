@@ -23,6 +23,7 @@ from kilo.errors import PermissionDenied, ValidationError
 from kilo.models import Member
 from kilo.permissions import Actor, ensure_allowed
 from kilo.rollups.registry import MEASURES, month_start
+from kilo.usage.export import MEASURE_COLUMNS
 
 GROUPS = {
     "day": (),
@@ -34,19 +35,8 @@ GROUPS = {
 FORMATS = ("json", "csv")
 PARAMETERS = ("from", "to", "group_by", "format")
 MAX_DAYS = 366
-# Each row's figures, in this order (the Usage tab's CSV has the same measures).
-COLUMNS = (
-    "requests",
-    "successful",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cost_usd",
-    "cost_micros",
-    "latency_ms_sum",
-)
+# Each row's figures, in this order: the Usage tab's CSV's measures.
+COLUMNS = MEASURE_COLUMNS
 
 
 class InvalidParameter(ValidationError):

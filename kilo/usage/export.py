@@ -18,12 +18,8 @@ from kilo.rollups.registry import MEASURES
 from kilo.usage.members import list_member_usage
 from kilo.usage.scope import analytics_enabled, scope_filter
 
-EXPORT_COLUMNS = (
-    "day",
-    "member_email",
-    "model_id",
-    "provider",
-    "mode",
+# The figures of each row, in this order (also the read API's, `kilo.usage_report`).
+MEASURE_COLUMNS = (
     "requests",
     "successful",
     "errors",
@@ -35,6 +31,7 @@ EXPORT_COLUMNS = (
     "cost_micros",
     "latency_ms_sum",
 )
+EXPORT_COLUMNS = ("day", "member_email", "model_id", "provider", "mode", *MEASURE_COLUMNS)
 
 
 def export_csv(session: Session, *, actor: Actor, f: UsageFilter) -> str:
