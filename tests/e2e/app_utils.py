@@ -120,11 +120,13 @@ def open_tab(page: Page, title: str, heading: str, testids: list[str]) -> None:
 
 def choose(page: Page, widget: Locator, text: str) -> None:
     """Pick `text` in a Streamlit selectbox/multiselect: click, type, click the option, and
-    wait for the run the choice starts."""
-    with app_run(page):
-        widget.locator("input").first.click()
-        page.keyboard.type(text)
-        page.get_by_role("option").filter(has_text=text).first.click()
+    wait until the widget shows the choice and the app is idle. (Not `app_run`: inside a
+    dialog the choice reruns only the dialog's fragment, which need not change the root
+    element's run state, so counting finished runs could wait for a run that never shows.)"""
+    wait_idle(page)
+    widget.locator("input").first.click()
+    page.keyboard.type(text)
+    page.get_by_role("option").filter(has_text=text).first.click()
     if widget.locator("[data-testid=stMultiSelect]").count():
         widget.get_by_text(text).first.wait_for(timeout=TIMEOUT)  # the choice took
         page.keyboard.press("Escape")  # closes the option list; no run
@@ -132,6 +134,7 @@ def choose(page: Page, widget: Locator, text: str) -> None:
         expect(widget.locator("input").first).to_have_value(
             re.compile(re.escape(text)), timeout=TIMEOUT
         )
+    wait_idle(page)
 
 
 def dialog(page: Page) -> Locator:
