@@ -25,7 +25,6 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e.app_utils import (
-    app_run,
     assert_healthy,
     choose,
     dialog,
@@ -209,8 +208,8 @@ def test_custom_modes_tab_create_a_mode(page, journey):
     )
     desc = d.locator(".st-key-custom_modes_form_new_desc input")
     desc.fill("Reviews changes")
-    with app_run(page):  # leaving the field sends the form's values
-        desc.press("Tab")
+    desc.press("Tab")  # leaving the field sends its value before the Save click's run
+    wait_idle(page)
     d.locator(".st-key-custom_modes_form_save button").click()
     d.wait_for(state="detached", timeout=60_000)
     page.get_by_text(MODE_SLUG).first.wait_for(timeout=60_000)
