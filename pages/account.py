@@ -145,25 +145,15 @@ if full:
     )
 if live:
     labels = {k.id: api_keys.key_label(k, with_member=False) for k in live}
-    picked = pick_col.selectbox(
-        "Key",
-        list(labels),
-        format_func=labels.get,
-        index=None,
-        key="account_key_pick",
+    api_keys.revoke_picker(
+        pick_col,
+        revoke_col,
+        labels,
+        kind="key",
+        prefix="account_key",
+        dialog="account_key_revoke",
+        label="Key",
         placeholder="Choose a key to revoke",
-    )
-    revoke_col.button(
-        "Revoke",
-        icon=":material/block:",
-        key="account_key_revoke",
-        width="stretch",
-        disabled=picked is None,
-        on_click=ui.open_dialog,
-        args=(
-            "account_key_revoke",
-            {"kind": "key", "id": picked, "label": labels.get(picked), "prefix": "account_key"},
-        ),
     )
 
 dialog_name, payload = ui.opened_dialog()

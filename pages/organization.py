@@ -611,30 +611,15 @@ if can_manage_keys:
     if live_keys:
         key_labels = {k.id: api_keys.key_label(k, with_member=True) for k in live_keys}
         kc1, kc2 = st.columns([4, 1], vertical_alignment="bottom")
-        picked_key = kc1.selectbox(
-            "API key",
-            list(key_labels),
-            format_func=key_labels.get,
-            index=None,
-            key="org_key_pick",
+        api_keys.revoke_picker(
+            kc1,
+            kc2,
+            key_labels,
+            kind="key",
+            prefix="org_key",
+            dialog="org_revoke_key",
+            label="API key",
             placeholder="Choose a key to revoke",
-        )
-        kc2.button(
-            "Revoke",
-            icon=":material/block:",
-            key="org_key_revoke",
-            width="stretch",
-            disabled=picked_key is None,
-            on_click=ui.open_dialog,
-            args=(
-                "org_revoke_key",
-                {
-                    "kind": "key",
-                    "id": picked_key,
-                    "label": key_labels.get(picked_key),
-                    "prefix": "org_key",
-                },
-            ),
         )
 
 if can_manage_tokens:
@@ -657,30 +642,15 @@ if can_manage_tokens:
     )
     if not tokens.empty:
         token_labels = {int(t.id): f"{t.Name} ({t.Scope}, {t.Token})" for t in tokens.itertuples()}
-        picked_token = tc2.selectbox(
-            "API token",
-            list(token_labels),
-            format_func=token_labels.get,
-            index=None,
-            key="org_token_pick",
+        api_keys.revoke_picker(
+            tc2,
+            tc3,
+            token_labels,
+            kind="token",
+            prefix="org_token",
+            dialog="org_revoke_token",
+            label="API token",
             placeholder="Choose a token to revoke",
-        )
-        tc3.button(
-            "Revoke",
-            icon=":material/block:",
-            key="org_token_revoke",
-            width="stretch",
-            disabled=picked_token is None,
-            on_click=ui.open_dialog,
-            args=(
-                "org_revoke_token",
-                {
-                    "kind": "token",
-                    "id": picked_token,
-                    "label": token_labels.get(picked_token),
-                    "prefix": "org_token",
-                },
-            ),
         )
 
 DIALOGS = {

@@ -139,6 +139,38 @@ KEY_EFFECT = (
 TOKEN_EFFECT = "Programs that use it are refused from then on."
 
 
+def revoke_picker(
+    pick_col,  # noqa: ANN001  (a Streamlit column)
+    button_col,  # noqa: ANN001
+    labels: dict[int, str],
+    *,
+    kind: str,
+    prefix: str,
+    dialog: str,
+    label: str,
+    placeholder: str,
+) -> None:
+    """A selectbox of keys or tokens and a Revoke button opening `dialog` for the one picked
+    (widget keys `<prefix>_pick` and `<prefix>_revoke`)."""
+    picked = pick_col.selectbox(
+        label,
+        list(labels),
+        format_func=labels.get,
+        index=None,
+        key=f"{prefix}_pick",
+        placeholder=placeholder,
+    )
+    button_col.button(
+        "Revoke",
+        icon=":material/block:",
+        key=f"{prefix}_revoke",
+        width="stretch",
+        disabled=picked is None,
+        on_click=ui.open_dialog,
+        args=(dialog, {"kind": kind, "id": picked, "label": labels.get(picked), "prefix": prefix}),
+    )
+
+
 def _confirm_revoke(actor: Actor, item: dict) -> None:
     kind = "API key" if item["kind"] == "key" else "API token"
     st.write(f"Revoke the {kind} **{ui.md_escape(item['label'])}**?")
