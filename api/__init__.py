@@ -46,6 +46,7 @@ def build_app() -> Starlette:
             Route("/v1/stripe/webhook", webhooks.stripe_webhook, methods=["POST"]),
             Route("/v1/gateway/authorize", gateway.authorize, methods=["POST"]),
             Route("/v1/gateway/usage", gateway.usage, methods=["POST"]),
+            Route("/v1/gateway/policy", gateway.policy, methods=["GET"]),
             Route("/v1/usage", usage.usage, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error},
