@@ -29,7 +29,7 @@ import threading
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import func
+from sqlalchemy import Date, Integer, String, bindparam, func
 from sqlmodel import Session, col, select
 
 from kilo import access, billing
@@ -82,35 +82,70 @@ def _refuse(code: str, message: str, **kw: object) -> Decision:
     return Decision(False, code, message, **kw)
 
 
-def _latest_audit(org_id: int, column: object):  # noqa: ANN202
+# Statements built once (bound parameters :org_id, :today, :key_hash): building and keying
+# a statement costs more than running it on an indexed table.
+_ORG, _TODAY = bindparam("org_id", type_=Integer), bindparam("today", type_=Date)
+
+
+def _latest_audit(column: object):  # noqa: ANN202
     """`column` of the organization's latest audit entry (index ix_audit_org_chain)."""
     return (
         select(column)
-        .where(AuditEntry.org_id == org_id)
+        .where(AuditEntry.org_id == _ORG)
         .order_by(col(AuditEntry.id).desc())
         .limit(1)
         .scalar_subquery()
     )
 
 
-def policy_version(session: Session, org_id: int) -> int:
-    """The id of the organization's latest audit entry: it changes with every policy change
-    (see the module docstring); 0 for an organization without any."""
-    return int(session.execute(select(_latest_audit(org_id, AuditEntry.id))).scalar() or 0)
-
-
-def _spent_today(org_id: int, member_id: object):  # noqa: ANN202
+def _spent_today(member_id: object):  # noqa: ANN202
     t = UsageDailyMember
     return (
         select(func.coalesce(func.sum(t.cost_micros), 0))
-        .where(t.org_id == org_id, t.member_id == member_id, t.day == utcnow().date())
+        .where(t.org_id == _ORG, t.member_id == member_id, t.day == _TODAY)
         .scalar_subquery()
     )
 
 
+_VERSION = select(_latest_audit(AuditEntry.id))
+_SPENT = select(_spent_today(bindparam("member_id", type_=Integer)))
+# The key's row with its member, organization, the organization's latest audit entry, the
+# member's spend today and the balance: a decision's one round trip.
+_STATE = (
+    select(
+        ApiKey.id,
+        ApiKey.org_id,
+        ApiKey.name,
+        ApiKey.prefix,
+        ApiKey.revoked_at,
+        ApiKey.expires_at,
+        ApiKey.last_used_at,
+        Member.id,
+        Member.email,
+        Member.removed_at,
+        Member.daily_spend_limit_micros,
+        Organization.name,
+        _latest_audit(AuditEntry.id),
+        _latest_audit(AuditEntry.hash),
+        _spent_today(ApiKey.member_id),
+        billing.balance_expression(_ORG),
+    )
+    .join(Member, col(Member.id) == ApiKey.member_id)
+    .join(Organization, col(Organization.id) == ApiKey.org_id)
+    .where(ApiKey.token_hash == bindparam("key_hash", type_=String))
+)
+
+
+def policy_version(session: Session, org_id: int) -> int:
+    """The id of the organization's latest audit entry: it changes with every policy change
+    (see the module docstring); 0 for an organization without any."""
+    return int(session.connection().execute(_VERSION, {"org_id": org_id}).scalar() or 0)
+
+
 def spent_today_micros(session: Session, *, org_id: int, member_id: int) -> int:
     """The member's recorded usage cost of the current UTC day (day x member rollup)."""
-    return int(session.execute(select(_spent_today(org_id, member_id))).scalar())
+    params = {"org_id": org_id, "member_id": member_id, "today": utcnow().date()}
+    return int(session.connection().execute(_SPENT, params).scalar())
 
 
 def check_request_fields(model: object, provider: object, mode: object) -> str | None:
@@ -165,31 +200,8 @@ def _verdict(
 
 
 def _state(session: Session, org_id: int, api_key: str):  # noqa: ANN202
-    """The key's row with its member, organization, the organization's latest audit entry,
-    the member's spend today and the balance: one statement, one round trip."""
-    return session.execute(
-        select(
-            ApiKey.id,
-            ApiKey.org_id,
-            ApiKey.name,
-            ApiKey.prefix,
-            ApiKey.revoked_at,
-            ApiKey.expires_at,
-            ApiKey.last_used_at,
-            Member.id,
-            Member.email,
-            Member.removed_at,
-            Member.daily_spend_limit_micros,
-            Organization.name,
-            _latest_audit(org_id, AuditEntry.id),
-            _latest_audit(org_id, AuditEntry.hash),
-            _spent_today(org_id, ApiKey.member_id),
-            billing.balance_expression(org_id),
-        )
-        .join(Member, col(Member.id) == ApiKey.member_id)
-        .join(Organization, col(Organization.id) == ApiKey.org_id)
-        .where(ApiKey.token_hash == secret_hash(api_key))
-    ).first()
+    params = {"org_id": org_id, "today": utcnow().date(), "key_hash": secret_hash(api_key)}
+    return session.connection().execute(_STATE, params).first()
 
 
 def decide(

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Select
+from sqlalchemy import BindParameter, ColumnElement, Select
 from sqlmodel import Session, func, select
 
 from kilo import audit
@@ -46,7 +46,7 @@ def ledger_total_micros(session: Session, *, org_id: int) -> int:
     return int(session.exec(_ledger_total_query(org_id)).one())
 
 
-def _ledger_total_query(org_id: int) -> Select:
+def _ledger_total_query(org_id: int | BindParameter[int]) -> Select:
     return select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(
         LedgerEntry.org_id == org_id
     )
@@ -57,9 +57,10 @@ def usage_cost_micros(session: Session, *, org_id: int) -> int:
     return total_cost_micros(session, org_id=org_id)
 
 
-def balance_expression(org_id: int) -> ColumnElement[int]:
+def balance_expression(org_id: int | BindParameter[int]) -> ColumnElement[int]:
     """The balance as one SQL expression (the ledger's sum minus the usage cost, two scalar
-    subqueries), so that a caller reads it in the same round trip as other figures."""
+    subqueries), so that a caller reads it in the same round trip as other figures; `org_id`
+    may be a bound parameter of a statement built once."""
     return (
         _ledger_total_query(org_id).scalar_subquery() - total_cost_query(org_id).scalar_subquery()
     )

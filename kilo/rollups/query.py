@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import BindParameter, Select, func, select
 from sqlmodel import Session
 
 from kilo.models import UsageDailyDim
@@ -45,7 +45,9 @@ class UsageFilter:
         return (self.end - self.start).days + 1
 
 
-def total_cost_query(org_id: int, *, start: date | None = None, end: date | None = None) -> Select:
+def total_cost_query(
+    org_id: int | BindParameter[int], *, start: date | None = None, end: date | None = None
+) -> Select:
     """The statement behind `total_cost_micros` (one row, one column), for callers that read
     it as a scalar subquery of a larger statement (billing's balance in one round trip)."""
     t = UsageDailyDim
