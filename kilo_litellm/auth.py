@@ -12,7 +12,6 @@ logger reports back. The proxy's master key keeps LiteLLM's admin routes working
 from __future__ import annotations
 
 import hmac
-import re
 from typing import Any
 
 from fastapi import Request
@@ -20,13 +19,11 @@ from litellm.proxy._types import LitellmUserRoles, ProxyException, UserAPIKeyAut
 from litellm.proxy.common_utils.http_parsing_utils import _read_request_body
 
 from kilo_litellm.dashboard import Decision
+from kilo_litellm.events import MODE_HEADER, mode_slug
 from kilo_litellm.runtime import runtime
 
-MODE_HEADER = "x-kilocode-mode"
-_MODE = re.compile(r"^[a-z0-9-]{1,50}$")
 
-
-def _router() -> Any:
+def proxy_router() -> Any:
     from litellm.proxy import proxy_server
 
     return proxy_server.llm_router
@@ -35,7 +32,7 @@ def _router() -> Any:
 def provider_of(model: str) -> str | None:
     """The catalogue provider serving `model` on this proxy: `model_info.kilo_provider` of
     its deployments when they agree (None lets the dashboard check every serving one)."""
-    router = _router()
+    router = proxy_router()
     if router is None:
         return None
     providers = {
@@ -46,7 +43,7 @@ def provider_of(model: str) -> str | None:
 
 
 def any_model() -> str | None:
-    router = _router()
+    router = proxy_router()
     names = router.get_model_names() if router is not None else []
     return names[0] if names else None
 
@@ -56,13 +53,13 @@ def mode_of(request: Request, body: dict[str, Any]) -> str:
     Kilo's own gateway; with the OpenAI Compatible provider a member can add it as a custom
     header), else `metadata.mode` of the body, else KILO_DEFAULT_MODE."""
     metadata = body.get("metadata")
-    for raw in (
-        request.headers.get(MODE_HEADER),
-        metadata.get("mode") if isinstance(metadata, dict) else None,
-    ):
-        if isinstance(raw, str) and _MODE.match(raw.strip().lower()):
-            return raw.strip().lower()
-    return runtime().settings.default_mode
+    return (
+        mode_slug(
+            request.headers.get(MODE_HEADER),
+            metadata.get("mode") if isinstance(metadata, dict) else None,
+        )
+        or runtime().settings.default_mode
+    )
 
 
 def refusal(decision: Decision) -> ProxyException:

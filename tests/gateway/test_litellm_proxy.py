@@ -278,18 +278,20 @@ def test_dashboard_stopped_10_s_under_200_requests_loses_no_usage(stack):
     board, server, org, proxy = stack
     # A fresh decision to serve from while the dashboard is down.
     assert _eventually(lambda: _status_or_none(proxy, org.key, SONNET) is None, seconds=8)
+    warm = _chat(proxy, org.key).headers["x-litellm-call-id"]
+    assert _eventually(lambda: warm in _event_ids(server, org))  # the spool is sent in order
     before = set(_event_ids(server, org))
     board.stop()
     stopped = time.monotonic()
 
-    def one(_: int) -> str | None:
-        time.sleep((_ % 20) * 0.45)  # spread over the ~10 s the dashboard is down
+    def one(i: int) -> str | None:
+        time.sleep(max(0.0, stopped + i * 0.045 - time.monotonic()))  # over ~9 s of the 10
         try:
             return _chat(proxy, org.key).headers["x-litellm-call-id"]
         except openai.APIStatusError:
             return None
 
-    with ThreadPoolExecutor(max_workers=10) as pool:
+    with ThreadPoolExecutor(max_workers=16) as pool:
         answered = list(pool.map(one, range(200)))
     time.sleep(max(0.0, 10 - (time.monotonic() - stopped)))
     board.start()
