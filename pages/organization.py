@@ -529,14 +529,6 @@ if can_manage and not df.empty:
         for reason in dict.fromkeys(r for r in (edit_reason, remove_reason) if r):
             st.caption(f":material/lock: {ui.md_escape(reason)}")
 
-teams_ui.section(actor, member_rows)
-budgets_ui.section(
-    actor,
-    today=datetime.now(UTC).date(),
-    teams={t.id: t.name for t in teams_ui.load_teams(actor)},
-    members={r["id"]: f"{r['Name']} <{r['Email']}>" for r in member_rows},
-)
-
 if can_manage:
     st.subheader("Pending invitations")
     mail_on = mail.is_configured()
@@ -596,6 +588,14 @@ if can_manage:
             "Copy link again issue a new link valid for 7 days, and the previous one stops "
             "working."
         )
+
+teams_ui.section(actor, member_rows)
+budgets_ui.section(
+    actor,
+    today=datetime.now(UTC).date(),
+    teams={t.id: t.name for t in teams_ui.load_teams(actor)},
+    members={r["id"]: f"{r['Name']} <{r['Email']}>" for r in member_rows},
+)
 
 if can_manage_keys:
     st.subheader("API keys")

@@ -236,8 +236,11 @@ def test_the_budget_list_shows_spent_and_the_forecast(key):
         listed = budgets.list_budgets(s, actor=_actor("admin"), today=today)
         view = UsageFilter(start=month_start(today), end=today, teams=(team_id,))
         forecast = usage.get_forecast(s, actor=_actor("admin"), f=view, today=today)
-    assert [b.scope for b in listed] == ["organization", "team"]
-    team_budget = listed[1]
+    assert listed[0].scope == "organization"  # first; then the teams, by name
+    assert [b.name for b in listed if b.scope == "team"] == sorted(
+        ["Data", "Platform", "Product", "Robotics", "Robots"]  # the demo's four, and ours
+    )
+    team_budget = next(b for b in listed if b.scope_id == team_id and b.scope == "team")
     assert team_budget.name == "Robots" and team_budget.hard
     assert team_budget.spent_micros == _spent("team", team_id) == forecast["spent_micros"]
     assert team_budget.projected_micros == forecast["projected_micros"]
