@@ -10,6 +10,7 @@ import streamlit as st
 import ui
 from kilo import teams
 from kilo.permissions import Actor, allowed
+from kilo.rollups.query import NO_TEAM_ID
 
 NO_TEAM = teams.NO_TEAM
 
@@ -96,7 +97,7 @@ def _assign_form(actor: Actor, member_rows: list[dict], names: dict[int, str]) -
     if not member_rows or not names:
         return
     labels = {r["id"]: f"{r['Name']} <{r['Email']}> ({r['Team']})" for r in member_rows}
-    choices = [None, *names]
+    choices = [NO_TEAM_ID, *names]  # not None: a selectbox shows None as "no choice"
     member_col, team_col, save_col = st.columns([3, 2, 1], vertical_alignment="bottom")
     member_id = member_col.selectbox(
         "Member",
@@ -109,15 +110,17 @@ def _assign_form(actor: Actor, member_rows: list[dict], names: dict[int, str]) -
     team_id = team_col.selectbox(
         "Their team",
         choices,
-        format_func=lambda t: team_label(t, names),
+        format_func=lambda t: team_label(t or None, names),
         key="org_team_member_team",
     )
     if save_col.button(
         "Save team", key="org_team_assign", disabled=member_id is None, width="stretch"
     ):
         if ui.run_action(
-            lambda s: teams.assign_member(s, actor=actor, member_id=member_id, team_id=team_id),
-            success=f"{labels[member_id].split(' <')[0]}: team {team_label(team_id, names)}",
+            lambda s: teams.assign_member(
+                s, actor=actor, member_id=member_id, team_id=team_id or None
+            ),
+            success=f"{labels[member_id].split(' <')[0]}: team {team_label(team_id or None, names)}",
         ):
             st.rerun()
 

@@ -15,8 +15,10 @@ from kilo.models import Member
 TEAMS = ("Platform", "Robotics", "Data", "Product")
 UNASSIGNED_EVERY = 7  # every 7th member stays without a team
 # Soft monthly budgets in dollars: the organization's, then each team's.
-ORG_BUDGET_USD = 2_500
-TEAM_BUDGETS_USD = (900, 700, 500, 300)
+# Near the demo's monthly spend (about $300 a month, $60-$90 a team), so the bars and
+# forecasts show some teams within and some over their budget.
+ORG_BUDGET_USD = 350
+TEAM_BUDGETS_USD = (80, 90, 100, 60)
 
 
 def seed_teams(session: Session, members: list[Member]) -> None:
