@@ -136,3 +136,16 @@ def test_a_member_has_no_teams_view_or_filter(demo_url):
     assert not at.exception
     assert "Teams" not in [t.label for t in at.tabs]
     assert not [w for w in at.multiselect if w.key == "usage_teams"]
+
+
+def test_a_shared_link_with_an_unknown_team_warns_and_shows_all_teams(demo_url):
+    at = app_as("admin")
+    at.query_params["teams"] = "999999,x"
+    at.run()
+    at.switch_page(USAGE)
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key="usage_teams").value == []
+    warning = " ".join(w.value for w in at.warning)
+    assert "`teams`" in warning and "not a team of this organization" in warning
+    assert "“x” is not a value this page knows" in warning
