@@ -17,7 +17,7 @@ LOCK_TOOL := uv==0.13.8
 LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test test-pg system-deps seed bench lint lock
+.PHONY: run test test-pg system-deps seed bench lint lock gateway
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,15 @@ $(VENV)/.dev: requirements-dev.lock | $(PY)
 	$(PY) -m pip install -q --require-hashes -r requirements-dev.lock
 	touch $@
 
+# The LiteLLM proxy and the plugin (kilo_litellm/) have a virtualenv of their own: LiteLLM
+# is a test and gateway dependency, not one of the dashboard (requirements-litellm.txt).
+LITELLM_VENV := .venv-litellm
+$(LITELLM_VENV)/.installed: requirements-litellm.lock
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install -q --upgrade pip
+	$(LITELLM_VENV)/bin/python -m pip install -q --require-hashes -r requirements-litellm.lock
+	touch $@
+
 $(VENV)/bin/uv: | $(PY)
 	$(PY) -m pip install -q "$(LOCK_TOOL)"
 
@@ -39,6 +48,7 @@ $(VENV)/bin/uv: | $(PY)
 lock: $(VENV)/bin/uv
 	$(LOCK) requirements.txt -o requirements.lock
 	$(LOCK) requirements-dev.txt --constraint requirements.lock -o requirements-dev.lock
+	$(LOCK) requirements-litellm.txt -o requirements-litellm.lock
 
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run server.py --server.port $(PORT)
@@ -51,11 +61,11 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	    chromium fonts-liberation fonts-dejavu-core poppler-utils >/dev/null; }
 
-test: $(VENV)/.dev system-deps
+test: $(VENV)/.dev $(LITELLM_VENV)/.installed system-deps
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 # The same suite on PostgreSQL (needs a server; .ci/run starts one).
-test-pg: $(VENV)/.dev
+test-pg: $(VENV)/.dev $(LITELLM_VENV)/.installed
 	KILO_TEST_DATABASE_URL=$${KILO_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} \
 	  $(PY) -m pytest -n 2 -q -m "not e2e" $(PYTEST_ARGS)
 

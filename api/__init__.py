@@ -9,6 +9,7 @@ the README ("HTTP API").
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,9 +17,11 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import gateway, health, usage, webhooks
 from api.core import error_response
@@ -39,13 +42,41 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
+class NoDelay:
+    """Send each answer at once: turn Nagle's algorithm off on the request's connection.
+
+    Streamlit binds the server's socket itself with protocol 0, so asyncio does not set
+    TCP_NODELAY on the connections it accepts (it only does for IPPROTO_TCP sockets). uvicorn
+    writes an answer's head and body separately, and with Nagle on the body waits for the
+    client's delayed ACK: about 40 ms on every keep-alive request (authorize: 48 ms instead
+    of 2 ms for one client). The transport is reached through uvicorn's `receive`; where it
+    is not there (another server), nothing is changed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            transport = getattr(getattr(receive, "__self__", None), "transport", None)
+            sock = transport.get_extra_info("socket") if transport is not None else None
+            if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                except OSError:  # the connection is already gone
+                    pass
+        await self.app(scope, receive, send)
+
+
 def build_app() -> Starlette:
     return Starlette(
+        middleware=[Middleware(NoDelay)],
         routes=[
             Route("/health", health.health, methods=["GET"]),
             Route("/v1/stripe/webhook", webhooks.stripe_webhook, methods=["POST"]),
             Route("/v1/gateway/authorize", gateway.authorize, methods=["POST"]),
             Route("/v1/gateway/usage", gateway.usage, methods=["POST"]),
+            Route("/v1/gateway/policy", gateway.policy, methods=["GET"]),
             Route("/v1/usage", usage.usage, methods=["GET"]),
         ],
         exception_handlers={HTTPException: _http_error},

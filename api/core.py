@@ -15,7 +15,6 @@ from starlette.responses import JSONResponse, Response
 
 from kilo import apikeys
 from kilo.db import write_session
-from kilo.models import GatewayToken
 
 MAX_BODY = 1_048_576  # bytes of a request body (1 MiB)
 log = logging.getLogger("kilo.api")
@@ -140,7 +139,7 @@ _TOKEN_HELP = {
 }
 
 
-def authenticate(session: Session, secret: str | None, *, scope: str) -> GatewayToken:
+def authenticate(session: Session, secret: str | None, *, scope: str) -> apikeys.TokenCaller:
     """The live API token of `scope`, or 401 `invalid_token`."""
     token = apikeys.authenticate_token(session, secret, scope=scope)
     if token is None:
@@ -155,7 +154,7 @@ def authenticate(session: Session, secret: str | None, *, scope: str) -> Gateway
     return token
 
 
-def record_use(*, token: GatewayToken, key_id: int | None = None) -> None:
+def record_use(*, token: apikeys.TokenCaller, key_id: int | None = None) -> None:
     """Write when the token (and a member's key) was last used, in a short transaction of
     its own after the answer was decided; the token at most once a minute."""
     token_id = token.id if apikeys.needs_touch(token.last_used_at) else None

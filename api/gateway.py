@@ -1,4 +1,5 @@
-"""The gateway's endpoints (gateway token): authorize one request, report usage events."""
+"""The gateway's endpoints (gateway token): authorize one request, report usage events, and
+the organization's policy version (for a gateway that caches decisions)."""
 
 from __future__ import annotations
 
@@ -67,7 +68,13 @@ def authorize_request(secret: str | None, body: bytes) -> JSONResponse:
         headers = None
         if decision.code == "daily_limit_reached":
             headers = {"Retry-After": str(_seconds_to_utc_midnight())}
-        raise ApiError(decision.status, decision.code, decision.message, headers=headers)
+        raise ApiError(
+            decision.status,
+            decision.code,
+            decision.message,
+            headers=headers,
+            policy_version=decision.policy_version,
+        )
     return JSONResponse(
         {
             "allowed": True,
@@ -76,8 +83,17 @@ def authorize_request(secret: str | None, body: bytes) -> JSONResponse:
             "spent_today_usd": _usd(decision.spent_today_micros),
             "remaining_today_usd": _usd(decision.remaining_today_micros),
             "balance_usd": _usd(decision.balance_micros),
+            "policy_version": decision.policy_version,
         }
     )
+
+
+def policy_answer(secret: str | None) -> JSONResponse:
+    with read_session() as session:
+        token = authenticate(session, secret, scope="gateway")
+        version = gateway.policy_version(session, token.org_id)
+    record_use(token=token)
+    return JSONResponse({"policy_version": version})
 
 
 def record_usage_batch(secret: str | None, body: bytes) -> JSONResponse:
@@ -121,3 +137,8 @@ async def authorize(request: Request) -> Response:
 async def usage(request: Request) -> Response:
     body = await read_body(request)
     return await run_in_threadpool(record_usage_batch, bearer(request), body)
+
+
+@endpoint
+async def policy(request: Request) -> Response:
+    return await run_in_threadpool(policy_answer, bearer(request))

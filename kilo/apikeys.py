@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlmodel import Session, col, select
 
 from kilo import audit
@@ -248,16 +248,36 @@ def revoke_token(session: Session, *, actor: Actor, token_id: int) -> GatewayTok
     return token
 
 
-def authenticate_token(session: Session, secret: str | None, *, scope: str) -> GatewayToken | None:
+@dataclass(frozen=True)
+class TokenCaller:
+    """Who called the HTTP API: the live token behind the secret (not the ORM row)."""
+
+    id: int
+    org_id: int
+    name: str
+    scope: str
+    last_used_at: datetime | None
+
+
+# Built once: building and keying the statement costs more than running it.
+_TOKEN_BY_HASH = select(
+    GatewayToken.id,
+    GatewayToken.org_id,
+    GatewayToken.name,
+    GatewayToken.scope,
+    GatewayToken.last_used_at,
+    GatewayToken.revoked_at,
+).where(GatewayToken.token_hash == bindparam("token_hash"))
+
+
+def authenticate_token(session: Session, secret: str | None, *, scope: str) -> TokenCaller | None:
     """The live token of `scope` behind `secret` (its org_id says whose), or None."""
     if not secret or len(secret) > MAX_SECRET or not secret.startswith(TOKEN_PREFIXES[scope]):
         return None
-    token = session.exec(
-        select(GatewayToken).where(GatewayToken.token_hash == secret_hash(secret))
-    ).first()
-    if token is None or token.revoked_at is not None or token.scope != scope:
+    row = session.connection().execute(_TOKEN_BY_HASH, {"token_hash": secret_hash(secret)}).first()
+    if row is None or row.revoked_at is not None or row.scope != scope:
         return None
-    return token
+    return TokenCaller(row.id, row.org_id, row.name, row.scope, row.last_used_at)
 
 
 def needs_touch(last_used_at: datetime | None) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from typing import Any
 
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
@@ -76,6 +77,27 @@ def month_spent_micros(
     elif scope == "team":
         stmt = stmt.where(m.member_id.in_(select(Member.id).where(Member.team_id == scope_id)))
     return int(session.execute(stmt).scalar())
+
+
+def applicable_hard_budgets(org_id: Any, member_id: Any, team_id: Any) -> Any:
+    """A scalar subquery counting the hard budgets that apply to a member (the
+    organization's, the member's team's, the member's own), for a larger statement: the
+    gateway reads it in its one round trip and calls `exhausted_budget` only when it is not
+    zero. The arguments are SQL expressions (a bound parameter, the member's columns)."""
+    return (
+        select(func.count())
+        .select_from(Budget)
+        .where(
+            Budget.org_id == org_id,
+            Budget.hard.is_(True),
+            or_(
+                Budget.scope == "organization",
+                and_(Budget.scope == "member", Budget.scope_id == member_id),
+                and_(Budget.scope == "team", Budget.scope_id == team_id),
+            ),
+        )
+        .scalar_subquery()
+    )
 
 
 def exhausted_budget(

@@ -72,16 +72,28 @@ def _sqlite_file(url: str) -> str | None:
     return database
 
 
+POOL_SIZE = 20  # connections an engine keeps open
+
+
 @cache
 def _engine_for(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = _sqlite_file(url)
         if path is not None:
             make_private(path)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # The pool keeps as many connections as the server's threads use at once (the API's
+        # thread pool: 28; a connection opened past the pool is closed after its one use,
+        # and opening one runs the PRAGMAs below again).
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=POOL_SIZE,
+            max_overflow=10,
+        )
         _configure_sqlite(engine)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # PostgreSQL: a new connection costs a backend process (~5-10 ms here).
+        engine = create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=10)
     return engine
 
 

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy import BindParameter, ColumnElement, Select
 from sqlmodel import Session, func, select
 
 from kilo import audit
@@ -23,7 +24,7 @@ from kilo.errors import Conflict, ValidationError
 from kilo.models import LedgerEntry, Payment, UsageDailyMember, utcnow
 from kilo.money import MICROS_PER_DOLLAR, usd
 from kilo.permissions import Actor, ensure_allowed
-from kilo.rollups.query import total_cost_micros
+from kilo.rollups.query import total_cost_micros, total_cost_query
 from kilo.validation import check_printable
 
 MAX_ADJUSTMENT_MICROS = 100_000 * MICROS_PER_DOLLAR  # $100,000 per manual entry
@@ -42,12 +43,12 @@ LEDGER_KIND_LABELS = {
 
 
 def ledger_total_micros(session: Session, *, org_id: int) -> int:
-    return int(
-        session.exec(
-            select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(
-                LedgerEntry.org_id == org_id
-            )
-        ).one()
+    return int(session.exec(_ledger_total_query(org_id)).one())
+
+
+def _ledger_total_query(org_id: int | BindParameter[int]) -> Select:
+    return select(func.coalesce(func.sum(LedgerEntry.amount_micros), 0)).where(
+        LedgerEntry.org_id == org_id
     )
 
 
@@ -56,9 +57,18 @@ def usage_cost_micros(session: Session, *, org_id: int) -> int:
     return total_cost_micros(session, org_id=org_id)
 
 
+def balance_expression(org_id: int | BindParameter[int]) -> ColumnElement[int]:
+    """The balance as one SQL expression (the ledger's sum minus the usage cost, two scalar
+    subqueries), so that a caller reads it in the same round trip as other figures; `org_id`
+    may be a bound parameter of a statement built once."""
+    return (
+        _ledger_total_query(org_id).scalar_subquery() - total_cost_query(org_id).scalar_subquery()
+    )
+
+
 def balance_micros(session: Session, *, org_id: int) -> int:
     """Available credits: the ledger's sum minus the cost of all recorded usage."""
-    return ledger_total_micros(session, org_id=org_id) - usage_cost_micros(session, org_id=org_id)
+    return int(session.execute(select(balance_expression(org_id))).scalar_one())
 
 
 def average_daily_spend_micros(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import BindParameter, Select, func, or_, select
 from sqlmodel import Session
 
 from kilo.models import Member, UsageDailyDim
@@ -70,11 +70,11 @@ def team_members(teams: tuple[int, ...], members: tuple[int, ...] = ()) -> Any:
     return stmt
 
 
-def total_cost_micros(
-    session: Session, *, org_id: int, start: date | None = None, end: date | None = None
-) -> int:
-    """Usage cost of an organization (optionally between UTC days, inclusive), read from
-    the smallest rollup; for billing (balance) and other internal callers."""
+def total_cost_query(
+    org_id: int | BindParameter[int], *, start: date | None = None, end: date | None = None
+) -> Select:
+    """The statement behind `total_cost_micros` (one row, one column), for callers that read
+    it as a scalar subquery of a larger statement (billing's balance in one round trip)."""
     t = UsageDailyDim
     stmt = select(func.coalesce(func.sum(t.cost_micros), 0)).where(
         t.org_id == org_id, t.dim == "mode"
@@ -83,4 +83,12 @@ def total_cost_micros(
         stmt = stmt.where(t.day >= start)
     if end is not None:
         stmt = stmt.where(t.day <= end)
-    return int(session.execute(stmt).scalar())
+    return stmt
+
+
+def total_cost_micros(
+    session: Session, *, org_id: int, start: date | None = None, end: date | None = None
+) -> int:
+    """Usage cost of an organization (optionally between UTC days, inclusive), read from
+    the smallest rollup; for billing (balance) and other internal callers."""
+    return int(session.execute(total_cost_query(org_id, start=start, end=end)).scalar())

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from sqlmodel import select
 
-from kilo import apikeys, db, members, organization, usage
+from kilo import apikeys, db, gateway, members, organization, usage
 from kilo.models import ApiKey, GatewayToken
 from kilo.permissions import system_actor
 from tests.api.conftest import SONNET, TRAINED, make_org
@@ -45,8 +45,11 @@ def test_allowed_with_allowance_and_balance_as_decimal_strings(api_server):
     _spend(api_server, org, "1.000001")
     reply = _ask(api_server, org, provider="anthropic", mode="code")
     assert reply.status == 200
+    with db.read_session(api_server.db_url) as s:
+        version = gateway.policy_version(s, org.org_id)
     assert reply.json() == {
         "allowed": True,
+        "policy_version": version,
         "member": {"id": org.member.id, "email": org.member.email},
         "daily_limit_usd": "5.000000",
         "spent_today_usd": "1.000001",
@@ -78,6 +81,7 @@ def _refused(reply, status: int, code: str) -> str:
     error = reply.json()["error"]
     assert error["code"] == code
     assert error["message"]
+    assert isinstance(error["policy_version"], int) and error["policy_version"] > 0
     return error["message"]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+
+from tests.smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("KILO_CHROMIUM", "/usr/bin/chromium")
@@ -34,18 +35,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
-def dashboard(workdir: Path, **env_extra: str) -> Iterator[str]:
-    """`streamlit run server.py` (dashboard and /api/) on a free port with its own SQLite
-    database in `workdir` (an empty one is seeded with the demo on first run unless
-    KILO_DEMO=0); yields its URL."""
-    port = _free_port()
+def dashboard(workdir: Path, port: int | None = None, **env_extra: str) -> Iterator[str]:
+    """`streamlit run server.py` (dashboard and /api/) on `port` (a free one by default) with
+    its own SQLite database in `workdir` (an empty one is seeded with the demo on first run
+    unless KILO_DEMO=0); yields its URL."""
+    port = port or free_port()
     env = dict(
         os.environ,
         DATABASE_URL=f"sqlite:///{workdir / 'kilo.db'}",
@@ -54,7 +49,7 @@ def dashboard(workdir: Path, **env_extra: str) -> Iterator[str]:
     )
     env.pop("KILO_TEST_DATABASE_URL", None)
     env.update(env_extra)
-    log = (workdir / "streamlit.log").open("w")
+    log = (workdir / "streamlit.log").open("a")
     proc = subprocess.Popen(
         [
             sys.executable,

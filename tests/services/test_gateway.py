@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from kilo import access, apikeys, billing, members, organization, usage
 from kilo.db import read_session, write_session
-from kilo.gateway import STATUS, check_request_fields, decide
+from kilo.gateway import STATUS, check_request_fields, clear_verdicts, decide, policy_version
 from kilo.models import Member, Organization, Provider, utcnow
 from kilo.permissions import system_actor
 
@@ -222,3 +222,91 @@ def test_decide_reads_only(key):
     assert not _decide(key).touch
     with read_session() as s:
         assert s.exec(select(Member)).first() is not None
+
+
+def _org_id() -> int:
+    with read_session() as s:
+        return s.exec(select(Organization.id)).first()
+
+
+def _version() -> int:
+    with read_session() as s:
+        return policy_version(s, _org_id())
+
+
+def _not_default() -> str:
+    """An allowed model other than the default one (which cannot be disabled)."""
+    with read_session() as s:
+        default = s.exec(select(Organization.default_model)).first()
+        return next(m for m in access.allowed_model_ids(s, org_id=_org_id()) if m != default)
+
+
+def test_the_policy_version_grows_with_policy_changes_only(key):
+    model = _not_default()
+    before = _version()
+    d = _decide(key, model=model)
+    assert d.allowed and d.policy_version == before > 0
+    member = _actor("member")
+    with write_session() as s:  # spending is not a policy change
+        usage.record_usage(
+            s,
+            actor=system_actor(member.org_id, "Gateway"),
+            member_id=member.id,
+            model_id=MODEL,
+            provider="anthropic",
+            input_tokens=1,
+            output_tokens=1,
+            cost_usd="0.000001",
+            latency_ms=1,
+        )
+    assert _version() == before
+    with write_session() as s:
+        access.change_access(
+            s, actor=_actor("owner"), change=access.AccessChange(disable_models=(model,))
+        )
+    disabled = _version()
+    assert disabled > before
+    refused = _decide(key, model=model)
+    assert (refused.code, refused.policy_version) == ("model_not_allowed", disabled)
+    with write_session() as s:
+        key_id = apikeys.list_api_keys(s, actor=member)[0].id
+        apikeys.revoke_api_key(s, actor=member, key_id=key_id)
+    revoked = _version()
+    assert revoked > disabled
+    assert (_decide(key).code, _decide(key).policy_version) == ("key_revoked", revoked)
+    assert _decide("kilo_sk_unknown").policy_version == revoked  # refusals carry it too
+
+
+def test_kept_verdicts_serve_until_the_policy_changes(key, monkeypatch):
+    """The model-access verdict is kept per policy version: asked once while nothing
+    changes, and a model disabled in between is refused on the very next decision."""
+    model = _not_default()
+    clear_verdicts()
+    calls = []
+    real = access.is_model_allowed
+
+    def counting(*args, **kwargs):  # noqa: ANN202
+        calls.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(access, "is_model_allowed", counting)
+    assert all(_decide(key, model=model).allowed for _ in range(3))
+    assert calls == [model]
+    with write_session() as s:
+        access.change_access(
+            s, actor=_actor("owner"), change=access.AccessChange(disable_models=(model,))
+        )
+    assert _decide(key, model=model).code == "model_not_allowed"
+    assert calls == [model, model]
+    with write_session() as s:
+        organization.set_policies(s, actor=_actor("owner"), code_training_opt_out=False)
+    assert _decide(key, model=model).code == "model_not_allowed"  # still disabled: asked again
+    assert len(calls) == 3
+
+
+def test_policy_version_of_an_organization_without_entries(db_url):
+    with write_session() as s:
+        org = Organization(name="Empty Co")
+        s.add(org)
+        s.flush()
+        assert policy_version(s, org.id) == 0
