@@ -60,6 +60,7 @@ USAGE_DIMENSION_TITLES = {
     "provider": "Provider",
     "mode": "Mode",
     "name": "Member",
+    "team": "Team",
 }
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 # Series a colour chart shows by name; the rest are summed into one "Other" series, so the

@@ -4,7 +4,8 @@ this model (through this provider) now?
 `decide` checks, in order: the key (unknown, revoked or expired, its member removed), the
 organization's model access (the allow-list and the code-training opt-out, through
 `kilo.access.is_model_allowed`, the same check the Model Access tab shows), the member's
-daily spend limit (today's spend, UTC day, from the day x member rollup) and the credit
+daily spend limit (today's spend, UTC day, from the day x member rollup), the hard monthly
+budgets of the member, their team and the organization (`kilo.budgets`) and the credit
 balance (the ledger minus recorded usage, as on the Invoices tab). The HTTP endpoint and the
 LiteLLM plugin both call it; nothing else repeats these rules.
 
@@ -32,7 +33,7 @@ from decimal import Decimal
 from sqlalchemy import Date, Integer, String, bindparam, func
 from sqlmodel import Session, col, select
 
-from kilo import access, billing
+from kilo import access, billing, budgets
 from kilo.apikeys import KEY_PREFIX, MAX_SECRET, needs_touch, secret_hash
 from kilo.models import ApiKey, AuditEntry, Member, Organization, UsageDailyMember, utcnow
 
@@ -45,6 +46,9 @@ STATUS = {
     "provider_not_allowed": 403,
     "provider_trains_on_data": 403,
     "daily_limit_reached": 429,
+    # A hard monthly budget (organization, team or member) is spent: like missing credits,
+    # a money limit that a person must lift, not a rate to wait out.
+    "budget_exhausted": 402,
     "insufficient_credits": 402,
 }
 _ID = re.compile(r"^[A-Za-z0-9._:/@+-]{1,200}$")
@@ -129,6 +133,8 @@ _STATE = (
         _latest_audit(AuditEntry.hash),
         _spent_today(ApiKey.member_id),
         billing.balance_expression(_ORG),
+        Member.team_id,
+        budgets.applicable_hard_budgets(_ORG, Member.id, Member.team_id),
     )
     .join(Member, col(Member.id) == ApiKey.member_id)
     .join(Organization, col(Organization.id) == ApiKey.org_id)
@@ -268,6 +274,13 @@ def decide(
             **who,
             **allowance,
         )
+    team_id, hard_budgets = row[16], int(row[17] or 0)
+    if hard_budgets:  # only then the month's spend of each: no cost without hard budgets
+        exhausted = budgets.exhausted_budget(
+            session, org_id=org_id, member_id=member_id, team_id=team_id
+        )
+        if exhausted is not None:
+            return _refuse("budget_exhausted", exhausted, **who, **allowance)
     if balance <= 0:
         return _refuse(
             "insufficient_credits",

@@ -104,6 +104,36 @@ class Member(SQLModel, table=True):
     removed_at: datetime | None = ts_field(nullable=True)
     password_hash: str = Field(max_length=200)
     daily_spend_limit_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
+    # At most one team (cost center); None = unassigned (kilo.teams).
+    team_id: int | None = Field(default=None, foreign_key="team.id", index=True)
+
+
+class Team(SQLModel, table=True):
+    """A cost center (kilo.teams). Names are unique per organization, ignoring case (checked
+    by the service under the organization's lock; the constraint is the exact-name backstop)."""
+
+    __table_args__ = (sa.UniqueConstraint("org_id", "name", name="uq_team_org_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    name: str = Field(max_length=60)
+    created_at: datetime = ts_field(default_now=True)
+
+
+class Budget(SQLModel, table=True):
+    """A monthly budget (calendar month, UTC) of the organization, a team or a member
+    (kilo.budgets). `scope_id` is the organization's, team's or member's id. A hard budget
+    makes the gateway refuse requests once the month's spend reaches it; a soft one does not."""
+
+    __table_args__ = (sa.UniqueConstraint("org_id", "scope", "scope_id", name="uq_budget_scope"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    scope: str = Field(max_length=12)  # organization | team | member
+    scope_id: int
+    amount_micros: int = Field(sa_type=sa.BigInteger)
+    hard: bool = Field(default=False)
+    updated_at: datetime = ts_field(default_now=True)
 
 
 class Invitation(SQLModel, table=True):

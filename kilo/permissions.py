@@ -27,6 +27,8 @@ ACTIONS: dict[str, frozenset[str]] = {
     "organization.seats.change": _OWNER,
     "members.view": _ALL,
     "members.manage": _ADMINS,  # invite, revoke, remove, change role, edit profile
+    "teams.manage": _ADMINS,  # create, rename, delete teams; put members in a team
+    "budgets.manage": _ADMINS,  # monthly budgets of the organization, teams and members
     "usage.view_own": _ALL,
     "usage.view_all": _ADMINS,  # all members' usage, per-user insights
     "usage.ingest": _ADMINS,
@@ -48,6 +50,8 @@ _ACTION_LABELS = {
     "organization.settings.change": "change organization settings",
     "organization.seats.change": "change the number of seats",
     "members.manage": "manage members and invitations",
+    "teams.manage": "manage teams",
+    "budgets.manage": "manage budgets",
     "usage.view_all": "see other members' usage",
     "usage.ingest": "import usage",
     "access.change": "change model access",

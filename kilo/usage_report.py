@@ -1,10 +1,12 @@
 """The usage read API (`GET /api/v1/usage`): the Usage tab's figures for finance tools.
 
-A report sums the organization's usage of whole UTC days grouped by day, member, model,
+A report sums the organization's usage of whole UTC days grouped by day, member, team (each
+member's current team; team_id 0 and an empty name for members without one), model,
 provider or mode, through the same analytics functions as the Usage tab
 (`kilo.usage.get_breakdown`), so the figures agree with the tab and its CSV to the
 micro-dollar. Grouping by member follows the tab's rule: only while the organization's
-per-member usage analytics are on (`AnalyticsOff` otherwise).
+per-member usage analytics are on (`AnalyticsOff` otherwise), and so does grouping by team
+(a team's figures are its members' sums).
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from kilo.errors import PermissionDenied, ValidationError
 from kilo.models import Member
 from kilo.permissions import Actor, ensure_allowed
 from kilo.rollups.registry import MEASURES, month_start
+from kilo.teams import team_names
 from kilo.usage.export import MEASURE_COLUMNS
 
 GROUPS = {
     "day": (),
     "member": ("member_id",),
+    "team": ("team_id",),
     "model": ("model_id",),
     "provider": ("provider",),
     "mode": ("mode",),
@@ -153,9 +157,11 @@ def build_report(session: Session, *, actor: Actor, query: ReportQuery) -> Repor
     read token's (a system actor of its organization)."""
     ensure_allowed(actor, "usage.view_all")
     by = GROUPS[query.group_by]
-    if by == ("member_id",) and not usage.analytics_enabled(session, org_id=actor.org_id):
+    per_member = by in (("member_id",), ("team_id",))
+    if per_member and not usage.analytics_enabled(session, org_id=actor.org_id):
         raise AnalyticsOff(
-            "Per-member usage analytics are turned off for this organization: group by day, "
+            "Per-member usage analytics are turned off for this organization (team figures are "
+            "their members' sums): group by day, "
             "model, provider or mode, or ask an owner or admin to turn them on in "
             "Organization settings."
         )
@@ -174,6 +180,9 @@ def build_report(session: Session, *, actor: Actor, query: ReportQuery) -> Repor
             ).all()
         )
         keys: tuple[str, ...] = ("member_id", "member_email")
+    elif by == ("team_id",):
+        teams = team_names(session, org_id=actor.org_id)
+        keys = ("team_id", "team_name")
     else:
         keys = ("day",) if query.group_by == "day" else by
     rows: list[dict[str, Any]] = []
@@ -187,6 +196,9 @@ def build_report(session: Session, *, actor: Actor, query: ReportQuery) -> Repor
         elif by == ("member_id",):
             member_id = int(record["member_id"])
             key = {"member_id": member_id, "member_email": emails.get(member_id, "")}
+        elif by == ("team_id",):
+            team_id = int(record["team_id"])
+            key = {"team_id": team_id, "team_name": teams.get(team_id, "")}
         else:
             key = {by[0]: str(record[by[0]])}
         rows.append(key | _figures(sums))

@@ -1,16 +1,21 @@
-"""Organization tab: profile, balance, seats, members, invitations, default model, policies;
-for owners and admins, every member's API keys and the organization's API tokens."""
+"""Organization tab: profile, balance, seats, members, teams, invitations, default model,
+policies; for owners and admins, budgets, every member's API keys and the organization's API
+tokens."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pandas as pd
 import streamlit as st
 
 import ui
-from kilo import access, accounts, apikeys, billing, mail, members, organization, usage
+from kilo import access, accounts, apikeys, billing, mail, members, organization, teams, usage
 from kilo.apikeys import KeyRow
 from kilo.permissions import ROLES, Actor, allowed
 from ui import api_keys, invitations, reset_links
+from ui import budgets as budgets_ui
+from ui import teams as teams_ui
 from ui.seats import seats_form
 
 actor = ui.guard("organization.view")
@@ -35,6 +40,7 @@ def build_member_rows(session, *, actor: Actor) -> tuple[list[dict], bool]:  # n
     edit or remove them (and why not), decided by the services' own rules; and whether
     the last requests of every member are shown (else only the actor's own)."""
     last_requests = usage.last_request_hours(session, actor=actor)
+    team_names = {t.id: t.name for t in teams.list_teams(session, actor=actor)}
     rows = []
     for m in members.list_members(session, actor=actor):
         rows.append(
@@ -43,6 +49,8 @@ def build_member_rows(session, *, actor: Actor) -> tuple[list[dict], bool]:  # n
                 "Name": m.name,
                 "Email": m.email,
                 "Role": m.role,
+                "Team": teams_ui.team_label(m.team_id, team_names),
+                "team_id": m.team_id,
                 "Joined": ui.local_time(m.joined_at),
                 "Last request": ui.local_time(last_requests.get(m.id)),
                 "Last sign-in": ui.local_time(m.last_active_at),
@@ -444,7 +452,7 @@ if query:
     )
     shown = df[mask]
 st.dataframe(
-    shown.drop(columns=["id", "limit_micros", "edit", "remove"]),
+    shown.drop(columns=["id", "team_id", "limit_micros", "edit", "remove"]),
     hide_index=True,
     width="stretch",
     placeholder="—",
@@ -581,6 +589,14 @@ if can_manage:
             "working."
         )
 
+teams_ui.section(actor, member_rows)
+budgets_ui.section(
+    actor,
+    today=datetime.now(UTC).date(),
+    teams={t.id: t.name for t in teams_ui.load_teams(actor)},
+    members={r["id"]: f"{r['Name']} <{r['Email']}>" for r in member_rows},
+)
+
 if can_manage_keys:
     st.subheader("API keys")
     st.caption(
@@ -666,6 +682,7 @@ DIALOGS = {
     "org_create_token": create_token_dialog,
     "org_revoke_key": lambda item: api_keys.revoke_key_dialog(actor, item),
     "org_revoke_token": lambda item: api_keys.revoke_token_dialog(actor, item),
+    "org_delete_team": lambda item: teams_ui.delete_team_dialog(actor, item),
 }
 dialog_name, payload = ui.opened_dialog()
 if dialog_name in DIALOGS:

@@ -19,6 +19,7 @@ from kilo.db import database_url
 from kilo.errors import ValidationError
 from kilo.permissions import allowed
 from ui.url_state import LinkParams
+from ui.usage_teams import team_options, teams_view
 
 actor = ui.guard("usage.view_own")
 is_admin = allowed(actor, "usage.view_all")
@@ -82,6 +83,7 @@ if link_read:  # first run: take the view from the URL
             dim, max_chars=URL_VALUE_CHARS, comma_separated=True
         )
     st.session_state["usage_members"] = link.integers("members", comma_separated=True)
+    st.session_state["usage_teams"] = link.integers("teams", comma_separated=True)
 
 st.title("Usage")
 if is_admin:
@@ -132,13 +134,28 @@ providers = cols[3].multiselect(
 )
 modes = cols[4].multiselect("Modes", options["mode"], key="usage_modes", placeholder="All modes")
 members: list[int] = []
+team_filter: list[int] = []
 if per_member:
     member_labels = dict(options["members"])
     wanted = st.session_state.get("usage_members", [])
     st.session_state["usage_members"] = [m for m in wanted if m in member_labels]
     if link_read and len(st.session_state["usage_members"]) < len(wanted):
         link.note("members", "an id that is not a member with usage here; ignored.")
-    members = st.multiselect(
+    member_col, team_col = st.columns([2, 1])
+    team_labels = team_options(actor)
+    wanted_teams = st.session_state.get("usage_teams", [])
+    st.session_state["usage_teams"] = [t for t in wanted_teams if t in team_labels]
+    if link_read and len(st.session_state["usage_teams"]) < len(wanted_teams):
+        link.note("teams", "an id that is not a team of this organization; ignored.")
+    team_filter = team_col.multiselect(
+        "Teams",
+        list(team_labels),
+        format_func=team_labels.get,
+        key="usage_teams",
+        placeholder="All teams",
+        help="Members currently in these teams (their whole history).",
+    )
+    members = member_col.multiselect(
         "Members",
         list(member_labels),
         format_func=member_labels.get,
@@ -161,6 +178,7 @@ st.query_params.from_dict(
             "providers": ",".join(providers),
             "modes": ",".join(modes),
             "members": ",".join(str(m) for m in members),
+            "teams": ",".join(str(t) for t in team_filter),
         }.items()
         if v
     }
@@ -172,6 +190,7 @@ view = usage.UsageFilter(
     models=tuple(models),
     providers=tuple(providers),
     modes=tuple(modes),
+    teams=tuple(team_filter),
 )
 
 
@@ -233,9 +252,11 @@ if cur["requests"] == 0:
         icon=":material/query_stats:",
     )
 
-tab_models, tab_time, tab_members, tab_costs, tab_data = st.tabs(
+tabs = st.tabs(
     ["Models", "Time", "Members" if is_admin else "My usage", "Modes & forecast", "Data"]
+    + (["Teams"] if per_member else [])  # a team's figures are its members' sums
 )
+tab_models, tab_time, tab_members, tab_costs, tab_data = tabs[:5]
 
 # ---- Models --------------------------------------------------------------------------
 with tab_models:
@@ -508,3 +529,7 @@ with tab_data:
         + ("member × " if per_member else "")
         + "model × provider × mode, with exact costs (cost_usd = cost_micros ÷ 1,000,000)."
     )
+
+if per_member:
+    with tabs[5]:
+        teams_view(get, view, start=start, end=end, measure=measure)

@@ -23,6 +23,13 @@ AUDIT_ACTIONS: dict[str, str] = {
     "organization.member.update": "A member's settings changed (e.g. the daily spend limit).",
     "organization.member.remove": "A member was removed from the organization.",
     "organization.member.password_reset_link": "An owner or admin issued a password reset link.",
+    # teams and budgets
+    "organization.team.create": "A team (cost center) was created.",
+    "organization.team.rename": "A team was renamed.",
+    "organization.team.delete": "A team was deleted (its members became unassigned).",
+    "organization.team.assign": "A member was put in a team, moved, or taken out of one.",
+    "organization.budget.set": "A monthly budget (organization, team or member) was set or changed.",
+    "organization.budget.remove": "A monthly budget was removed.",
     # sign-in and accounts
     "organization.user.login": "A member signed in with their password.",
     "organization.user.login_failed": "A sign-in failed (wrong password or throttled).",

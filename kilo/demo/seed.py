@@ -17,6 +17,7 @@ from kilo.demo.billing import seed_billing
 from kilo.demo.database import clear_database, is_seeded
 from kilo.demo.members import seed_history, seed_members
 from kilo.demo.switch import demo_enabled
+from kilo.demo.teams import seed_teams
 from kilo.demo.usage import DAYS, seed_usage
 from kilo.errors import Conflict
 from kilo.models import Organization
@@ -76,4 +77,5 @@ def seed(
     seed_access_demo(session, org, owner, rng)
     seed_modes_demo(session, org, owner, rng)
     seed_billing_demo(session, org, owner, rng)
+    seed_teams(session, members)  # last: it draws no random numbers
     return org

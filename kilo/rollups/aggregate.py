@@ -1,7 +1,7 @@
 """The aggregator: a view's sums from the narrowest rollup, computed in SQL.
 
-`aggregate_rows` sums the measures over a `UsageFilter`, grouped by dimensions, `day` or
-`month`, reading the day x one-dimension rollup when the query keeps at most one of
+`aggregate_rows` sums the measures over a `UsageFilter`, grouped by dimensions, `day`,
+`month` or `team_id` (a member-level rollup joined to each member's current team, 0 for none), reading the day x one-dimension rollup when the query keeps at most one of
 model/provider/mode, otherwise the rollup `kilo.rollups.picker.pick` chooses (with the
 WHERE of `kilo.rollups.where`). `aggregate` returns the same as a DataFrame. The fetch
 helpers read rows straight from the driver.
@@ -18,9 +18,9 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from kilo.models import UsageDailyDim
+from kilo.models import Member, UsageDailyDim
 from kilo.rollups.picker import pick
-from kilo.rollups.query import UsageFilter
+from kilo.rollups.query import NO_TEAM_ID, TEAM, UsageFilter
 from kilo.rollups.registry import DIMENSIONS, HISTOGRAM, MEASURES
 from kilo.rollups.where import conditions
 
@@ -70,9 +70,14 @@ def aggregate_rows(
     measures: tuple[str, ...] = MEASURES,
     hourly: bool = False,
 ) -> tuple[list[tuple], tuple[str, ...]]:
-    """Sums of `measures` over the view, grouped by `group` (dimensions, `day`, `month`),
-    from the narrowest rollup that covers it: (rows as tuples, the measure columns)."""
-    needed = set(f.dims()) | {g for g in group if g in DIMENSIONS}
+    """Sums of `measures` over the view, grouped by `group` (dimensions, `day`, `month`,
+    `team_id`), from the narrowest rollup that covers it: (rows as tuples, the measure
+    columns). By team: the member-level rollup joined to `member` on its member id, grouped
+    by the member's current team (NULL: no team)."""
+    team = TEAM in group
+    needed = (
+        set(f.dims()) | {g for g in group if g in DIMENSIONS} | ({"member_id"} if team else set())
+    )
     cols = measures + (HISTOGRAM if histogram else ())
     if not hourly and len(needed) <= 1 and "member_id" not in needed:
         # At most one of model/provider/mode: the per-dimension rollup is the smallest.
@@ -93,19 +98,22 @@ def aggregate_rows(
         conds = conditions(t, org_id, f)
 
         def column(g: str) -> Any:
-            return getattr(t, g)
+            # No team is team 0 (`NO_TEAM_ID`), as in a team filter: ids sort and compare.
+            return func.coalesce(Member.team_id, NO_TEAM_ID) if g == TEAM else getattr(t, g)
 
     keys = [_month_expr(session, t.day) if g == "month" else column(g) for g in group]
     # When the groups are the rollup's own rows (e.g. day x model of the per-dimension
     # rollup), read them as they are: summing single rows cost SQLite as much again as
     # reading them (365 days x 60 models: 56 -> 30 ms).
-    key_names = {column(g).key for g in group if g != "month"}
+    key_names = {column(g).key for g in group if g not in ("month", TEAM)}
     row_key = {c.name for c in t.__table__.primary_key} - {"org_id", "dim"}
-    own_rows = bool(group) and key_names >= row_key
+    own_rows = bool(group) and not team and key_names >= row_key
     stmt = select(
         *[k.label(g) for k, g in zip(keys, group, strict=True)],
         *[(getattr(t, c) if own_rows else func.sum(getattr(t, c))).label(c) for c in cols],
     ).where(*conds)
+    if team:
+        stmt = stmt.join_from(t, Member, Member.id == t.member_id)
     if group and not own_rows:
         stmt = stmt.group_by(*keys)
     return fetch_rows(session, stmt), cols

@@ -72,7 +72,7 @@ def member_stats_by_month(org_id: int, f: UsageFilter) -> Any:
     would make SQLite scan every day."""
     add_months, add_days, subtract_days = month_plan(f.start, f.end)
     m, d = UsageMonthlyMember, UsageDailyMember
-    members = [m.member_id.in_(f.members)] if f.members else []
+    members = [m.member_id.in_(f.dims()["member_id"])] if "member_id" in f.dims() else []
     parts = [
         select(
             m.member_id,
@@ -81,7 +81,7 @@ def member_stats_by_month(org_id: int, f: UsageFilter) -> Any:
         ).where(m.org_id == org_id, m.month >= lo, m.month <= hi, *members)
         for lo, hi in add_months
     ]
-    members = [d.member_id.in_(f.members)] if f.members else []
+    members = [d.member_id.in_(f.dims()["member_id"])] if "member_id" in f.dims() else []
     for sign, ranges in ((1, add_days), (-1, subtract_days)):
         parts += [
             select(
@@ -120,7 +120,7 @@ def member_stats_one_dim(session: Session, org_id: int, f: UsageFilter) -> list[
             acc[i] += sign * to_int(v)
 
     m = UsageMonthlyMemberDim
-    members = [m.member_id.in_(f.members)] if f.members else []
+    members = [m.member_id.in_(f.dims()["member_id"])] if "member_id" in f.dims() else []
     for lo, hi in add_months:
         stmt = select(m.member_id, m.month, m.day_mask, *[getattr(m, x) for x in MEASURES])
         stmt = stmt.where(

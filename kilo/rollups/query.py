@@ -1,7 +1,8 @@
 """The query spec of a usage view, and the cheapest read of all.
 
 `UsageFilter` is what every read of the rollups takes: inclusive UTC days plus optional
-filters on member, model, provider and mode. `total_cost_micros` is the organization's
+filters on member, model, provider, mode and team. A team is not a rollup column: its filter
+is `member_id IN (the team's members)`, through each member's current team (`TEAM`). `total_cost_micros` is the organization's
 usage cost for billing's balance, read from the smallest rollup.
 """
 
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import BindParameter, Select, func, select
+from sqlalchemy import BindParameter, Select, func, or_, select
 from sqlmodel import Session
 
-from kilo.models import UsageDailyDim
+from kilo.models import Member, UsageDailyDim
 
 # Each dimension column and the `UsageFilter` field that filters it.
 DIMENSION_FIELDS = {
@@ -22,6 +24,10 @@ DIMENSION_FIELDS = {
     "provider": "providers",
     "mode": "modes",
 }
+# The team grouping: the member's current team (`member.team_id`), joined to a member-level
+# rollup; the team id 0 in a filter stands for members without a team.
+TEAM = "team_id"
+NO_TEAM_ID = 0
 
 
 @dataclass(frozen=True)
@@ -34,15 +40,34 @@ class UsageFilter:
     models: tuple[str, ...] = ()
     providers: tuple[str, ...] = ()
     modes: tuple[str, ...] = ()
+    teams: tuple[int, ...] = ()  # team ids; NO_TEAM_ID = members without a team
 
-    def dims(self) -> dict[str, tuple]:
-        """The filtered dimensions: column -> values."""
+    def dims(self) -> dict[str, Any]:
+        """The filtered dimensions: column -> values (a tuple, or for a team filter the
+        SELECT of the teams' members, within the member filter if there is one)."""
         values = {column: getattr(self, field) for column, field in DIMENSION_FIELDS.items()}
-        return {column: v for column, v in values.items() if v}
+        out: dict[str, Any] = {column: v for column, v in values.items() if v}
+        if self.teams:
+            out["member_id"] = team_members(self.teams, self.members)
+        return out
 
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+
+def team_members(teams: tuple[int, ...], members: tuple[int, ...] = ()) -> Any:
+    """SELECT of the ids of the members currently in `teams` (NO_TEAM_ID: in none), among
+    `members` when given. The rollup's own organization condition keeps other
+    organizations' members out."""
+    named = [t for t in teams if t != NO_TEAM_ID]
+    in_team = [Member.team_id.in_(named)] if named else []
+    if NO_TEAM_ID in teams:
+        in_team.append(Member.team_id.is_(None))
+    stmt = select(Member.id).where(or_(*in_team))
+    if members:
+        stmt = stmt.where(Member.id.in_(members))
+    return stmt
 
 
 def total_cost_query(

@@ -15,8 +15,8 @@ Reading
     rollup that has every dimension the query filters or groups on, and aggregates in SQL
     (`kilo.rollups`). Raw events are read only by the weekday x hour heatmap when it is
     filtered by a member together with model, provider or mode (still aggregated in SQL).
-    `analytics` holds the views, `members` the per-member ones, `export` the CSV
-    downloads, `periods` the period choices.
+    `analytics` holds the views, `members` the per-member ones, `teams` the per-team ones
+    (each member's current team), `export` the CSV downloads, `periods` the period choices.
 
 This package re-exports the public names gateways, pages and tests use as `kilo.usage.X`.
 """
@@ -59,6 +59,7 @@ from kilo.usage.periods import (
     resolve_period,
 )
 from kilo.usage.scope import analytics_enabled, is_analytics_enabled, sees_every_member
+from kilo.usage.teams import export_team_csv, get_team_trend, get_team_usage
 
 __all__ = [
     "ACTIVE_DAYS",
@@ -81,11 +82,14 @@ __all__ = [
     "export_member_csv",
     "get_breakdown",
     "get_credit_runway",
+    "export_team_csv",
     "get_forecast",
     "get_heatmap",
     "get_model_performance",
     "get_monthly",
     "get_overview",
+    "get_team_trend",
+    "get_team_usage",
     "get_totals",
     "import_usage",
     "insert_events",

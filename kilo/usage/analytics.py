@@ -33,7 +33,7 @@ from kilo.models import (
 from kilo.permissions import Actor, allowed, ensure_allowed
 from kilo.rollups.aggregate import aggregate, aggregate_rows, fetch_rows, to_int
 from kilo.rollups.picker import pick
-from kilo.rollups.query import UsageFilter
+from kilo.rollups.query import TEAM, UsageFilter
 from kilo.rollups.registry import DIMENSIONS, HISTOGRAM, MEASURES, month_end, month_start
 from kilo.rollups.where import conditions
 from kilo.usage.members import member_names
@@ -126,14 +126,15 @@ def get_breakdown(
     by: tuple[str, ...] = ("model_id",),
     daily: bool = False,
 ) -> pd.DataFrame:
-    """Sums grouped by dimensions (member_id, model_id, provider, mode), optionally per day.
+    """Sums grouped by dimensions (member_id, model_id, provider, mode, or team_id: each
+    member's current team, 0 for none), optionally per day.
 
     Returns a DataFrame with the group columns (plus `day`) and every measure, as int64,
-    sorted by the group columns. Grouping by member is refused for owners and admins while
-    the organization has per-member analytics off.
+    sorted by the group columns. Grouping by member or team is refused for owners and admins
+    while the organization has per-member analytics off.
     """
     for dim in by:
-        if dim not in DIMENSIONS:
+        if dim not in (*DIMENSIONS, TEAM):
             raise ValidationError(f"Cannot group usage by “{dim}”.")
     f = scope_filter(session, actor, f, by=by)
     group = (("day",) if daily else ()) + tuple(by)

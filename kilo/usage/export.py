@@ -45,7 +45,7 @@ def export_csv(session: Session, *, actor: Actor, f: UsageFilter) -> str:
     frame, no sort (a 30-day export at 10M events a year is ~575,000 rows).
     """
     f = scope_filter(session, actor, f)
-    per_member = bool(f.members) or (
+    per_member = bool(f.members or f.teams) or (
         allowed(actor, "usage.view_all") and analytics_enabled(session, org_id=actor.org_id)
     )
     by = ("member_id",) if per_member else ()

@@ -28,14 +28,15 @@ def scope_filter(
     session: Session, actor: Actor, f: UsageFilter, *, by: Iterable[str] = ()
 ) -> UsageFilter:
     """Enforce who may see what: members only themselves; admins everything unless the
-    organization turned per-member analytics off, which refuses both a member filter and a
-    grouping by member (`by`). System actors (command line, gateway) see everything."""
+    organization turned per-member analytics off, which refuses a member or team filter and a
+    grouping by member or team (`by`). System actors (command line, gateway) see everything."""
     ensure_allowed(actor, "usage.view_own")
     if actor.is_system:
         return f
     if not allowed(actor, "usage.view_all"):
         return replace(f, members=(actor.id,))
-    per_member = bool(f.members) or "member_id" in by
+    # A team's figures are its members' sums: they follow the per-member rule.
+    per_member = bool(f.members or f.teams) or bool({"member_id", "team_id"} & set(by))
     if per_member and not analytics_enabled(session, org_id=actor.org_id):
         raise PermissionDenied(ANALYTICS_OFF)
     return f

@@ -192,6 +192,7 @@ def test_every_refusal_code_has_a_status():
         "provider_not_allowed",
         "provider_trains_on_data",
         "daily_limit_reached",
+        "budget_exhausted",
         "insufficient_credits",
     }
 

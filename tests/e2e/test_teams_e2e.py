@@ -1,0 +1,44 @@
+"""Teams and budgets in headless Chromium on the real server (app.py on every run): the
+Organization tab's budgets with their bars, setting a hard team budget, and the Usage tab's
+Teams view; screenshots of both."""
+
+import pytest
+
+from tests.e2e.app_utils import (
+    assert_healthy,
+    choose,
+    open_tab,
+    rendered,
+    settle_shot,
+    sign_in,
+    toast,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_owner_sets_a_team_budget_and_sees_the_teams_view(server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    sign_in(page, server, "owner")
+    page.get_by_role("heading", name="Acme Robotics").wait_for(timeout=90_000)
+    rendered(page, ["stMetricValue", "stDataFrame", "stProgress"])
+    page.get_by_role("heading", name="Budgets").scroll_into_view_if_needed()
+    page.get_by_text("Set or remove a budget").click()
+    page.locator(".st-key-org_budget_scope").get_by_text("A team").click()
+    choose(page, page.locator(".st-key-org_budget_team"), "Robotics")
+    page.locator(".st-key-org_budget_amount input").fill("1234.56")
+    page.locator(".st-key-org_budget_amount input").press("Enter")
+    page.locator(".st-key-org_budget_hard label").click()
+    page.locator(".st-key-org_budget_save button").click()
+    toast(page, "Budget saved")
+    page.get_by_text("$1,234.56 a month · hard").wait_for(timeout=60_000)
+    assert_healthy(page)
+    page.get_by_role("heading", name="Budgets").scroll_into_view_if_needed()
+    settle_shot(page, "organization_budgets")
+
+    open_tab(page, "Usage", "Usage", ["stMetricValue", "stVegaLiteChart"])
+    page.get_by_role("tab", name="Teams").click()  # st.tabs: switched in the browser
+    page.get_by_role("heading", name="Spend by team").wait_for(timeout=60_000)
+    assert_healthy(page)
+    settle_shot(page, "usage_teams")
+    page.close()
