@@ -53,6 +53,15 @@ lock: $(VENV)/bin/uv
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run server.py --server.port $(PORT)
 
+# The LiteLLM proxy with the plugin (README, "Connect a gateway"): set KILO_DASHBOARD_URL,
+# KILO_GATEWAY_TOKEN, LITELLM_MASTER_KEY and your providers' keys; GATEWAY_CONFIG is the
+# proxy's config (a copy of kilo_litellm/litellm.example.yaml with your models).
+GATEWAY_CONFIG ?= kilo_litellm/litellm.example.yaml
+GATEWAY_PORT ?= 4000
+gateway: $(LITELLM_VENV)/.installed
+	PYTHONPATH=$(CURDIR) LITELLM_LOCAL_MODEL_COST_MAP=True \
+	  $(LITELLM_VENV)/bin/litellm --config $(GATEWAY_CONFIG) --port $(GATEWAY_PORT)
+
 # Debian packages the tests need: Chromium for the browser tests, DejaVu for PDF checks,
 # poppler-utils (pdftotext) to read generated invoices.
 system-deps:

@@ -38,8 +38,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.xdist_group("litellm"))
 
 
+EXAMPLE = ROOT / "kilo_litellm" / "litellm.example.yaml"
+
+
 def proxy_config() -> dict:
-    """The config a team copies (README, "Connect a gateway"), with mocked models."""
+    """The config a team copies (README, "Connect a gateway": its plugin lines, as they are)
+    with mocked models in place of the real ones."""
+    example = yaml.safe_load(EXAMPLE.read_text())
     return {
         "model_list": [
             {
@@ -53,11 +58,8 @@ def proxy_config() -> dict:
             }
             for name, provider in MODELS
         ],
-        "general_settings": {
-            "master_key": MASTER_KEY,
-            "custom_auth": "kilo_litellm.auth.user_api_key_auth",
-        },
-        "litellm_settings": {"callbacks": "kilo_litellm.usage.usage_logger"},
+        "general_settings": example["general_settings"] | {"master_key": MASTER_KEY},
+        "litellm_settings": example["litellm_settings"],
     }
 
 
