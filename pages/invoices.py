@@ -161,7 +161,7 @@ def close_buy() -> None:
 
 
 @st.dialog("Buy credits", on_dismiss=close_buy)
-def buy_dialog(actor: Actor, config: StripeConfig | None, amount_cents: int) -> None:
+def buy_dialog(actor: Actor, config: StripeConfig | None, amount_cents: int, tax: str) -> None:
     started = st.session_state.get("inv_checkout")
     if started:  # Stripe Checkout created: the owner pays on Stripe's page
         st.write(
@@ -177,6 +177,7 @@ def buy_dialog(actor: Actor, config: StripeConfig | None, amount_cents: int) -> 
             f"**{DEMO_LABEL}.** The credits are added at once and nothing is charged.",
             icon=":material/science:",
         )
+        st.caption(ui.md_escape(tax))  # the invoice adds tax on top of the credits
     else:
         st.caption("You pay on Stripe's checkout page; card details never reach this dashboard.")
     if st.button(
@@ -539,7 +540,7 @@ with tab_details:
 
 dialog_name, payload = ui.opened_dialog()
 if dialog_name == "inv_buy":
-    buy_dialog(actor, config, payload)
+    buy_dialog(actor, config, payload, setup.tax)
 elif dialog_name == "inv_seats":
     seats_dialog(actor, config, summary)
 elif dialog_name == "inv_refund":

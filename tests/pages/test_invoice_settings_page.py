@@ -67,6 +67,8 @@ def test_demo_shows_its_labelled_demo_seller(demo_url):
     assert len(at.get("download_button")) == 1
     assert "Kilo Demo Seller Ltd (demo — not a real company)" in "\n".join(t.value for t in at.text)
     assert "sample seller" in texts(at)
+    at.button(key="inv_buy_50").click().run()  # the purchase dialog says what tax is added
+    assert "no VAT is charged" in plain(texts(at))
 
 
 def test_owner_sets_country_and_vat_number_checked_and_audited(demo_url):
