@@ -455,7 +455,16 @@ with tab_inv:
             invoices.drop(columns=["id", "refundable_cents"]),
             hide_index=True,
             width="stretch",
-            column_config={"Date": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+            column_config={
+                "Date": st.column_config.DatetimeColumn(
+                    format="YYYY-MM-DD", help="Issue date (the PDF's too)"
+                ),
+                "Note": st.column_config.TextColumn(
+                    width="large",
+                    help="Seat changes: the change a prorated invoice bills, or the seat "
+                    "counts from each change date in a seat invoice's period",
+                ),
+            },
         )
         by_id = {int(r["id"]): r for r in invoices.to_dict("records")}
         if st.session_state.pop("inv_pick_newest", False):

@@ -79,7 +79,7 @@ def seat_change_notes(session: Session, *, org_id: int, invoices: list[Invoice])
         parts = []
         for c in during:
             billed = (
-                f", prorated {usd_cents(c.prorated_cents)} on {numbers[c.invoice_id]}"
+                f" ({usd_cents(c.prorated_cents)} on {numbers[c.invoice_id]})"
                 if c.invoice_id in numbers
                 else ""
             )

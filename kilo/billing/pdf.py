@@ -168,7 +168,7 @@ def render_invoice(
             f"customer {org.billing_tax_id or 'VAT ID not given'})."
         )
     if seat_note:
-        notes.append(f"Seat changes: {seat_note}.")
+        notes.append(f"Seat changes in this period: {seat_note}.")
     for note in notes:
         pdf.set_font(FONT, "B", 10)
         pdf.multi_cell(0, 5.5, note, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
