@@ -72,17 +72,15 @@ def demo_events(
         )
 
     def wrong_seat_invoice_voided() -> None:
-        paid_month = first_paid_seat_invoice_at
-        seats = org.seats
         invoice = issue_invoice(
             session,
             org=org,
             kind="seats",
-            at=paid_month - timedelta(hours=1),
+            at=first_paid_seat_invoice_at - timedelta(hours=1),
             status="open",
             period_start=first_paid_month[0],
             period_end=first_paid_month[1],
-            lines=[seat_line(seats + 5, org.seat_price_cents)],
+            lines=[seat_line(org.seats + 5, org.seat_price_cents)],
         )
         invoice.status = "void"
         session.add(invoice)

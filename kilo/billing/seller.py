@@ -34,6 +34,7 @@ from typing import Any
 
 from kilo.billing.countries import COUNTRIES, EU_VAT_PREFIXES, country_name
 from kilo.errors import KiloError, ValidationError
+from kilo.models import Organization
 
 REVERSE_CHARGE_NOTE = "VAT reverse charge — Article 196 Council Directive 2006/112/EC"
 MAX_TAX_RATE = Decimal(100)
@@ -220,8 +221,8 @@ def tax_treatment(
     return TaxTreatment(rate=tax_rate())
 
 
-def org_tax_treatment(org: Any) -> TaxTreatment:
-    """The treatment of an invoice issued now to `org` (an Organization). Without a
+def org_tax_treatment(org: Organization) -> TaxTreatment:
+    """The treatment of an invoice issued now to `org`. Without a
     configured seller country the reverse charge cannot be decided: the rate applies."""
     if org.is_demo:
         seller_country: str | None = DEMO_SELLER.country
