@@ -14,6 +14,7 @@ import streamlit as st
 
 import ui
 from kilo import billing, mail, organization, stripe_gateway
+from kilo.billing import seller
 from kilo.errors import KiloError
 from kilo.permissions import allowed
 from ui import auth
@@ -75,9 +76,10 @@ try:
 except (auth.InsecureKeyError, KiloError) as exc:  # a setting to fix: say which, no traceback
     st.error(ui.md_escape(exc), icon=":material/key_off:")
     st.stop()
-# SMTP and Stripe settings from secrets.toml reach kilo/ through the environment (signed-out
-# pages such as a password reset may send mail too).
+# SMTP, seller and Stripe settings from secrets.toml reach kilo/ through the environment
+# (signed-out pages such as a password reset may send mail too).
 mail.export_to_environ(auth.secrets_mapping())
+seller.export_to_environ(auth.secrets_mapping())
 
 actor = auth.current_actor()
 if actor is None:

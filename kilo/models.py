@@ -85,6 +85,8 @@ class Organization(SQLModel, table=True):
     billing_address: str = Field(default="", max_length=500)
     billing_tax_id: str = Field(default="", max_length=60)
     billing_email: str = Field(default="", max_length=254)
+    # ISO 3166-1 alpha-2 ("" not given): with an EU VAT id, decides the reverse charge.
+    billing_country: str = Field(default="", max_length=2)
 
 
 class Member(SQLModel, table=True):
@@ -714,6 +716,11 @@ class Invoice(SQLModel, table=True):
     currency: str = Field(default="usd", max_length=3)
     subtotal_cents: int = Field(default=0)
     tax_cents: int = Field(default=0)
+    # The tax treatment decided at issue: the rate in percent (a Decimal as text, e.g. "19"
+    # or "8.875"; None when the amount came from Stripe or predates rates) and the note
+    # printed instead of a tax line (the EU reverse charge), else "".
+    tax_rate: str | None = Field(default=None, max_length=12)
+    tax_note: str = Field(default="", max_length=200)
     total_cents: int = Field(default=0)
     refunded_cents: int = Field(default=0)
     lines: list = json_field(list)  # [{description, quantity, unit_cents, amount_cents}]
@@ -747,6 +754,17 @@ class SeatChange(SQLModel, table=True):
     # Signed: positive is charged on the next invoice, negative is credited.
     prorated_cents: int = Field(default=0)
     source: str = Field(default="demo", max_length=10)  # stripe | demo | local
+    # The invoice of the prorated amount (demo and local changes; Stripe invoices its own).
+    invoice_id: int | None = Field(default=None, foreign_key="invoice.id")
+
+
+class InvoiceCounter(SQLModel, table=True):
+    """The last number issued in one invoice series (e.g. "K1-2026"): numbers are taken from
+    it under the organization's lock in the issuing transaction, so a series has no gaps."""
+
+    org_id: int = Field(foreign_key="organization.id", primary_key=True)
+    series: str = Field(primary_key=True, max_length=30)
+    last_number: int = Field(default=0)
 
 
 class CheckoutSession(SQLModel, table=True):

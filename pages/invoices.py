@@ -19,6 +19,8 @@ from kilo import billing, money
 from kilo.billing import StripeConfig, stripe_config
 from kilo.errors import ValidationError
 from kilo.permissions import Actor, allowed
+from ui import billing_details
+from ui.billing_details import details_tab
 from ui.seats import seats_form
 from ui.url_state import LinkParams
 
@@ -52,6 +54,7 @@ def load_invoices(actor: Actor) -> pd.DataFrame:
             "Amount": ui.fmt_cents(i.total_cents),
             "Status": i.status,
             "Refunded": ui.fmt_cents(i.refunded_cents) if i.refunded_cents else "",
+            "Note": i.note,
             "refundable_cents": i.refundable_cents,
         }
         for i in ui.read(billing.list_invoices, actor=actor)
@@ -67,6 +70,7 @@ def load_invoices(actor: Actor) -> pd.DataFrame:
             "Amount",
             "Status",
             "Refunded",
+            "Note",
             "refundable_cents",
         ],
     )
@@ -157,7 +161,7 @@ def close_buy() -> None:
 
 
 @st.dialog("Buy credits", on_dismiss=close_buy)
-def buy_dialog(actor: Actor, config: StripeConfig | None, amount_cents: int) -> None:
+def buy_dialog(actor: Actor, config: StripeConfig | None, amount_cents: int, tax: str) -> None:
     started = st.session_state.get("inv_checkout")
     if started:  # Stripe Checkout created: the owner pays on Stripe's page
         st.write(
@@ -173,6 +177,7 @@ def buy_dialog(actor: Actor, config: StripeConfig | None, amount_cents: int) -> 
             f"**{DEMO_LABEL}.** The credits are added at once and nothing is charged.",
             icon=":material/science:",
         )
+        st.caption(ui.md_escape(tax))  # the invoice adds tax on top of the credits
     else:
         st.caption("You pay on Stripe's checkout page; card details never reach this dashboard.")
     if st.button(
@@ -275,29 +280,6 @@ def adjustment_dialog(actor: Actor) -> None:
             st.rerun()
 
 
-@st.dialog("Billing details", on_dismiss=ui.close_dialog)
-def details_dialog(actor: Actor, summary: billing.BillingSummary) -> None:
-    company = st.text_input(
-        "Company name", value=summary.billing_company, key="inv_details_company"
-    )
-    address = st.text_area("Address", value=summary.billing_address, key="inv_details_address")
-    tax_id = st.text_input(
-        "Tax ID (e.g. VAT number)", value=summary.billing_tax_id, key="inv_details_tax_id"
-    )
-    email = st.text_input("Invoice email", value=summary.billing_email, key="inv_details_email")
-    st.caption("Printed on every invoice PDF, including past ones.")
-    if st.button("Save", type="primary", key="inv_details_save"):
-        ok = ui.run_action(
-            lambda s: billing.update_billing_details(
-                s, actor=actor, company=company, address=address, tax_id=tax_id, email=email
-            ),
-            success="Billing details saved",
-        )
-        if ok is not None:
-            ui.close_dialog()
-            st.rerun()
-
-
 @st.dialog("Low-balance alert", on_dismiss=ui.close_dialog)
 def alert_dialog(actor: Actor, summary: billing.BillingSummary) -> None:
     value = st.text_input(
@@ -353,6 +335,7 @@ if cancelled:
 # ---- page -------------------------------------------------------------------------
 
 summary = load_summary(actor, "stripe" if config else "demo", config)
+setup = ui.read(billing.invoice_setup, actor=actor)  # settings: read every run, not cached
 st.title("Invoices & billing")
 if config is None:
     st.badge(DEMO_LABEL, icon=":material/science:", color="orange")
@@ -472,7 +455,16 @@ with tab_inv:
             invoices.drop(columns=["id", "refundable_cents"]),
             hide_index=True,
             width="stretch",
-            column_config={"Date": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+            column_config={
+                "Date": st.column_config.DatetimeColumn(
+                    format="YYYY-MM-DD", help="Issue date (the PDF's too)"
+                ),
+                "Note": st.column_config.TextColumn(
+                    width="large",
+                    help="Seat changes: the change a prorated invoice bills, or the seat "
+                    "counts from each change date in a seat invoice's period",
+                ),
+            },
         )
         by_id = {int(r["id"]): r for r in invoices.to_dict("records")}
         if st.session_state.pop("inv_pick_newest", False):
@@ -490,15 +482,19 @@ with tab_inv:
             ),
         )
         row = by_id[picked]
-        dl_col.download_button(
-            "Download PDF",
-            key="inv_pdf_download",
-            icon=":material/download:",
-            width="stretch",
-            data=lambda: ui.read(billing.invoice_pdf, actor=actor, invoice_id=picked),
-            file_name=f"invoice-{row['Number']}.pdf",
-            mime="application/pdf",
-        )
+        if setup.seller is None:  # no final invoice without a seller: say what to set
+            dl_col.button("Download PDF", key="inv_pdf_unavailable", disabled=True, width="stretch")
+            st.error(ui.md_escape(setup.problem), icon=":material/storefront:")
+        else:
+            dl_col.download_button(
+                "Download PDF",
+                key="inv_pdf_download",
+                icon=":material/download:",
+                width="stretch",
+                data=lambda: ui.read(billing.invoice_pdf, actor=actor, invoice_id=picked),
+                file_name=f"invoice-{row['Number']}.pdf",
+                mime="application/pdf",
+            )
         if can_change and row["refundable_cents"] > 0:
             refund_col.button(
                 "Refund…",
@@ -549,28 +545,11 @@ with tab_ledger:
     )
 
 with tab_details:
-    st.markdown("**Printed on invoices**")
-    lines = [
-        summary.billing_company or summary.org_name,
-        *summary.billing_address.splitlines(),
-        f"Tax ID: {summary.billing_tax_id}" if summary.billing_tax_id else "",
-        summary.billing_email,
-    ]
-    st.text("\n".join(line for line in lines if line))
-    if can_change:
-        st.button(
-            "Edit billing details",
-            key="inv_details_open",
-            icon=":material/edit:",
-            on_click=ui.open_dialog,
-            args=("inv_details",),
-        )
-    else:
-        st.caption("Only owners can change billing details.")
+    details_tab(summary, setup, can_change=can_change)
 
 dialog_name, payload = ui.opened_dialog()
 if dialog_name == "inv_buy":
-    buy_dialog(actor, config, payload)
+    buy_dialog(actor, config, payload, setup.tax)
 elif dialog_name == "inv_seats":
     seats_dialog(actor, config, summary)
 elif dialog_name == "inv_refund":
@@ -578,6 +557,6 @@ elif dialog_name == "inv_refund":
 elif dialog_name == "inv_adjust":
     adjustment_dialog(actor)
 elif dialog_name == "inv_details":
-    details_dialog(actor, summary)
+    billing_details.details_dialog(actor, summary)
 elif dialog_name == "inv_alert":
     alert_dialog(actor, summary)

@@ -128,3 +128,29 @@ def session(db_url: str) -> Iterator[Session]:
     engine = db.get_engine(db_url).execution_options(kilo_write=True)
     with Session(engine, expire_on_commit=False) as s:
         yield s
+
+
+# ---- invoice settings ------------------------------------------------------------------
+
+SELLER = {
+    "KILO_SELLER_NAME": "Kilo Cloud Services Ltd",
+    "KILO_SELLER_ADDRESS": "2 Harbour Road | Dublin D02 AB12",
+    "KILO_SELLER_COUNTRY": "IE",
+    "KILO_SELLER_TAX_ID": "IE9876543W",
+    "KILO_SELLER_CONTACT": "invoices@kilo.example",
+}
+
+
+@pytest.fixture(autouse=True)
+def _no_invoice_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No seller and no tax rate unless a test sets them: the shell's must not leak in."""
+    for name in [*SELLER, "KILO_TAX_RATE"]:
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def seller_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A complete seller (in Ireland) in the environment."""
+    for name, value in SELLER.items():
+        monkeypatch.setenv(name, value)
+    return SELLER

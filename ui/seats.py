@@ -35,7 +35,8 @@ def seats_form(
         + (
             " and updates the Stripe subscription."
             if config
-            else " (demo mode: nothing is charged)."
+            else "; the prorated amount gets its own invoice at once (demo mode: nothing is "
+            "charged)."
         )
     )
     if st.button("Change seats", type="primary", key=f"{prefix}_seats_submit"):

@@ -6,7 +6,10 @@ the dashboard is in demo mode and records purchases and seat changes locally.
 
     ledger.py           balance, runway, ledger entries and their idempotency keys
     account.py          the Invoices tab's summary, low-balance alert, billing details
-    invoices.py         invoice numbers; invoices, payments and purchase history; PDFs
+    invoices.py         invoices, payments and purchase history; seat notes; PDFs
+    issue.py            issuing an invoice: its number (gap-free series) and tax
+    seller.py           the seller and tax-rate settings, the tax treatment (reverse charge)
+    countries.py        ISO country codes, EU VAT prefixes
     purchases.py        buying credits (demo or Stripe Checkout), recording a purchase
     refunds.py          refunds of top-ups (the owner's, and those Stripe reports)
     seats.py            seat changes, prorated
@@ -33,15 +36,18 @@ from kilo.billing.invoices import (
     INVOICE_STATUS_LABELS,
     HistoryRow,
     InvoiceRow,
+    InvoiceSetup,
     PaymentRow,
     display_status,
     get_invoice,
     invoice_pdf,
+    invoice_setup,
     list_invoices,
     list_payments,
     list_purchase_history,
-    next_invoice_number,
+    seat_change_notes,
 )
+from kilo.billing.issue import invoice_series, issue_invoice, issue_number
 from kilo.billing.ledger import (
     LEDGER_KIND_LABELS,
     MANUAL_KINDS,
@@ -72,6 +78,17 @@ from kilo.billing.purchases import (
 )
 from kilo.billing.refunds import record_refund, refund_purchase
 from kilo.billing.seats import MAX_SEATS, change_seats, prorate_cents
+from kilo.billing.seller import (
+    DEMO_SELLER,
+    REVERSE_CHARGE_NOTE,
+    Seller,
+    SellerNotConfigured,
+    TaxTreatment,
+    missing_seller_settings,
+    org_tax_treatment,
+    tax_cents,
+    tax_rate,
+)
 from kilo.billing.stripe_gateway import (
     USE_ENV,
     PaymentProviderError,
@@ -82,6 +99,21 @@ from kilo.billing.stripe_gateway import (
 from kilo.money import MICROS_PER_CENT, usd, usd_cents
 
 __all__ = [
+    "DEMO_SELLER",
+    "REVERSE_CHARGE_NOTE",
+    "Seller",
+    "SellerNotConfigured",
+    "TaxTreatment",
+    "InvoiceSetup",
+    "invoice_setup",
+    "invoice_series",
+    "issue_invoice",
+    "issue_number",
+    "missing_seller_settings",
+    "org_tax_treatment",
+    "seat_change_notes",
+    "tax_cents",
+    "tax_rate",
     "INVOICE_KIND_LABELS",
     "INVOICE_STATUS_LABELS",
     "LEDGER_KIND_LABELS",
@@ -123,7 +155,6 @@ __all__ = [
     "list_payments",
     "list_purchase_history",
     "low_balance_warning",
-    "next_invoice_number",
     "prorate_cents",
     "record_credit_purchase",
     "record_refund",

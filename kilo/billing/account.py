@@ -16,6 +16,7 @@ from kilo.billing.ledger import (
     runway_days,
     usage_cost_micros,
 )
+from kilo.billing.seller import check_country, check_tax_id
 from kilo.billing.stripe_gateway import USE_ENV, StripeConfig, UseEnv, resolve_config
 from kilo.errors import NotFound, ValidationError
 from kilo.members import seats_in_use
@@ -52,6 +53,7 @@ class BillingSummary:
     billing_address: str
     billing_tax_id: str
     billing_email: str
+    billing_country: str
     stripe_customer_id: str | None
     stripe_subscription_id: str | None
 
@@ -96,6 +98,7 @@ def get_billing_summary(
         billing_address=org.billing_address,
         billing_tax_id=org.billing_tax_id,
         billing_email=org.billing_email,
+        billing_country=org.billing_country,
         stripe_customer_id=org.stripe_customer_id,
         stripe_subscription_id=org.stripe_subscription_id,
     )
@@ -147,15 +150,26 @@ BILLING_FIELDS = {
     "billing_address": ("Address", 500),
     "billing_tax_id": ("Tax ID", 60),
     "billing_email": ("Invoice email", 254),
+    "billing_country": ("Country", 2),
 }
 
 
 def update_billing_details(
-    session: Session, *, actor: Actor, company: str, address: str, tax_id: str, email: str
+    session: Session,
+    *,
+    actor: Actor,
+    company: str,
+    address: str,
+    tax_id: str,
+    email: str,
+    country: str | None = None,
 ) -> Organization:
-    """Owner edits the details printed on invoices (company, address, tax id, email)."""
+    """Owner edits the details printed on invoices (company, address, tax id, email) and the
+    billing country (ISO code; None keeps it). In an EU country the tax id must be the EU VAT
+    number: with it, invoices from a seller in another EU country are reverse-charged."""
     ensure_allowed(actor, "billing.change")
     org = get_org(session, actor)
+    country = org.billing_country if country is None else check_country(country)
     new = {
         "billing_company": " ".join((company or "").split()),
         "billing_address": "\n".join(
@@ -163,11 +177,13 @@ def update_billing_details(
         ),
         "billing_tax_id": (tax_id or "").strip(),
         "billing_email": (email or "").strip(),
+        "billing_country": country,
     }
     for field, (label, limit) in BILLING_FIELDS.items():
         check_printable(new[field], label, multiline=field == "billing_address")
         if len(new[field]) > limit:
             raise ValidationError(f"{label} is too long (at most {limit} characters).")
+    new["billing_tax_id"] = check_tax_id(country, new["billing_tax_id"])
     if new["billing_email"]:
         local, _, domain = new["billing_email"].partition("@")
         if not local or "." not in domain or " " in new["billing_email"]:

@@ -1,15 +1,17 @@
-"""Invoices and payments: invoice numbers, and the Invoices tab's lists (invoices, payments,
-purchase history) and invoice PDFs."""
+"""Invoices and payments: the Invoices tab's lists (invoices, payments, purchase history),
+the seat changes an invoice's period saw, and invoice PDFs (numbers: `kilo.billing.issue`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from kilo.billing.account import get_org
+from kilo.billing.countries import country_name
 from kilo.billing.ledger import LEDGER_KIND_LABELS
+from kilo.billing.seller import Seller, SellerNotConfigured, org_tax_treatment, seller_for
 from kilo.errors import NotFound
 from kilo.models import Invoice, LedgerEntry, Member, Payment, SeatChange, utcnow
 from kilo.money import MICROS_PER_CENT, usd_cents
@@ -27,18 +29,6 @@ INVOICE_STATUS_LABELS = {
 }
 
 
-def next_invoice_number(session: Session, *, org_id: int, at: datetime) -> str:
-    count = session.exec(
-        select(func.count()).select_from(Invoice).where(Invoice.org_id == org_id)
-    ).one()
-    n = int(count) + 1
-    while True:
-        number = f"K{org_id}-{at:%Y}-{n:05d}"
-        if session.exec(select(Invoice.id).where(Invoice.number == number)).first() is None:
-            return number
-        n += 1
-
-
 # ---- reads for the Invoices tab ----------------------------------------------------
 
 
@@ -54,6 +44,7 @@ class InvoiceRow:
     total_cents: int
     refunded_cents: int
     refundable_cents: int  # what the owner may still refund (paid top-ups)
+    note: str = ""  # seat changes: the prorated change it bills, or those in its period
 
 
 def display_status(invoice: Invoice, today: date | None = None) -> str:
@@ -63,15 +54,51 @@ def display_status(invoice: Invoice, today: date | None = None) -> str:
     return INVOICE_STATUS_LABELS.get(invoice.status, invoice.status)
 
 
+def seat_change_notes(session: Session, *, org_id: int, invoices: list[Invoice]) -> dict[int, str]:
+    """What each seat invoice says about seat changes: a prorated change's own invoice names
+    the change; a period's invoice lists the seat counts from each change date in its period
+    (it was issued for the count at its start) and where each difference is invoiced."""
+    changes = session.exec(
+        select(SeatChange).where(SeatChange.org_id == org_id).order_by(col(SeatChange.at))
+    ).all()
+    if not changes:
+        return {}
+    numbers = dict(
+        session.exec(select(Invoice.id, Invoice.number).where(Invoice.org_id == org_id)).all()
+    )
+    own = {c.invoice_id: c for c in changes if c.invoice_id is not None}
+    notes: dict[int, str] = {}
+    for inv in invoices:
+        if inv.kind != "seats":
+            continue
+        if inv.id in own:
+            c = own[inv.id]
+            notes[inv.id] = f"Seats {c.from_seats} → {c.to_seats} from {c.at:%Y-%m-%d}"
+            continue
+        during = [c for c in changes if inv.period_start <= c.at.date() <= inv.period_end]
+        parts = []
+        for c in during:
+            billed = (
+                f" ({usd_cents(c.prorated_cents)} on {numbers[c.invoice_id]})"
+                if c.invoice_id in numbers
+                else ""
+            )
+            parts.append(f"{c.to_seats} seats from {c.at:%Y-%m-%d}{billed}")
+        if parts:
+            notes[inv.id] = "; ".join(parts)
+    return notes
+
+
 def list_invoices(session: Session, *, actor: Actor) -> list[InvoiceRow]:
-    """Invoices of the organization, newest first."""
+    """Invoices of the organization, newest first (by issue date, then number)."""
     ensure_allowed(actor, "billing.view")
     invoices = session.exec(
         select(Invoice)
         .where(Invoice.org_id == actor.org_id)
-        .order_by(col(Invoice.issued_at).desc(), col(Invoice.id).desc())
+        .order_by(col(Invoice.issued_at).desc(), col(Invoice.number).desc(), col(Invoice.id).desc())
     ).all()
     today = utcnow().date()
+    notes = seat_change_notes(session, org_id=actor.org_id, invoices=list(invoices))
     return [
         InvoiceRow(
             id=i.id,
@@ -86,6 +113,7 @@ def list_invoices(session: Session, *, actor: Actor) -> list[InvoiceRow]:
             refundable_cents=(i.total_cents - i.refunded_cents)
             if i.kind == "top-up" and i.status == "paid"
             else 0,
+            note=notes.get(i.id, ""),
         )
         for i in invoices
     ]
@@ -186,10 +214,52 @@ def list_purchase_history(session: Session, *, actor: Actor) -> list[HistoryRow]
     return rows
 
 
+@dataclass(frozen=True)
+class InvoiceSetup:
+    """What the Invoices tab says about the invoices it issues and prints."""
+
+    seller: Seller | None  # None: not configured, PDFs refused (see `problem`)
+    problem: str  # why no final PDF can be made, naming the settings; "" when it can
+    tax: str  # the tax treatment of the next invoice, in words
+
+
+def invoice_setup(session: Session, *, actor: Actor) -> InvoiceSetup:
+    """The seller printed on the organization's invoices (the labelled demo seller for the
+    demo organization) or why there is none, and the tax the next invoice gets."""
+    ensure_allowed(actor, "billing.view")
+    org = get_org(session, actor)
+    seller, problem = None, ""
+    try:
+        seller = seller_for(is_demo=org.is_demo)
+    except SellerNotConfigured as exc:
+        problem = str(exc)
+    try:
+        treatment = org_tax_treatment(org)
+    except SellerNotConfigured as exc:
+        return InvoiceSetup(seller=seller, problem=problem or str(exc), tax=str(exc))
+    if treatment.note:
+        tax = (
+            f"{treatment.note}: no VAT is charged; the customer (in "
+            f"{country_name(org.billing_country)}, VAT number {org.billing_tax_id}) accounts "
+            "for it."
+        )
+    elif treatment.rate:
+        tax = f"Tax {treatment.rate_text}% of the subtotal (KILO_TAX_RATE) is added."
+    else:
+        tax = "No tax is added (KILO_TAX_RATE is not set or 0)."
+    return InvoiceSetup(seller=seller, problem=problem, tax=tax)
+
+
 def invoice_pdf(session: Session, *, actor: Actor, invoice_id: int) -> bytes:
-    """The invoice as a PDF with the organization's billing details."""
+    """The invoice as a PDF: seller, the organization's billing details, lines, tax
+    treatment and the seat changes of its period. Refused (`SellerNotConfigured`) while a
+    real organization's seller is not configured: no final invoice without a seller."""
     from kilo.billing.pdf import render_invoice  # fpdf is loaded only when a PDF is made
 
     invoice = get_invoice(session, actor=actor, invoice_id=invoice_id)
     org = get_org(session, actor)
-    return render_invoice(invoice, org, status=display_status(invoice))
+    seller = seller_for(is_demo=org.is_demo)
+    note = seat_change_notes(session, org_id=org.id, invoices=[invoice]).get(invoice.id, "")
+    return render_invoice(
+        invoice, org, seller=seller, status=display_status(invoice), seat_note=note
+    )

@@ -220,10 +220,16 @@ class LedgerRow:
     reference: str
 
 
-def list_ledger(session: Session, *, actor: Actor, today: date | None = None) -> list[LedgerRow]:
-    """The credit statement: ledger entries plus usage per month (derived), newest first."""
+def list_ledger(
+    session: Session, *, actor: Actor, today: date | None = None, now: datetime | None = None
+) -> list[LedgerRow]:
+    """The credit statement: ledger entries plus usage per month (derived), newest first.
+
+    A past month's usage is dated at the month's last second; the current month's (to
+    date) at `now`, never later: its usage happened before now."""
     ensure_allowed(actor, "billing.view")
-    today = today or utcnow().date()
+    now = now or utcnow()
+    today = today or now.date()
     events: list[tuple[datetime, str, str, int, str]] = [
         (e.at, e.kind, e.description, e.amount_micros, e.external_ref)
         for e in session.exec(select(LedgerEntry).where(LedgerEntry.org_id == actor.org_id)).all()
@@ -240,6 +246,8 @@ def list_ledger(session: Session, *, actor: Actor, today: date | None = None) ->
     for month, cost in months.items():
         end = min((month + timedelta(days=32)).replace(day=1) - timedelta(days=1), today)
         at = datetime(end.year, end.month, end.day, 23, 59, 59, tzinfo=UTC)
+        if end == today:
+            at = min(now, at)
         events.append(
             (
                 at,

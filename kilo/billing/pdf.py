@@ -2,6 +2,7 @@
 
 fpdf2's core fonts are Latin-1 only; DejaVu Sans (data/fonts/, see LICENSE there) covers
 Latin, Greek, Cyrillic and many symbols, so company names and addresses print as typed.
+The seller comes from `kilo.billing.seller` (settings, or the demo's labelled sample seller).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from pathlib import Path
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from kilo.billing.countries import country_name
+from kilo.billing.seller import Seller
 from kilo.models import Invoice, Organization
 from kilo.money import usd_cents
 
@@ -28,11 +31,30 @@ class _InvoicePDF(FPDF):
         self.cell(0, 8, f"Page {self.page_no()}/{{nb}}", align="C")
 
 
-def render_invoice(invoice: Invoice, org: Organization, *, status: str | None = None) -> bytes:
-    """The invoice as PDF bytes: issuer, bill-to details, lines, totals, payment status."""
+def _block(pdf: FPDF, x: float, y: float, width: float, title: str, lines: list[str]) -> float:
+    """A titled block of lines at (x, y); returns the y below it."""
+    pdf.set_xy(x, y)
+    pdf.set_font(FONT, "B", 10)
+    pdf.cell(width, 6, title, new_x=XPos.LEFT, new_y=YPos.NEXT)
+    pdf.set_font(FONT, size=9.5)
+    for line in lines:
+        pdf.multi_cell(width, 5, line, align="L", new_x=XPos.LEFT, new_y=YPos.NEXT)
+    return pdf.get_y()
+
+
+def render_invoice(
+    invoice: Invoice,
+    org: Organization,
+    *,
+    seller: Seller,
+    status: str | None = None,
+    seat_note: str = "",
+) -> bytes:
+    """The invoice as PDF bytes: seller and bill-to blocks, facts, lines, subtotal, the tax
+    line (with its rate) or the reverse-charge note, total, the seat changes of its period."""
     pdf = _InvoicePDF(format="A4")
     pdf.set_title(f"Invoice {invoice.number}")
-    pdf.set_author(ISSUER)
+    pdf.set_author(seller.name)
     pdf.set_creation_date(invoice.issued_at)
     pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
     pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
@@ -42,12 +64,39 @@ def render_invoice(invoice: Invoice, org: Organization, *, status: str | None = 
     width = pdf.epw
 
     pdf.set_font(FONT, "B", 18)
-    pdf.cell(width / 2, 10, "INVOICE")
+    title = "CREDIT NOTE" if invoice.total_cents < 0 else "INVOICE"
+    pdf.cell(width / 2, 10, title)
     pdf.set_font(FONT, "B", 12)
-    pdf.cell(width / 2, 10, ISSUER, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(2)
+    pdf.cell(width / 2, 10, invoice.number, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    if seller.is_demo:
+        pdf.set_font(FONT, "B", 10)
+        pdf.set_text_color(180, 60, 0)
+        pdf.multi_cell(
+            0,
+            5.5,
+            "DEMO — issued by the demo organization's sample seller; not a valid invoice.",
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        pdf.set_text_color(0)
+    pdf.ln(3)
 
-    pdf.set_font(FONT, size=10)
+    top = pdf.get_y()
+    bill_to = [org.billing_company or org.name, *org.billing_address.splitlines()]
+    country = country_name(org.billing_country) if org.billing_country else ""
+    if country and country not in bill_to:
+        bill_to.append(country)
+    if org.billing_tax_id:
+        bill_to.append(f"Tax ID: {org.billing_tax_id}")
+    if org.billing_email:
+        bill_to.append(org.billing_email)
+    half = width / 2 - 4
+    below = max(
+        _block(pdf, pdf.l_margin, top, half, "From", seller.lines()),
+        _block(pdf, pdf.l_margin + width / 2 + 4, top, half, "Bill to", bill_to),
+    )
+    pdf.set_xy(pdf.l_margin, below + 4)
+
     facts = [
         ("Invoice number", invoice.number),
         ("Issued", f"{invoice.issued_at:%Y-%m-%d}"),
@@ -68,19 +117,7 @@ def render_invoice(invoice: Invoice, org: Organization, *, status: str | None = 
         pdf.cell(0, 6, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
 
-    pdf.set_font(FONT, "B", 11)
-    pdf.cell(0, 7, "Bill to", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.set_font(FONT, size=10)
-    bill_to = [org.billing_company or org.name, *org.billing_address.splitlines()]
-    if org.billing_tax_id:
-        bill_to.append(f"Tax ID: {org.billing_tax_id}")
-    if org.billing_email:
-        bill_to.append(org.billing_email)
-    for line in bill_to:
-        pdf.multi_cell(0, 5.5, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(6)
-
-    cols = (width * 0.52, width * 0.12, width * 0.18, width * 0.18)
+    cols = (width * 0.58, width * 0.1, width * 0.16, width * 0.16)
     pdf.set_font(FONT, "B", 10)
     pdf.set_fill_color(235, 238, 245)
     for w, head, align in zip(
@@ -88,35 +125,63 @@ def render_invoice(invoice: Invoice, org: Organization, *, status: str | None = 
     ):
         pdf.cell(w, 8, head, border="B", align=align, fill=True)
     pdf.ln()
-    pdf.set_font(FONT, size=10)
+    pdf.set_font(FONT, size=9.5)
     for line in invoice.lines or []:
         qty = line.get("quantity", 1)
         amount = int(line.get("amount_cents", 0))
         unit = line.get("unit_cents")
-        pdf.cell(cols[0], 7, str(line.get("description", ""))[:80])
-        pdf.cell(cols[1], 7, f"{qty:,}" if isinstance(qty, int) else str(qty), align="R")
-        pdf.cell(cols[2], 7, usd_cents(int(unit), cur) if unit is not None else "", align="R")
-        pdf.cell(cols[3], 7, usd_cents(amount, cur), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(3)
+        y = pdf.get_y()
+        pdf.multi_cell(
+            cols[0], 5.5, str(line.get("description", ""))[:200], align="L", new_x=XPos.RIGHT
+        )
+        bottom = pdf.get_y()
+        pdf.set_xy(pdf.l_margin + cols[0], y)
+        pdf.cell(cols[1], 5.5, f"{qty:,}" if isinstance(qty, int) else str(qty), align="R")
+        pdf.cell(cols[2], 5.5, usd_cents(int(unit), cur) if unit is not None else "", align="R")
+        pdf.cell(cols[3], 5.5, usd_cents(amount, cur), align="R")
+        pdf.set_xy(pdf.l_margin, max(bottom, y + 5.5) + 1.5)
+    pdf.ln(2)
 
+    label_width = cols[0] + cols[1] + cols[2]
+    if invoice.tax_note:
+        tax_label = "Tax (reverse charge)"
+    elif invoice.tax_rate is not None:
+        tax_label = f"Tax ({invoice.tax_rate}%)"
+    else:
+        tax_label = "Tax"
     totals = [
         ("Subtotal", invoice.subtotal_cents),
-        ("Tax", invoice.tax_cents),
+        (tax_label, invoice.tax_cents),
         ("Total", invoice.total_cents),
     ]
     if invoice.refunded_cents:
         totals.append(("Refunded", -invoice.refunded_cents))
     for label, cents in totals:
         pdf.set_font(FONT, "B" if label == "Total" else "", 10)
-        pdf.cell(cols[0] + cols[1] + cols[2], 7, label, align="R")
+        pdf.cell(label_width, 7, label, align="R")
         pdf.cell(cols[3], 7, usd_cents(cents, cur), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.ln(8)
+    pdf.ln(4)
+    notes = []
+    if invoice.tax_note:
+        notes.append(
+            f"{invoice.tax_note}: the customer accounts for the VAT (supplier {seller.tax_id}, "
+            f"customer {org.billing_tax_id or 'VAT ID not given'})."
+        )
+    if seat_note:
+        notes.append(f"Seat changes in this period: {seat_note}.")
+    for note in notes:
+        pdf.set_font(FONT, "B", 10)
+        pdf.multi_cell(0, 5.5, note, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(1)
+    pdf.ln(4)
     pdf.set_font(FONT, size=8)
     pdf.set_text_color(90)
     pdf.multi_cell(
         0,
         4.5,
-        f"Amounts in {cur.upper()}. Generated by {ISSUER} for {org.name}.",
+        f"Amounts in {cur.upper()}. Issued by {seller.name} to {org.billing_company or org.name}. "
+        f"Questions about this invoice: {seller.contact}. Generated by {ISSUER}.",
+        align="L",
         new_x=XPos.LMARGIN,
         new_y=YPos.NEXT,
     )

@@ -16,12 +16,12 @@ from sqlmodel import Session, select
 import kilo.billing.stripe_gateway as gateway
 from kilo import audit
 from kilo.billing.account import get_org
-from kilo.billing.invoices import next_invoice_number
+from kilo.billing.issue import issue_invoice
 from kilo.billing.ledger import insert_entry, ledger_ref_exists
 from kilo.billing.stripe_gateway import USE_ENV, StripeConfig, UseEnv, resolve_config
 from kilo.db import lock_organization
 from kilo.errors import NotFound, ValidationError
-from kilo.models import CheckoutSession, Invoice, LedgerEntry, Organization, Payment, utcnow
+from kilo.models import CheckoutSession, LedgerEntry, Organization, Payment, utcnow
 from kilo.money import MICROS_PER_CENT, usd_cents
 from kilo.permissions import Actor, ensure_allowed
 
@@ -36,7 +36,7 @@ def record_credit_purchase(
     org: Organization,
     actor: Actor,
     subtotal_cents: int,
-    tax_cents: int,
+    tax_cents: int | None,
     external_ref: str,
     method: str,
     at: datetime | None = None,
@@ -44,24 +44,22 @@ def record_credit_purchase(
     charge_id: str | None = None,
     source: str,
 ) -> LedgerEntry | None:
-    """Credits, a paid top-up invoice and its payment, once per `external_ref` (else None)."""
+    """Credits, a paid top-up invoice and its payment, once per `external_ref` (else None).
+
+    `tax_cents` is Stripe's figure for a Stripe purchase; None (demo mode) applies the
+    organization's tax treatment on top of the credits bought."""
     lock_organization(session, org.id)
     if ledger_ref_exists(session, external_ref):
         return None
     at = at or utcnow()
-    total = subtotal_cents + tax_cents
-    invoice = Invoice(
-        org_id=org.id,
-        number=next_invoice_number(session, org_id=org.id, at=at),
+    invoice = issue_invoice(
+        session,
+        org=org,
         kind="top-up",
-        issued_at=at,
-        period_start=at.date(),
-        period_end=at.date(),
+        at=at,
         status="paid",
-        subtotal_cents=subtotal_cents,
-        tax_cents=tax_cents,
-        total_cents=total,
         paid_at=at,
+        tax_cents=tax_cents,
         lines=[
             {
                 "description": "Kilo Gateway credits",
@@ -71,8 +69,7 @@ def record_credit_purchase(
             }
         ],
     )
-    session.add(invoice)
-    session.flush()
+    total = invoice.total_cents
     entry = insert_entry(
         session,
         org_id=org.id,
@@ -110,7 +107,7 @@ def record_credit_purchase(
         + (" (demo mode, no real payment)" if source == "demo" else " via Stripe"),
         details={
             "amount_cents": subtotal_cents,
-            "tax_cents": tax_cents,
+            "tax_cents": invoice.tax_cents,
             "external_ref": external_ref,
             "invoice": invoice.number,
             "source": source,
@@ -207,7 +204,7 @@ def start_credit_purchase(
             org=org,
             actor=actor,
             subtotal_cents=amount_cents,
-            tax_cents=0,
+            tax_cents=None,
             external_ref=ref,
             method="demo (no payment)",
             source="demo",

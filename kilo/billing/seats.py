@@ -11,11 +11,12 @@ from sqlmodel import Session, func, select
 import kilo.billing.stripe_gateway as gateway
 from kilo import audit
 from kilo.billing.account import get_org
+from kilo.billing.issue import issue_invoice
 from kilo.billing.stripe_gateway import USE_ENV, StripeConfig, UseEnv, resolve_config
 from kilo.db import lock_organization
 from kilo.errors import Conflict, ValidationError
 from kilo.members import seats_in_use
-from kilo.models import SeatChange, utcnow
+from kilo.models import Invoice, Organization, SeatChange, utcnow
 from kilo.money import usd_cents
 from kilo.permissions import Actor, ensure_allowed
 
@@ -34,10 +35,46 @@ def prorate_cents(
     return int(amount.quantize(Decimal(1), ROUND_HALF_EVEN))
 
 
-def _month_bounds(now: datetime) -> tuple[datetime, datetime]:
+def month_bounds(now: datetime) -> tuple[datetime, datetime]:
     start = datetime(now.year, now.month, 1, tzinfo=UTC)
     end = (start + timedelta(days=32)).replace(day=1)
     return start, end
+
+
+def issue_seat_change_invoice(
+    session: Session,
+    *,
+    org: Organization,
+    old: int,
+    new: int,
+    prorated_cents: int,
+    at: datetime,
+    period_end: datetime,
+) -> Invoice:
+    """The prorated amount of a seat change as its own invoice, issued at the change: open
+    (to be paid) when seats were added, a credit (negative total) when removed."""
+    delta = new - old
+    last_day = (period_end - timedelta(seconds=1)).date()
+    what = "added" if delta > 0 else "removed"
+    seats_word = "seat" if abs(delta) == 1 else "seats"
+    return issue_invoice(
+        session,
+        org=org,
+        kind="seats",
+        at=at,
+        status="open",
+        period_start=at.date(),
+        period_end=max(last_day, at.date()),
+        lines=[
+            {
+                "description": f"{abs(delta)} {seats_word} {what} ({old} → {new}) from "
+                f"{at:%Y-%m-%d}, prorated to {last_day:%Y-%m-%d}",
+                "quantity": delta,
+                "unit_cents": None,
+                "amount_cents": prorated_cents,
+            }
+        ],
+    )
 
 
 def change_seats(
@@ -51,8 +88,9 @@ def change_seats(
     """Owner sets the seat count; never below members plus pending invitations.
 
     With Stripe and a linked subscription, the subscription quantity changes (Stripe
-    prorates) and the prorated amount for the rest of the period is recorded; otherwise
-    (demo mode) the change is recorded locally, prorated over the calendar month.
+    prorates and bills the amount on its next invoice) and the prorated amount for the rest
+    of the period is recorded; otherwise (demo mode, or no subscription) the change is
+    recorded locally, prorated over the calendar month, and the amount gets its own invoice.
     """
     ensure_allowed(actor, "organization.seats.change")
     if not isinstance(seats, int) or isinstance(seats, bool) or seats < 1 or seats > MAX_SEATS:
@@ -102,9 +140,14 @@ def change_seats(
         )
         source = "stripe"
     else:
-        start, end = _month_bounds(now)
+        start, end = month_bounds(now)
         prorated = prorate_cents(seats - old, org.seat_price_cents, start, end, now)
         source = "local" if cfg is not None else "demo"
+    invoice = None
+    if source != "stripe" and prorated:  # Stripe puts its prorations on its next invoice
+        invoice = issue_seat_change_invoice(
+            session, org=org, old=old, new=seats, prorated_cents=prorated, at=now, period_end=end
+        )
     change = SeatChange(
         org_id=org.id,
         at=now,
@@ -113,6 +156,7 @@ def change_seats(
         actor_id=actor.id,
         prorated_cents=prorated,
         source=source,
+        invoice_id=invoice.id if invoice else None,
     )
     org.seats = seats
     session.add(org)
@@ -123,12 +167,20 @@ def change_seats(
         "demo": "demo mode, no real charge",
         "local": "no Stripe subscription linked; not billed in Stripe",
     }[source]
+    if invoice is not None:
+        note += f"; invoice {invoice.number}"
     audit.record(
         session,
         actor=actor,
         action="organization.seats.change",
         target="seats",
         message=f"Seats: {old} → {seats} (prorated {usd_cents(prorated)}; {note})",
-        details={"before": old, "after": seats, "prorated_cents": prorated, "source": source},
+        details={
+            "before": old,
+            "after": seats,
+            "prorated_cents": prorated,
+            "source": source,
+            "invoice": invoice.number if invoice else None,
+        },
     )
     return change

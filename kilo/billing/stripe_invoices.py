@@ -9,8 +9,10 @@ from datetime import UTC, date, datetime
 from sqlmodel import Session, select
 
 from kilo import audit
-from kilo.billing.invoices import INVOICE_STATUS_LABELS, next_invoice_number
+from kilo.billing.invoices import INVOICE_STATUS_LABELS
+from kilo.billing.issue import issue_number
 from kilo.billing.ledger import insert_entry, ledger_ref_exists, payment_ref_exists
+from kilo.billing.seller import REVERSE_CHARGE_NOTE
 from kilo.db import lock_organization
 from kilo.models import Invoice, Organization, Payment, utcnow
 from kilo.money import MICROS_PER_CENT, usd_cents
@@ -78,6 +80,23 @@ def _tax_cents(inv: dict) -> int:
     return sum(int(t.get("amount") or 0) for t in amounts)
 
 
+DRAFT_PREFIX = "draft-"
+
+
+def _draft_number(inv: dict) -> str:
+    """A placeholder until the invoice is issued (Stripe finalizes it): drafts take no number."""
+    return f"{DRAFT_PREFIX}{inv['id']}"[:40]
+
+
+def _issued_number(session: Session, *, org: Organization, inv: dict, at: datetime) -> str:
+    """Stripe's own number (its series), else the next of ours when Stripe has none or it
+    clashes with one we hold."""
+    number = str(inv.get("number") or "")[:40]
+    if not number or session.exec(select(Invoice.id).where(Invoice.number == number)).first():
+        return issue_number(session, org_id=org.id, at=at)
+    return number
+
+
 def upsert_stripe_invoice(
     session: Session, *, org: Organization, inv: dict, actor: Actor | None = None
 ) -> tuple[Invoice, bool]:
@@ -98,12 +117,9 @@ def upsert_stripe_invoice(
     end = end or (_ts(inv.get("period_end")) or created).date()
     status = _STRIPE_STATUS.get(inv.get("status") or "open", "open")
     if local is None:
-        number = inv.get("number")
-        if not number or session.exec(select(Invoice.id).where(Invoice.number == number)).first():
-            number = next_invoice_number(session, org_id=org.id, at=created)
         local = Invoice(
             org_id=org.id,
-            number=number[:40],
+            number=_draft_number(inv),
             kind=_invoice_kind(inv),
             issued_at=created,
             period_start=min(start, end),
@@ -119,9 +135,14 @@ def upsert_stripe_invoice(
             status = local.status
         changed = local.status != status
     local.status = status
+    if local.number.startswith(DRAFT_PREFIX) and status != "draft":
+        local.number = _issued_number(session, org=org, inv=inv, at=created)
     local.currency = (inv.get("currency") or "usd").lower()
     local.subtotal_cents = int(inv.get("subtotal") or 0)
     local.tax_cents = _tax_cents(inv)
+    # Stripe marks a reverse-charged customer "reverse": say so instead of a zero tax line.
+    if inv.get("customer_tax_exempt") == "reverse" and not local.tax_cents:
+        local.tax_note = REVERSE_CHARGE_NOTE
     local.total_cents = int(inv.get("total") or 0)
     local.lines = lines or local.lines
     due = _ts(inv.get("due_date"))

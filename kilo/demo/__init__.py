@@ -12,10 +12,11 @@ organization never gets it.
     seed.py       seed (the steps in order) and seed_if_empty (the start-up rule)
     members.py    the accounts and colleagues, and their invitations' audit history
     usage.py      90 days of usage events
-    billing.py    credit purchases, welcome credits, seat changes, monthly seat invoices
+    billing.py    credit purchases, welcome credits, seat changes, monthly seat invoices and
+                  billing's own demo events (kilo.billing.demo), issued in date order
 
-The other modules' demo data (model access, custom modes, more billing history) comes from
-their own `seed_demo`, which `seed` calls after these steps.
+The other modules' demo data (model access, custom modes) comes from their own `seed_demo`,
+which `seed` calls after these steps.
 """
 
 from kilo.demo.database import clear_database, is_seeded, only_demo_organizations

@@ -1,5 +1,7 @@
 """The demo organization's billing: credit purchases that cover its usage, welcome credits,
-two seat changes and a seat invoice (with its payment) for every month."""
+two seat changes (each with its prorated invoice), a seat invoice (with its payment) for
+every month, and billing's extra history (`kilo.billing.demo`). Everything that issues an
+invoice runs in date order, so invoice numbers follow the issue dates as in real use."""
 
 from __future__ import annotations
 
@@ -9,9 +11,16 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel import Session, func, select
 
 from kilo import audit
-from kilo.billing import next_invoice_number, record_credit_purchase
+from kilo.billing import prorate_cents, record_credit_purchase
+from kilo.billing.demo import TimedEvent, demo_events, seat_line
+from kilo.billing.issue import issue_invoice
+from kilo.billing.seats import issue_seat_change_invoice, month_bounds
 from kilo.members import actor_for
 from kilo.models import Invoice, LedgerEntry, Member, Organization, Payment, SeatChange, UsageDaily
+from kilo.money import usd_cents
+
+FIRST_SEATS = 25
+SEAT_CHANGES = [(30, 30), (95, 40)]  # (days after the organization's creation, new seats)
 
 
 def seed_billing(
@@ -30,25 +39,107 @@ def seed_billing(
         ).one()
     )  # PostgreSQL sums BIGINT as Decimal
     actor = actor_for(owner)
+    org.seats = FIRST_SEATS
+    events: list[TimedEvent] = []
+
     # Credit purchases: enough to cover usage with a comfortable margin, in round amounts.
     target = int(spent) * 135 // 100 + 500_000_000
     purchase_days = [0, 40, 75, 110, 135]
     step = -(-target // len(purchase_days) // 100_000_000) * 100_000_000
     for i, offset in enumerate(purchase_days):
         at = t0 + timedelta(days=offset, hours=3)
-        cents = step // 10_000
-        ref = f"demo_cs_{i:03d}"
-        record_credit_purchase(
+
+        def purchase(at: datetime = at, ref: str = f"demo_cs_{i:03d}") -> None:
+            record_credit_purchase(
+                session,
+                org=org,
+                actor=actor,
+                subtotal_cents=step // 10_000,
+                tax_cents=None,
+                external_ref=ref,
+                method="card •••• 4242",
+                at=at,
+                source="demo",
+            )
+
+        events.append((at, purchase))
+
+    # Seat changes, each with the invoice of its prorated amount (paid by card).
+    for n, (offset, new) in enumerate(SEAT_CHANGES):
+        at = t0 + timedelta(days=offset, hours=5)
+
+        def seat_change(at: datetime = at, new: int = new, n: int = n) -> None:
+            old = org.seats
+            start, end = month_bounds(at)
+            prorated = prorate_cents(new - old, org.seat_price_cents, start, end, at)
+            invoice = issue_seat_change_invoice(
+                session, org=org, old=old, new=new, prorated_cents=prorated, at=at, period_end=end
+            )
+            _paid(session, org, invoice, at + timedelta(days=2), f"demo_seat_change_{n:03d}")
+            session.add(
+                SeatChange(
+                    org_id=org.id,
+                    at=at,
+                    from_seats=old,
+                    to_seats=new,
+                    actor_id=owner.id,
+                    prorated_cents=prorated,
+                    invoice_id=invoice.id,
+                )
+            )
+            audit.record(
+                session,
+                actor=actor,
+                action="organization.seats.change",
+                target="seats",
+                message=f"Seats: {old} → {new} (prorated {usd_cents(prorated)}; demo mode, "
+                f"no real charge; invoice {invoice.number})",
+                at=at,
+                details={"before": old, "after": new, "invoice": invoice.number},
+            )
+            org.seats = new
+            session.add(org)
+
+        events.append((at, seat_change))
+
+    # Monthly seat invoices, for the seat count at the start of the month.
+    month = date(t0.year, t0.month, 1)
+    first_paid: tuple[datetime, tuple[date, date]] | None = None
+    n = 1
+    while month <= today:
+        nxt = (month + timedelta(days=32)).replace(day=1)
+        at = datetime.combine(month, time(6), tzinfo=UTC)
+        paid = nxt <= today
+
+        def seat_invoice(at: datetime = at, month: date = month, nxt: date = nxt, n: int = n):
+            invoice = issue_invoice(
+                session,
+                org=org,
+                kind="seats",
+                at=at,
+                status="open",
+                period_start=month,
+                period_end=nxt - timedelta(days=1),
+                lines=[seat_line(org.seats, org.seat_price_cents)],
+            )
+            if nxt <= today:
+                _paid(session, org, invoice, at + timedelta(days=2), f"demo_seat_{n:03d}")
+
+        events.append((at, seat_invoice))
+        if paid and first_paid is None:
+            first_paid = (at, (month, nxt - timedelta(days=1)))
+        month, n = nxt, n + 1
+
+    if first_paid is not None:
+        events += demo_events(
             session,
-            org=org,
-            actor=actor,
-            subtotal_cents=cents,
-            tax_cents=0,
-            external_ref=ref,
-            method="card •••• 4242",
-            at=at,
-            source="demo",
+            org,
+            owner,
+            first_paid_seat_invoice_at=first_paid[0],
+            first_paid_month=first_paid[1],
         )
+    for _, event in sorted(events, key=lambda e: e[0]):
+        event()
     session.add(
         LedgerEntry(
             org_id=org.id,
@@ -59,78 +150,23 @@ def seed_billing(
             external_ref="demo_promo_welcome",
         )
     )
-    # Seat changes and monthly seat invoices.
-    seats = 25
-    for offset, new in [(30, 30), (95, 40)]:
-        at = t0 + timedelta(days=offset, hours=5)
-        session.add(
-            SeatChange(
-                org_id=org.id,
-                at=at,
-                from_seats=seats,
-                to_seats=new,
-                actor_id=owner.id,
-                prorated_cents=(new - seats) * org.seat_price_cents // 2,
-            )
-        )
-        audit.record(
-            session,
-            actor=actor,
-            action="organization.seats.change",
-            target="seats",
-            message=f"Seats: {seats} → {new}",
-            at=at,
-            details={"before": seats, "after": new},
-        )
-        seats = new
-    org.seats = seats
-    month = date(t0.year, t0.month, 1)
-    n = 1
-    while month <= today:
-        nxt = (month + timedelta(days=32)).replace(day=1)
-        changes = session.exec(select(SeatChange).where(SeatChange.org_id == org.id)).all()
-        count = 25
-        for c in sorted(changes, key=lambda c: c.at):
-            if c.at.date() < month:
-                count = c.to_seats
-        cents = count * org.seat_price_cents
-        status = "paid" if nxt <= today else "open"
-        at = datetime.combine(month, time(6), tzinfo=UTC)
-        inv = Invoice(
-            org_id=org.id,
-            number=next_invoice_number(session, org_id=org.id, at=at),
-            kind="seats",
-            issued_at=at,
-            period_start=month,
-            period_end=nxt - timedelta(days=1),
-            status=status,
-            subtotal_cents=cents,
-            total_cents=cents,
-            paid_at=at + timedelta(days=2) if status == "paid" else None,
-            lines=[
-                {
-                    "description": "Kilo for Enterprise seat",
-                    "quantity": count,
-                    "unit_cents": org.seat_price_cents,
-                    "amount_cents": cents,
-                }
-            ],
-        )
-        session.add(inv)
-        session.flush()
-        if status == "paid":
-            session.add(
-                Payment(
-                    org_id=org.id,
-                    at=inv.paid_at,
-                    invoice_id=inv.id,
-                    amount_cents=cents,
-                    status="succeeded",
-                    method="card •••• 4242",
-                    description=f"Seats {month:%B %Y}",
-                    external_ref=f"demo_seat_{n:03d}",
-                )
-            )
-        month, n = nxt, n + 1
     session.add(org)
     session.flush()
+
+
+def _paid(session: Session, org: Organization, invoice: Invoice, at: datetime, ref: str) -> None:
+    """The invoice paid by card two days after issue, as the demo's customer does."""
+    invoice.status, invoice.paid_at = "paid", at
+    session.add(invoice)
+    session.add(
+        Payment(
+            org_id=org.id,
+            at=at,
+            invoice_id=invoice.id,
+            amount_cents=invoice.total_cents,
+            status="succeeded",
+            method="card •••• 4242",
+            description=f"Seats {invoice.period_start:%B %Y}",
+            external_ref=ref,
+        )
+    )

@@ -12,7 +12,6 @@ from sqlmodel import Session
 
 from kilo import catalog
 from kilo.access import seed_demo as seed_access_demo
-from kilo.billing.demo import seed_demo as seed_billing_demo
 from kilo.demo.billing import seed_billing
 from kilo.demo.database import clear_database, is_seeded
 from kilo.demo.members import seed_history, seed_members
@@ -64,6 +63,7 @@ def seed(
         billing_company="Acme Robotics GmbH",
         billing_address="Invalidenstraße 117\n10115 Berlin\nGermany",
         billing_tax_id="DE812345678",
+        billing_country="DE",
         billing_email="billing@acme-robotics.example",
     )
     session.add(org)
@@ -76,6 +76,5 @@ def seed(
     # The other modules' demo data, after members, usage and billing exist.
     seed_access_demo(session, org, owner, rng)
     seed_modes_demo(session, org, owner, rng)
-    seed_billing_demo(session, org, owner, rng)
     seed_teams(session, members)  # last: it draws no random numbers
     return org

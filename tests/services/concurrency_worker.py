@@ -76,6 +76,10 @@ def _call(session, call: dict) -> None:  # noqa: ANN001
             )
         case "change_seats":
             billing.change_seats(session, actor=actor, seats=call["seats"], config=None)
+        case "buy_credits":  # demo mode: issues a paid top-up invoice at once
+            billing.start_credit_purchase(
+                session, actor=actor, amount_cents=call["amount_cents"], config=None
+            )
         case "connect":
             session.exec(text("SELECT 1"))
         case op:

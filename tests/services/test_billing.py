@@ -412,7 +412,7 @@ def _pdf_text(data: bytes, tmp_path) -> str:
     ).stdout
 
 
-def test_invoice_pdf_has_details_lines_and_non_latin_text(session, tmp_path):
+def test_invoice_pdf_has_details_lines_and_non_latin_text(session, tmp_path, seller_env):
     team = create_team(session)
     owner = team["owner"]
     billing.update_billing_details(

@@ -23,7 +23,7 @@ from sqlmodel import col, func, select
 from kilo import members
 from kilo.db import read_session, write_session
 from kilo.members import actor_for
-from kilo.models import Invitation, Member, Organization, UsageDaily, UsageEvent
+from kilo.models import Invitation, Invoice, Member, Organization, UsageDaily, UsageEvent
 from tests.factories import create_member, create_org
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -256,3 +256,20 @@ def test_an_invitation_is_accepted_once_or_revoked_never_both(db_url, race, othe
             ).one()
         assert (inv.accepted_at is None) != (inv.revoked_at is None)
         assert joined == (inv.accepted_at is not None)
+
+
+def test_concurrent_issuers_number_invoices_without_gaps_or_duplicates(db_url, race):
+    """Eight owners' purchases at once, round after round, issue invoices numbered 1..n in
+    one series: the counter row is advanced under the organization's lock."""
+    with write_session(db_url) as s:
+        org = create_org(s)
+        owner = _actor(create_member(s, org, "owner"))
+    n = 8
+    for r in range(ROUNDS):
+        calls = [{"op": "buy_credits", "actor": owner, "amount_cents": 1_000 + i} for i in range(n)]
+        answers = race(calls)
+        assert all(a["ok"] for a in answers), _outcomes(answers)
+        with read_session(db_url) as s:
+            numbers = s.exec(select(Invoice.number).where(Invoice.org_id == org.id)).all()
+        suffixes = sorted(int(x.rsplit("-", 1)[1]) for x in numbers)
+        assert suffixes == list(range(1, n * (r + 1) + 1)), suffixes

@@ -23,6 +23,7 @@ AUTHORISED_OTHERWISE = {
     "reset_password": "the single-use reset token is the authorisation",
     "seed": "demo seeding runs from the command line on an empty database",
     "seed_demo": "a step of the demo seed",
+    "demo_events": "billing's steps of the demo seed (kilo.demo runs them)",
     # Money that Stripe reports as paid or refunded: authorised by Stripe, not by a role.
     # Reached only from a signature-verified webhook, a session fetched from Stripe's API,
     # or an owner's checked call (start_credit_purchase / refund_purchase / complete_checkout).

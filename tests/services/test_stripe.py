@@ -525,6 +525,9 @@ def test_seat_change_updates_subscription_quantity_with_proration(session, fake,
         session, actor=owner, seats=26, config=config, now=start + timedelta(days=20)
     )  # 10 of 30 days left
     assert (change.source, change.prorated_cents) == ("stripe", 6 * 3_000 // 3)
+    # Stripe bills the proration on its next invoice: no local invoice as well.
+    assert change.invoice_id is None
+    assert session.exec(select(Invoice).where(Invoice.org_id == owner.org_id)).all() == []
     [update] = fake.requests_to("POST", f"/v1/subscriptions/{sub['id']}")
     assert update["items"] == [{"id": sub["items"]["data"][0]["id"], "quantity": "26"}]
     assert update["proration_behavior"] == "create_prorations"
