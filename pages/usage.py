@@ -1,4 +1,5 @@
-"""Usage tab: spend, requests, models, time patterns and members, over the rollups.
+"""Usage tab: spend, requests, models, time patterns and members, over the rollups; a live
+strip (this hour and today) and a log of the most recent requests (`ui.usage_live`).
 
 Period and filters live in the URL (`st.query_params`), so a view can be shared. Members
 see only their own usage; owners and admins see everyone's, and per-member views unless
@@ -18,7 +19,9 @@ from kilo import charts, usage
 from kilo.db import database_url
 from kilo.errors import ValidationError
 from kilo.permissions import allowed
+from kilo.usage.checks import STATUSES
 from ui.url_state import LinkParams
+from ui.usage_live import live_strip, request_log
 
 actor = ui.guard("usage.view_own")
 is_admin = allowed(actor, "usage.view_all")
@@ -82,6 +85,10 @@ if link_read:  # first run: take the view from the URL
             dim, max_chars=URL_VALUE_CHARS, comma_separated=True
         )
     st.session_state["usage_members"] = link.integers("members", comma_separated=True)
+    st.session_state["usage_log_window"] = link.choice("log_window", usage.LOG_WINDOWS, "24h")
+    st.session_state["usage_log_status"] = link.items(
+        "log_status", allowed=STATUSES, comma_separated=True
+    )
 
 st.title("Usage")
 if is_admin:
@@ -91,6 +98,7 @@ else:
 link_notices = st.container()  # the member filter adds its notice below, once it is known
 with link_notices:
     link.show()
+live_strip()
 
 cols = st.columns([1.2, 1.6, 1, 1, 1])
 period = cols[0].selectbox(
@@ -150,6 +158,7 @@ elif is_admin:
 with link_notices:
     link.show()
 
+log_window_now = st.session_state.get("usage_log_window") or "24h"
 st.query_params.from_dict(
     {
         k: v
@@ -161,6 +170,9 @@ st.query_params.from_dict(
             "providers": ",".join(providers),
             "modes": ",".join(modes),
             "members": ",".join(str(m) for m in members),
+            # The request log's own filters (its default window is left out).
+            "log_window": "" if log_window_now == "24h" else log_window_now,
+            "log_status": ",".join(st.session_state.get("usage_log_status", [])),
         }.items()
         if v
     }
@@ -233,8 +245,15 @@ if cur["requests"] == 0:
         icon=":material/query_stats:",
     )
 
-tab_models, tab_time, tab_members, tab_costs, tab_data = st.tabs(
-    ["Models", "Time", "Members" if is_admin else "My usage", "Modes & forecast", "Data"]
+tab_models, tab_time, tab_members, tab_costs, tab_requests, tab_data = st.tabs(
+    [
+        "Models",
+        "Time",
+        "Members" if is_admin else "My usage",
+        "Modes & forecast",
+        "Requests",
+        "Data",
+    ]
 )
 
 # ---- Models --------------------------------------------------------------------------
@@ -475,6 +494,41 @@ with tab_costs:
             st.caption(
                 f"At the current rate the balance runs out around {runway['runs_out']:%d %b %Y}."
             )
+
+# ---- Request log: the newest raw events of a recent window ---------------------------------
+with tab_requests:
+    st.subheader("Recent requests")
+    r1, r2, r3 = st.columns([1.4, 2, 1], vertical_alignment="bottom")
+    log_window = (
+        r1.segmented_control(
+            "Window",
+            list(usage.LOG_WINDOWS),
+            format_func=usage.LOG_WINDOWS.get,
+            key="usage_log_window",
+        )
+        or "24h"
+    )
+    log_status = r2.multiselect(
+        "Status", list(STATUSES), key="usage_log_status", placeholder="Any status"
+    )
+    r3.button("Refresh", key="usage_log_refresh", icon=":material/refresh:")
+    everyone = per_member  # others' requests: owners and admins while analytics are on
+    if is_admin and not analytics_on:
+        st.caption(
+            "Per-member usage analytics are turned off, so only your own requests are listed."
+        )
+    request_log(
+        actor,
+        usage.RequestLogFilter(
+            window=log_window,
+            members=tuple(members),
+            models=tuple(models),
+            providers=tuple(providers),
+            modes=tuple(modes),
+            statuses=tuple(log_status),
+        ),
+        everyone=everyone,
+    )
 
 # ---- Data behind the view -------------------------------------------------------------
 with tab_data:

@@ -45,7 +45,7 @@ def test_page_renders_for_every_role(demo_url, role):
         "Joined",
         "Last request",
         "Last sign-in",
-        "Daily limit",
+        "Spent today / daily limit",
     } <= set(df.columns)
     assert has_button(at, "org_buy_credits") == (role == "owner")
     assert has_button(at, "org_seats_open") == (role == "owner")

@@ -1,0 +1,108 @@
+"""The Usage tab's live parts: the strip that refreshes itself, and the request log.
+
+The strip is a fragment that reruns on its own every `LIVE_REFRESH_SECONDS`: only it, not
+the page. A fragment's own reruns skip `app.py` and the page script, so it looks the
+signed-in member up again each time (a member removed or demoted meanwhile sees the
+strip stop or narrow to their own figures at once). Both read `kilo.usage.live`, which
+decides what the actor may see; nothing here is cached, the reads are small.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pandas as pd
+import streamlit as st
+
+import ui
+from kilo import money, usage
+from kilo.errors import KiloError
+from kilo.permissions import Actor
+from ui import auth
+
+LIVE_REFRESH_SECONDS = 5
+
+
+@st.fragment(run_every=LIVE_REFRESH_SECONDS)
+def live_strip() -> None:
+    """Requests and spend of the current UTC hour and of the UTC day so far."""
+    actor = auth.current_actor()
+    if actor is None:
+        st.warning("Your session has ended. Reload the page to sign in again.")
+        return
+    live = ui.read(usage.get_live_totals, actor=actor)
+    hour, today = live["hour"], live["today"]
+    since = f"{live['hour_start']:%H:%M} UTC"
+    own = live["scope"] == "own"
+    with st.container(border=True, key="usage_live_strip"):
+        cols = st.columns(4)
+        cols[0].metric(
+            "Requests this hour" if not own else "Your requests this hour",
+            f"{hour['requests']:,}",
+            help=f"Since {since}; {hour['errors']:,} of them failed.",
+        )
+        cols[1].metric(
+            "Spend this hour", ui.fmt_micros(hour["cost_micros"]), help=f"Since {since}."
+        )
+        cols[2].metric(
+            "Requests today" if not own else "Your requests today",
+            f"{today['requests']:,}",
+            help=f"Since 00:00 UTC on {live['day']:%d %b %Y}; {today['errors']:,} of them failed.",
+        )
+        cols[3].metric("Spend today", ui.fmt_micros(today["cost_micros"]), help="Since 00:00 UTC.")
+        updated = ui.fmt_datetime(datetime.now(UTC), "%H:%M:%S")
+        st.caption(
+            f"Live: this hour is since {since}, today is the UTC day. "
+            + ("Your own requests only. " if own else "The whole organization. ")
+            + f"Refreshes every {LIVE_REFRESH_SECONDS} s; updated {updated} (your time)."
+        )
+
+
+def request_log(actor: Actor, f: usage.RequestLogFilter, *, everyone: bool) -> None:
+    """The newest requests of the window under the page's filters (newest first);
+    `everyone`: the actor sees every member's requests (else only their own)."""
+    try:
+        rows = ui.read(usage.list_recent_requests, actor=actor, f=f)
+    except KiloError as exc:
+        st.error(ui.md_escape(exc), icon=":material/error:")
+        return
+    window = usage.LOG_WINDOWS[f.window].lower()
+    if rows.empty:
+        filtered = f.members or f.models or f.providers or f.modes or f.statuses
+        st.info(
+            f"No requests{' match these filters' if filtered else ''} in the {window}. "
+            "Requests appear here as the gateway records them.",
+            icon=":material/receipt_long:",
+        )
+        return
+    zone = ui.viewer_timezone().key
+    table = {"Time": [ui.local_time(at) for at in rows["at"]]}
+    if everyone:
+        table["Member"] = rows["member"]
+    table |= {
+        "Model": rows["model_id"],
+        "Provider": rows["provider"],
+        "Mode": rows["mode"],
+        "Input tokens": rows["input_tokens"],
+        "Output tokens": rows["output_tokens"],
+        "Cache read tokens": rows["cache_read_tokens"],
+        "Cost": [money.usd(int(c), 6) for c in rows["cost_micros"]],
+        "Latency (s)": rows["latency_ms"] / 1000,
+        "Status": rows["status"],
+    }
+    st.dataframe(
+        pd.DataFrame(table),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Time": st.column_config.DatetimeColumn(f"Time ({zone})", format="YYYY-MM-DD HH:mm:ss"),
+            "Latency (s)": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
+    more = len(rows) == f.limit
+    st.caption(
+        f"The {len(rows):,} most recent requests of the {window}"
+        + (" (older ones are not listed)" if more else "")
+        + ", newest first, under the filters above (the period does not apply); times in "
+        + f"your time zone ({ui.md_escape(zone)})."
+    )
