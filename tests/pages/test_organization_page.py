@@ -189,7 +189,7 @@ def test_member_sees_only_their_own_last_request(demo_url):
     known = df[df["Last request"].notna()]
     assert known["Name"].tolist() == ["Mia Schneider"]
     assert df["Last sign-in"].notna().all()
-    assert "Last request is shown for your own row only" in texts(at)
+    assert "Last request and spend today are shown for your own row only" in texts(at)
 
 
 def test_low_balance_warning_shows_once(demo_url):
