@@ -5,14 +5,16 @@ The live strip sums the current UTC hour and the UTC day so far from the hourly 
 The request log reads raw events, the only place individual requests are kept, and stays
 fast on a large table by using its key (organization, member, time, id): the members the
 actor may see, a recent window (`LOG_WINDOWS`, at most 24 hours), newest first, at most
-`MAX_LOG_ROWS` rows. Members see only their own requests; so do owners and admins while
+`MAX_LOG_ROWS` rows. Where an hourly rollup counts exactly the requests the log lists, the
+window starts no earlier than the latest hour from which it counts enough of them, so a
+busy organization's log reads about as many events as it shows, not its whole day. Members see only their own requests; so do owners and admins while
 per-member usage analytics are off (the rule of the member list's "Last request").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 from sqlalchemy import case, func, select
@@ -22,6 +24,7 @@ from kilo.errors import PermissionDenied, ValidationError
 from kilo.gateway import spent_today_by_member
 from kilo.models import Member, UsageEvent, UsageHourly, UsageHourlyMember
 from kilo.permissions import Actor, allowed, ensure_allowed
+from kilo.rollups.aggregate import fetch_rows
 from kilo.usage.checks import MODE_RE, STATUSES
 from kilo.usage.scope import ANALYTICS_OFF, sees_every_member
 
@@ -70,6 +73,13 @@ def _utcnow(now: datetime | None) -> datetime:
     if now.tzinfo is None:
         raise ValidationError("The time must have a time zone.")
     return now.astimezone(UTC)
+
+
+def _as_utc(value: str | datetime) -> datetime:
+    """A stored time as the driver returns it (SQLite: UTC as ISO text) as aware UTC."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def get_live_totals(
@@ -146,6 +156,45 @@ def check_log_filter(f: RequestLogFilter) -> RequestLogFilter:
     return f
 
 
+def _narrowed_since(
+    session: Session,
+    org_id: int,
+    since: datetime,
+    f: RequestLogFilter,
+    member_ids: tuple[int, ...] | None,
+) -> datetime:
+    """The start of the latest UTC hour from which the hourly rollup counts at least
+    `f.limit` requests the log would list (`since` if later, or when no rollup counts
+    exactly those: under a model, provider or mode filter). `member_ids`: None for every
+    member of the organization. The rollups hold every stored event, so the newest
+    `f.limit` events all start at or after that hour."""
+    if f.models or f.providers or f.modes:
+        return since
+    t = UsageHourly if member_ids is None else UsageHourlyMember
+    conds = [t.org_id == org_id, t.day >= since.date()]
+    if member_ids is not None:
+        conds.append(t.member_id.in_(member_ids))
+    if set(f.statuses) == {"error"}:
+        counted = t.errors
+    elif set(f.statuses) == {"success"}:
+        counted = t.requests - t.errors
+    else:
+        counted = t.requests
+    hours = session.execute(
+        select(t.day, t.hour, func.sum(counted))
+        .where(*conds)
+        .group_by(t.day, t.hour)
+        .order_by(t.day.desc(), t.hour.desc())
+    ).all()
+    seen = 0
+    for day, hour, n in hours:
+        seen += int(n or 0)
+        if seen >= f.limit:
+            day = day if isinstance(day, date) else date.fromisoformat(day)
+            return max(since, datetime.combine(day, time(int(hour)), tzinfo=UTC))
+    return since
+
+
 def list_recent_requests(
     session: Session, *, actor: Actor, f: RequestLogFilter, now: datetime | None = None
 ) -> pd.DataFrame:
@@ -158,19 +207,23 @@ def list_recent_requests(
     f = check_log_filter(f)
     now = _utcnow(now)
     e = UsageEvent
-    conds = [e.org_id == actor.org_id, e.at >= now - _WINDOW_SPAN[f.window]]
+    member_ids: tuple[int, ...] | None = None  # None: every member of the organization
     if sees_every_member(session, actor=actor):
         if f.members:
-            conds.append(e.member_id.in_(f.members))
-        else:  # every member row of the organization (removed ones too): a key seek each
-            members = select(Member.id).where(Member.org_id == actor.org_id)
-            conds.append(e.member_id.in_(members.scalar_subquery()))
+            member_ids = f.members
     else:
         if set(f.members) - {actor.id}:
             if allowed(actor, "usage.view_all"):
                 raise PermissionDenied(ANALYTICS_OFF)
             raise PermissionDenied("Members see only their own requests.")
-        conds.append(e.member_id == actor.id)
+        member_ids = (actor.id,)
+    since = _narrowed_since(session, actor.org_id, now - _WINDOW_SPAN[f.window], f, member_ids)
+    conds = [e.org_id == actor.org_id, e.at >= since]
+    if member_ids is not None:
+        conds.append(e.member_id.in_(member_ids))
+    else:  # every member row of the organization (removed ones too): a key seek each
+        members = select(Member.id).where(Member.org_id == actor.org_id)
+        conds.append(e.member_id.in_(members.scalar_subquery()))
     for column, values in (
         (e.model_id, f.models),
         (e.provider, f.providers),
@@ -179,43 +232,31 @@ def list_recent_requests(
     ):
         if values:
             conds.append(column.in_(values))
+    fields = [c for c in LOG_COLUMNS if c not in ("member", "email")]
     stmt = (
-        select(
-            e.at,
-            e.member_id,
-            e.model_id,
-            e.provider,
-            e.mode,
-            e.input_tokens,
-            e.output_tokens,
-            e.cache_read_tokens,
-            e.cache_write_tokens,
-            e.cost_micros,
-            e.latency_ms,
-            e.status,
-        )
+        select(*[getattr(e, c) for c in fields])
         .where(*conds)
         .order_by(e.at.desc(), e.id.desc())
         .limit(f.limit)
     )
-    rows = session.execute(stmt).all()
+    # Straight from the driver into one DataFrame: SQLAlchemy's per-row result handling
+    # and per-column pandas conversions cost more than the query itself.
+    rows = fetch_rows(session, stmt)
+    columns = dict(zip(fields, map(list, zip(*rows, strict=True)), strict=True)) if rows else {}
+    columns["at"] = [_as_utc(v) for v in columns.get("at", [])]
+    ids = set(columns.get("member_id", []))
     people = {
         m_id: (name, email)
         for m_id, name, email in session.execute(
             select(Member.id, Member.name, Member.email).where(
-                Member.org_id == actor.org_id, Member.id.in_({r.member_id for r in rows})
+                Member.org_id == actor.org_id, Member.id.in_(ids)
             )
         ).all()
     }
-    records = [
-        {
-            **r._asdict(),
-            "member": people.get(r.member_id, ("", ""))[0],
-            "email": people.get(r.member_id, ("", ""))[1],
-        }
-        for r in rows
-    ]
-    return pd.DataFrame(records, columns=list(LOG_COLUMNS))
+    who = [people.get(m_id, ("", "")) for m_id in columns.get("member_id", [])]
+    columns["member"] = [name for name, _ in who]
+    columns["email"] = [email for _, email in who]
+    return pd.DataFrame(columns, columns=list(LOG_COLUMNS))
 
 
 def list_spent_today(

@@ -228,3 +228,34 @@ def test_filter_dataclass_defaults_are_valid():
     f = usage.RequestLogFilter()
     assert usage.check_log_filter(f) is f
     assert usage.check_log_filter(replace(f, window="1h", limit=usage.MAX_LOG_ROWS))
+
+
+def test_the_window_narrowed_by_the_hourly_rollup_lists_the_same_requests(session):
+    """The log reads only from the latest hour holding enough requests: it must list exactly
+    the newest events a full read of the window would, for every limit and status filter."""
+    team = create_team(session)
+    recorded = []
+    for i in range(14):  # spread over 20 hours, some hours empty, some with several
+        at = NOW - timedelta(minutes=17 + 83 * i)
+        who = ("member", "admin", "owner")[i % 3]
+        status = "error" if i % 4 == 1 else "success"
+        _record(session, team, who, at, status=status, cost_usd="0")
+        recorded.append((at, team[who].id, status))
+    session.commit()
+    recorded.sort(reverse=True)
+    for statuses in ((), ("error",), ("success",), ("success", "error")):
+        for members in ((), (team["member"].id,), (team["member"].id, team["owner"].id)):
+            for limit in range(1, 16):
+                expected = [
+                    (at, m)
+                    for at, m, status in recorded
+                    if (not statuses or status in statuses) and (not members or m in members)
+                ][:limit]
+                rows = _log(session, team["admin"], statuses=statuses, members=members, limit=limit)
+                assert list(zip(rows["at"], rows["member_id"], strict=True)) == expected, (
+                    statuses,
+                    members,
+                    limit,
+                )
+    mine = _log(session, team["member"], limit=3)
+    assert mine["at"].tolist() == [at for at, m, _ in recorded if m == team["member"].id][:3]
