@@ -7,7 +7,8 @@ fast on a large table by using its key (organization, member, time, id): the mem
 actor may see, a recent window (`LOG_WINDOWS`, at most 24 hours), newest first, at most
 `MAX_LOG_ROWS` rows. Where an hourly rollup counts exactly the requests the log lists, the
 window starts no earlier than the latest hour from which it counts enough of them, so a
-busy organization's log reads about as many events as it shows, not its whole day. Members see only their own requests; so do owners and admins while
+busy organization's log reads about as many events as it shows, not its whole day (also
+under a model, provider or mode filter, from the hourly rollups that keep them). Members see only their own requests; so do owners and admins while
 per-member usage analytics are off (the rule of the member list's "Last request").
 """
 
@@ -25,6 +26,8 @@ from kilo.gateway import spent_today_by_member
 from kilo.models import Member, UsageEvent, UsageHourly, UsageHourlyMember
 from kilo.permissions import Actor, allowed, ensure_allowed
 from kilo.rollups.aggregate import fetch_rows
+from kilo.rollups.query import UsageFilter
+from kilo.rollups.where import hourly_source
 from kilo.usage.checks import MODE_RE, STATUSES
 from kilo.usage.scope import ANALYTICS_OFF, sees_every_member
 
@@ -163,17 +166,23 @@ def _narrowed_since(
     f: RequestLogFilter,
     member_ids: tuple[int, ...] | None,
 ) -> datetime:
-    """The start of the latest UTC hour from which the hourly rollup counts at least
-    `f.limit` requests the log would list (`since` if later, or when no rollup counts
-    exactly those: under a model, provider or mode filter). `member_ids`: None for every
-    member of the organization. The rollups hold every stored event, so the newest
-    `f.limit` events all start at or after that hour."""
-    if f.models or f.providers or f.modes:
+    """The start of the latest UTC hour from which an hourly rollup counts at least
+    `f.limit` requests the log would list; `since` if that is later, or when no hourly
+    rollup keeps every dimension filtered (members together with model, provider or mode).
+    `member_ids`: None for every member of the organization. The rollups hold every stored
+    event, so the newest `f.limit` events all start at or after that hour."""
+    view = UsageFilter(
+        start=since.date(),
+        end=date.max,
+        members=member_ids or (),
+        models=f.models,
+        providers=f.providers,
+        modes=f.modes,
+    )
+    source = hourly_source(org_id, view)
+    if source is None:
         return since
-    t = UsageHourly if member_ids is None else UsageHourlyMember
-    conds = [t.org_id == org_id, t.day >= since.date()]
-    if member_ids is not None:
-        conds.append(t.member_id.in_(member_ids))
+    t, conds = source
     if set(f.statuses) == {"error"}:
         counted = t.errors
     elif set(f.statuses) == {"success"}:

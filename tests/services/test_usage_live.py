@@ -232,30 +232,56 @@ def test_filter_dataclass_defaults_are_valid():
 
 def test_the_window_narrowed_by_the_hourly_rollup_lists_the_same_requests(session):
     """The log reads only from the latest hour holding enough requests: it must list exactly
-    the newest events a full read of the window would, for every limit and status filter."""
+    the newest events a full read of the window would, for every limit and filter."""
     team = create_team(session)
     recorded = []
     for i in range(14):  # spread over 20 hours, some hours empty, some with several
         at = NOW - timedelta(minutes=17 + 83 * i)
-        who = ("member", "admin", "owner")[i % 3]
-        status = "error" if i % 4 == 1 else "success"
-        _record(session, team, who, at, status=status, cost_usd="0")
-        recorded.append((at, team[who].id, status))
+        event = {
+            "who": ("member", "admin", "owner")[i % 3],
+            "status": "error" if i % 4 == 1 else "success",
+            "model_id": ("m/a", "m/b")[i % 2],
+            "provider": ("p1", "p2", "p3")[i % 3 - 1],
+            "mode": ("code", "ask")[i // 7],
+        }
+        _record(session, team, event.pop("who"), at, cost_usd="0", **event)
+        recorded.append((at, team[("member", "admin", "owner")[i % 3]].id, event))
     session.commit()
-    recorded.sort(reverse=True)
-    for statuses in ((), ("error",), ("success",), ("success", "error")):
-        for members in ((), (team["member"].id,), (team["member"].id, team["owner"].id)):
-            for limit in range(1, 16):
-                expected = [
+    recorded.sort(key=lambda r: r[0], reverse=True)
+    dim_filters = (
+        {},
+        {"models": ("m/a",)},
+        {"providers": ("p1", "p3")},
+        {"modes": ("ask",)},
+        {"models": ("m/b",), "modes": ("code",)},
+    )
+    for dims in dim_filters:
+        for statuses in ((), ("error",), ("success",), ("success", "error")):
+            for members in ((), (team["member"].id,), (team["member"].id, team["owner"].id)):
+                matching = [
                     (at, m)
-                    for at, m, status in recorded
-                    if (not statuses or status in statuses) and (not members or m in members)
-                ][:limit]
-                rows = _log(session, team["admin"], statuses=statuses, members=members, limit=limit)
-                assert list(zip(rows["at"], rows["member_id"], strict=True)) == expected, (
-                    statuses,
-                    members,
-                    limit,
-                )
+                    for at, m, e in recorded
+                    if (not statuses or e["status"] in statuses)
+                    and (not members or m in members)
+                    and all(
+                        e[column] in dims.get(name, (e[column],))
+                        for column, name in (
+                            ("model_id", "models"),
+                            ("provider", "providers"),
+                            ("mode", "modes"),
+                        )
+                    )
+                ]
+                for limit in (1, 2, 3, 5, 8, 13, 15):
+                    rows = _log(
+                        session,
+                        team["admin"],
+                        statuses=statuses,
+                        members=members,
+                        limit=limit,
+                        **dims,
+                    )
+                    got = list(zip(rows["at"], rows["member_id"], strict=True))
+                    assert got == matching[:limit], (dims, statuses, members, limit)
     mine = _log(session, team["member"], limit=3)
     assert mine["at"].tolist() == [at for at, m, _ in recorded if m == team["member"].id][:3]
