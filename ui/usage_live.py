@@ -34,27 +34,35 @@ def live_strip() -> None:
     hour, today = live["hour"], live["today"]
     since = f"{live['hour_start']:%H:%M} UTC"
     own = live["scope"] == "own"
+    your = "Your " if own else ""
     with st.container(border=True, key="usage_live_strip"):
         cols = st.columns(4)
         cols[0].metric(
-            "Requests this hour" if not own else "Your requests this hour",
+            f"{your}requests this hour".capitalize(),
             f"{hour['requests']:,}",
             help=f"Since {since}; {hour['errors']:,} of them failed.",
         )
         cols[1].metric(
-            "Spend this hour", ui.fmt_micros(hour["cost_micros"]), help=f"Since {since}."
+            f"{your}spend this hour".capitalize(),
+            ui.fmt_micros(hour["cost_micros"]),
+            help=f"Since {since}.",
         )
         cols[2].metric(
-            "Requests today" if not own else "Your requests today",
+            f"{your}requests today".capitalize(),
             f"{today['requests']:,}",
             help=f"Since 00:00 UTC on {live['day']:%d %b %Y}; {today['errors']:,} of them failed.",
         )
-        cols[3].metric("Spend today", ui.fmt_micros(today["cost_micros"]), help="Since 00:00 UTC.")
+        cols[3].metric(
+            f"{your}spend today".capitalize(),
+            ui.fmt_micros(today["cost_micros"]),
+            help=f"Since 00:00 UTC on {live['day']:%d %b %Y}.",
+        )
         updated = ui.fmt_datetime(datetime.now(UTC), "%H:%M:%S")
         st.caption(
-            f"Live: this hour is since {since}, today is the UTC day. "
-            + ("Your own requests only. " if own else "The whole organization. ")
-            + f"Refreshes every {LIVE_REFRESH_SECONDS} s; updated {updated} (your time)."
+            ("Live, your own requests only" if own else "Live, the whole organization")
+            + f": this hour since {since}, today since 00:00 UTC (the UTC day, as daily "
+            f"spend limits count it). Refreshes every {LIVE_REFRESH_SECONDS} s; updated "
+            f"{updated} (your time)."
         )
 
 

@@ -71,9 +71,9 @@ def test_live_strip_equals_raw_events_of_the_hour_and_the_utc_day(demo_url):
     _record(_member("member"), "anthropic/claude-sonnet-4.5", ago_s=0)
     at = open_page("owner", PAGE)
     assert not at.exception
-    caption = next(c.value for c in at.caption if c.value.startswith("Live:"))
-    assert "today is the UTC day" in caption and "whole organization" in caption
-    hour = int(re.search(r"since (\d\d):00 UTC", caption).group(1))  # the hour the page used
+    caption = next(c.value for c in at.caption if c.value.startswith("Live,"))
+    assert "the whole organization" in caption and "today since 00:00 UTC (the UTC day" in caption
+    hour = int(re.search(r"this hour since (\d\d):00 UTC", caption).group(1))  # the page's
     day = datetime.now(UTC).date()
     today = _raw(datetime.combine(day, time(0), tzinfo=UTC))
     this_hour_start = datetime.combine(day, time(hour), tzinfo=UTC)
@@ -99,8 +99,11 @@ def test_member_strip_counts_only_their_own_requests(demo_url):
     at = open_page("member", PAGE)
     assert not at.exception
     today = _raw(datetime.combine(datetime.now(UTC).date(), time(0), tzinfo=UTC), mia.id)
+    from ui import fmt_micros
+
     assert _metric(at, "Your requests today") == f"{today[0]:,}"
-    assert "Your own requests only" in texts(at)
+    assert _metric(at, "Your spend today") == fmt_micros(today[1])
+    assert "Live, your own requests only" in texts(at)
 
 
 def test_admin_log_lists_the_newest_requests_of_every_member(demo_url):
