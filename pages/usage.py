@@ -19,9 +19,8 @@ from kilo import charts, usage
 from kilo.db import database_url
 from kilo.errors import ValidationError
 from kilo.permissions import allowed
-from kilo.usage.checks import STATUSES
+from ui import usage_live
 from ui.url_state import LinkParams
-from ui.usage_live import live_strip, request_log
 
 actor = ui.guard("usage.view_own")
 is_admin = allowed(actor, "usage.view_all")
@@ -85,10 +84,7 @@ if link_read:  # first run: take the view from the URL
             dim, max_chars=URL_VALUE_CHARS, comma_separated=True
         )
     st.session_state["usage_members"] = link.integers("members", comma_separated=True)
-    st.session_state["usage_log_window"] = link.choice("log_window", usage.LOG_WINDOWS, "24h")
-    st.session_state["usage_log_status"] = link.items(
-        "log_status", allowed=STATUSES, comma_separated=True
-    )
+    usage_live.read_log_link(link)
 
 st.title("Usage")
 if is_admin:
@@ -98,7 +94,7 @@ else:
 link_notices = st.container()  # the member filter adds its notice below, once it is known
 with link_notices:
     link.show()
-live_strip()
+usage_live.live_strip()
 
 cols = st.columns([1.2, 1.6, 1, 1, 1])
 period = cols[0].selectbox(
@@ -158,7 +154,6 @@ elif is_admin:
 with link_notices:
     link.show()
 
-log_window_now = st.session_state.get("usage_log_window") or "24h"
 st.query_params.from_dict(
     {
         k: v
@@ -170,9 +165,7 @@ st.query_params.from_dict(
             "providers": ",".join(providers),
             "modes": ",".join(modes),
             "members": ",".join(str(m) for m in members),
-            # The request log's own filters (its default window is left out).
-            "log_window": "" if log_window_now == "24h" else log_window_now,
-            "log_status": ",".join(st.session_state.get("usage_log_status", [])),
+            **usage_live.log_link_params(),
         }.items()
         if v
     }
@@ -497,37 +490,16 @@ with tab_costs:
 
 # ---- Request log: the newest raw events of a recent window ---------------------------------
 with tab_requests:
-    st.subheader("Recent requests")
-    r1, r2, r3 = st.columns([1.4, 2, 1], vertical_alignment="bottom")
-    log_window = (
-        r1.segmented_control(
-            "Window",
-            list(usage.LOG_WINDOWS),
-            format_func=usage.LOG_WINDOWS.get,
-            key="usage_log_window",
-        )
-        or "24h"
-    )
-    log_status = r2.multiselect(
-        "Status", list(STATUSES), key="usage_log_status", placeholder="Any status"
-    )
-    r3.button("Refresh", key="usage_log_refresh", icon=":material/refresh:")
-    everyone = per_member  # others' requests: owners and admins while analytics are on
-    if is_admin and not analytics_on:
-        st.caption(
-            "Per-member usage analytics are turned off, so only your own requests are listed."
-        )
-    request_log(
+    usage_live.request_log_tab(
         actor,
         usage.RequestLogFilter(
-            window=log_window,
             members=tuple(members),
             models=tuple(models),
             providers=tuple(providers),
             modes=tuple(modes),
-            statuses=tuple(log_status),
         ),
-        everyone=everyone,
+        everyone=per_member,  # others' requests: owners and admins while analytics are on
+        analytics_off=is_admin and not analytics_on,
     )
 
 # ---- Data behind the view -------------------------------------------------------------

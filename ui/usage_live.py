@@ -9,6 +9,7 @@ decides what the actor may see; nothing here is cached, the reads are small.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pandas as pd
@@ -18,9 +19,31 @@ import ui
 from kilo import money, usage
 from kilo.errors import KiloError
 from kilo.permissions import Actor
+from kilo.usage.checks import STATUSES
 from ui import auth
+from ui.url_state import LinkParams
 
 LIVE_REFRESH_SECONDS = 5
+DEFAULT_WINDOW = "24h"
+
+
+def read_log_link(link: LinkParams) -> None:
+    """Seed the log's window and status widgets from a shared link (first run)."""
+    st.session_state["usage_log_window"] = link.choice(
+        "log_window", usage.LOG_WINDOWS, DEFAULT_WINDOW
+    )
+    st.session_state["usage_log_status"] = link.items(
+        "log_status", allowed=STATUSES, comma_separated=True
+    )
+
+
+def log_link_params() -> dict[str, str]:
+    """The log's window (unless the default) and status, for the page's share link."""
+    window = st.session_state.get("usage_log_window") or DEFAULT_WINDOW
+    return {
+        "log_window": "" if window == DEFAULT_WINDOW else window,
+        "log_status": ",".join(st.session_state.get("usage_log_status", [])),
+    }
 
 
 @st.fragment(run_every=LIVE_REFRESH_SECONDS)
@@ -64,6 +87,33 @@ def live_strip() -> None:
             f"spend limits count it). Refreshes every {LIVE_REFRESH_SECONDS} s; updated "
             f"{updated} (your time)."
         )
+
+
+def request_log_tab(
+    actor: Actor, f: usage.RequestLogFilter, *, everyone: bool, analytics_off: bool
+) -> None:
+    """The Requests tab: window and status choices, then the log under the page's
+    member, model, provider and mode filters (`f`)."""
+    st.subheader("Recent requests")
+    c1, c2, c3 = st.columns([1.4, 2, 1], vertical_alignment="bottom")
+    window = (
+        c1.segmented_control(
+            "Window",
+            list(usage.LOG_WINDOWS),
+            format_func=usage.LOG_WINDOWS.get,
+            key="usage_log_window",
+        )
+        or DEFAULT_WINDOW
+    )
+    statuses = c2.multiselect(
+        "Status", list(STATUSES), key="usage_log_status", placeholder="Any status"
+    )
+    c3.button("Refresh", key="usage_log_refresh", icon=":material/refresh:")
+    if analytics_off:
+        st.caption(
+            "Per-member usage analytics are turned off, so only your own requests are listed."
+        )
+    request_log(actor, replace(f, window=window, statuses=tuple(statuses)), everyone=everyone)
 
 
 def request_log(actor: Actor, f: usage.RequestLogFilter, *, everyone: bool) -> None:
