@@ -1,14 +1,16 @@
 """The Usage tab's live parts: the strip that refreshes itself, and the request log.
 
 The strip is a fragment that reruns on its own every `LIVE_REFRESH_SECONDS`: only it, not
-the page. A fragment's own reruns skip `app.py` and the page script, so it looks the
-signed-in member up again each time (a member removed or demoted meanwhile sees the
-strip stop or narrow to their own figures at once). Both read `kilo.usage.live`, which
-decides what the actor may see; nothing here is cached, the reads are small.
+the page. A fragment's own reruns skip `app.py` and the page script (its error handler
+too), so it looks the signed-in member up again each time: from the next refresh, a member
+removed meanwhile sees a notice instead of figures, and one demoted only their own. Both
+parts read `kilo.usage.live`, which decides what the actor may see; nothing here is
+cached, the reads are small.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -23,6 +25,7 @@ from kilo.usage.checks import STATUSES
 from ui import auth
 from ui.url_state import LinkParams
 
+log = logging.getLogger("kilo.ui")
 LIVE_REFRESH_SECONDS = 5
 DEFAULT_WINDOW = "24h"
 
@@ -53,7 +56,15 @@ def live_strip() -> None:
     if actor is None:
         st.warning("Your session has ended. Reload the page to sign in again.")
         return
-    live = ui.read(usage.get_live_totals, actor=actor)
+    try:
+        live = ui.read(usage.get_live_totals, actor=actor)
+    except Exception:  # noqa: BLE001  (its own reruns skip app.py's error handler)
+        log.exception("live strip failed")
+        st.caption(
+            f"The live figures could not be read just now; trying again in "
+            f"{LIVE_REFRESH_SECONDS} s."
+        )
+        return
     hour, today = live["hour"], live["today"]
     since = f"{live['hour_start']:%H:%M} UTC"
     own = live["scope"] == "own"
