@@ -5,11 +5,12 @@ The live strip sums the current UTC hour and the UTC day so far from the hourly 
 The request log reads raw events, the only place individual requests are kept, and stays
 fast on a large table by using its key (organization, member, time, id): the members the
 actor may see, a recent window (`LOG_WINDOWS`, at most 24 hours), newest first, at most
-`MAX_LOG_ROWS` rows. Where an hourly rollup counts exactly the requests the log lists, the
-window starts no earlier than the latest hour from which it counts enough of them, so a
-busy organization's log reads about as many events as it shows, not its whole day (also
-under a model, provider or mode filter, from the hourly rollups that keep them). Members see only their own requests; so do owners and admins while
-per-member usage analytics are off (the rule of the member list's "Last request").
+`MAX_LOG_ROWS` rows. The window starts no earlier than the latest hour from which an hourly
+rollup counts enough of the requests listed (also under a model, provider or mode filter,
+from the rollups that keep them), so a busy organization's log reads about as many events
+as it shows, not its whole day. Members see only their own requests; so do owners and
+admins while per-member usage analytics are off (the rule of the member list's "Last
+request").
 """
 
 from __future__ import annotations
