@@ -41,8 +41,16 @@ def build_member_rows(session, *, actor: Actor) -> tuple[list[dict], bool]:  # n
     the last requests of every member are shown (else only the actor's own)."""
     last_requests = usage.last_request_hours(session, actor=actor)
     team_names = {t.id: t.name for t in teams.list_teams(session, actor=actor)}
+    everyone = usage.sees_every_member(session, actor=actor)
+    spent_today = usage.list_spent_today(session, actor=actor)  # one query, UTC day
     rows = []
     for m in members.list_members(session, actor=actor):
+        limit = (
+            "no limit"
+            if m.daily_spend_limit_micros is None
+            else ui.fmt_micros(m.daily_spend_limit_micros)
+        )
+        spent = ui.fmt_micros(spent_today.get(m.id, 0)) if everyone or m.id == actor.id else "—"
         rows.append(
             {
                 "id": m.id,
@@ -54,15 +62,13 @@ def build_member_rows(session, *, actor: Actor) -> tuple[list[dict], bool]:  # n
                 "Joined": ui.local_time(m.joined_at),
                 "Last request": ui.local_time(last_requests.get(m.id)),
                 "Last sign-in": ui.local_time(m.last_active_at),
-                "Daily limit": ui.fmt_micros(m.daily_spend_limit_micros)
-                if m.daily_spend_limit_micros is not None
-                else "No limit",
+                "Spent today / daily limit": f"{spent} / {limit}",
                 "limit_micros": m.daily_spend_limit_micros,
                 "edit": members.can_manage(actor, m),
                 "remove": members.can_remove(session, actor=actor, member=m),
             }
         )
-    return rows, usage.sees_every_member(session, actor=actor)
+    return rows, everyone
 
 
 @st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
@@ -466,6 +472,11 @@ st.dataframe(
         "Last sign-in": st.column_config.DatetimeColumn(
             format="YYYY-MM-DD HH:mm", help="The member's latest sign-in to this dashboard."
         ),
+        "Spent today / daily limit": st.column_config.TextColumn(
+            help="The member's recorded spend of the current UTC day, against their daily "
+            "spend limit (it resets at 00:00 UTC; the gateway refuses requests once it is "
+            "reached).",
+        ),
     },
 )
 st.caption(
@@ -473,8 +484,9 @@ st.caption(
     + (
         ""
         if all_last_requests
-        else " · Last request is shown for your own row only (other members' usage needs the "
-        "owner or admin role and per-member usage analytics turned on)."
+        else " · Last request and spend today are shown for your own row only (other "
+        "members' usage needs the owner or admin role and per-member usage analytics "
+        "turned on)."
     )
 )
 

@@ -1,4 +1,5 @@
-"""Usage tab: spend, requests, models, time patterns and members, over the rollups.
+"""Usage tab: spend, requests, models, time patterns and members, over the rollups; a live
+strip (this hour and today) and a log of the most recent requests (`ui.usage_live`).
 
 Period and filters live in the URL (`st.query_params`), so a view can be shared. Members
 see only their own usage; owners and admins see everyone's, and per-member views unless
@@ -18,6 +19,7 @@ from kilo import charts, usage
 from kilo.db import database_url
 from kilo.errors import ValidationError
 from kilo.permissions import allowed
+from ui import usage_live
 from ui.url_state import LinkParams
 from ui.usage_teams import team_options, teams_view
 
@@ -84,6 +86,7 @@ if link_read:  # first run: take the view from the URL
         )
     st.session_state["usage_members"] = link.integers("members", comma_separated=True)
     st.session_state["usage_teams"] = link.integers("teams", comma_separated=True)
+    usage_live.read_log_link(link)
 
 st.title("Usage")
 if is_admin:
@@ -93,6 +96,7 @@ else:
 link_notices = st.container()  # the member filter adds its notice below, once it is known
 with link_notices:
     link.show()
+usage_live.live_strip()
 
 cols = st.columns([1.2, 1.6, 1, 1, 1])
 period = cols[0].selectbox(
@@ -179,6 +183,7 @@ st.query_params.from_dict(
             "modes": ",".join(modes),
             "members": ",".join(str(m) for m in members),
             "teams": ",".join(str(t) for t in team_filter),
+            **usage_live.log_link_params(),
         }.items()
         if v
     }
@@ -253,10 +258,17 @@ if cur["requests"] == 0:
     )
 
 tabs = st.tabs(
-    ["Models", "Time", "Members" if is_admin else "My usage", "Modes & forecast", "Data"]
+    [
+        "Models",
+        "Time",
+        "Members" if is_admin else "My usage",
+        "Modes & forecast",
+        "Requests",
+        "Data",
+    ]
     + (["Teams"] if per_member else [])  # a team's figures are its members' sums
 )
-tab_models, tab_time, tab_members, tab_costs, tab_data = tabs[:5]
+tab_models, tab_time, tab_members, tab_costs, tab_requests, tab_data = tabs[:6]
 
 # ---- Models --------------------------------------------------------------------------
 with tab_models:
@@ -497,6 +509,20 @@ with tab_costs:
                 f"At the current rate the balance runs out around {runway['runs_out']:%d %b %Y}."
             )
 
+# ---- Request log: the newest raw events of a recent window ---------------------------------
+with tab_requests:
+    usage_live.request_log_tab(
+        actor,
+        usage.RequestLogFilter(
+            members=tuple(members),
+            models=tuple(models),
+            providers=tuple(providers),
+            modes=tuple(modes),
+        ),
+        everyone=per_member,  # others' requests: owners and admins while analytics are on
+        analytics_off=is_admin and not analytics_on,
+    )
+
 # ---- Data behind the view -------------------------------------------------------------
 with tab_data:
     st.subheader("Daily table behind this view")
@@ -531,5 +557,5 @@ with tab_data:
     )
 
 if per_member:
-    with tabs[5]:
+    with tabs[6]:
         teams_view(get, view, start=start, end=end, measure=measure)

@@ -45,7 +45,7 @@ def test_page_renders_for_every_role(demo_url, role):
         "Joined",
         "Last request",
         "Last sign-in",
-        "Daily limit",
+        "Spent today / daily limit",
     } <= set(df.columns)
     assert has_button(at, "org_buy_credits") == (role == "owner")
     assert has_button(at, "org_seats_open") == (role == "owner")
@@ -189,7 +189,7 @@ def test_member_sees_only_their_own_last_request(demo_url):
     known = df[df["Last request"].notna()]
     assert known["Name"].tolist() == ["Mia Schneider"]
     assert df["Last sign-in"].notna().all()
-    assert "Last request is shown for your own row only" in texts(at)
+    assert "Last request and spend today are shown for your own row only" in texts(at)
 
 
 def test_low_balance_warning_shows_once(demo_url):
