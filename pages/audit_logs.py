@@ -8,7 +8,7 @@ the viewer's timezone; the period is picked in that timezone too. Paging is keys
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -214,7 +214,12 @@ with m2:
     if per_day.empty:
         st.info("No events match these filters in this period.", icon=":material/info:")
     else:
-        st.altair_chart(charts.audit_events_per_day(per_day), width="stretch")
+        # The axis spans the period's UTC days (the chart counts per UTC day).
+        first_day = filters.start.astimezone(UTC).date()
+        last_day = (filters.end - timedelta(minutes=1)).astimezone(UTC).date()
+        st.altair_chart(
+            charts.audit_events_per_day(per_day, start=first_day, end=last_day), width="stretch"
+        )
 
 st.subheader("Entries")
 limit = st.session_state.get("audit_logs_page_size", 50)

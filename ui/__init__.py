@@ -197,3 +197,8 @@ def fmt_count(n: int) -> str:
         if abs(n) >= limit:
             return f"{n / limit:,.1f}{suffix}"
     return f"{n:,}"
+
+
+def count_column(width: int | str | None = None) -> Any:
+    """A table column of counts (tokens, requests) with thousands separators: 13,402,118."""
+    return st.column_config.NumberColumn(format="localized", width=width)
