@@ -58,7 +58,8 @@ def load_page(actor: Actor, f: AuditFilter, limit: int, cursor: str) -> tuple[pd
         }
         for e in page.entries
     ]
-    columns = ["Time", "Action", "Actor", "Target", "Details", "Data", "Entry"]
+    # What happened first (time, action, message, who): visible at 1440 px without scrolling.
+    columns = ["Time", "Action", "Details", "Actor", "Target", "Data", "Entry"]
     nxt = page.next_cursor.encode() if page.next_cursor else ""
     return pd.DataFrame(rows, columns=columns), nxt
 
@@ -240,9 +241,12 @@ else:
         width="stretch",
         column_config={
             "Time": st.column_config.DatetimeColumn(
-                f"Time ({tz.key})", format="YYYY-MM-DD HH:mm:ss"
+                f"Time ({tz.key})", format="YYYY-MM-DD HH:mm:ss", width=145
             ),
-            "Details": st.column_config.TextColumn(width="large"),
+            # Wide enough for the longest action (organization.member.password_reset_link).
+            "Action": st.column_config.TextColumn(width=280),
+            "Details": st.column_config.TextColumn(width=340),
+            "Actor": st.column_config.TextColumn(width=200),
             "Data": st.column_config.TextColumn("Structured details", width="medium"),
             "Entry": st.column_config.NumberColumn("Entry #", format="%d"),
         },
