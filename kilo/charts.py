@@ -190,7 +190,7 @@ def usage_daily_trend(
 
 
 RANKED_ROW_PX = 26  # per bar of a ranked chart; axes and title come on top
-RANKED_AXES_PX = 70
+RANKED_AXES_PX = 80
 
 
 def usage_ranked_bars(
@@ -232,7 +232,7 @@ def usage_ranked_bars(
                 alt.Tooltip("share:Q", title="Share of total", format=".1%"),
             ],
         )
-        .properties(height=RANKED_AXES_PX + RANKED_ROW_PX * max(len(data), 3))
+        .properties(height=RANKED_AXES_PX + RANKED_ROW_PX * max(len(data), 2))
     )
 
 
@@ -303,7 +303,7 @@ def usage_latency(df: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("requests:Q", title="Requests", format=","),
             ],
         )
-        .properties(height=RANKED_AXES_PX + 34 * max(data["model_id"].nunique(), 3))
+        .properties(height=RANKED_AXES_PX + 40 + 34 * max(data["model_id"].nunique(), 2))
     )
 
 

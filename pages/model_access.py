@@ -135,7 +135,7 @@ def providers_frame(rows: list[ProviderRow]) -> pd.DataFrame:
 def serving(m: ModelRow, names: dict[str, str]) -> str:
     """The serving providers' names; an inferred one (the model's author) says so."""
     shown = ", ".join(names.get(s, s) for s in m.providers) or "unknown"
-    return f"{shown} (inferred from the author)" if m.providers_inferred else shown
+    return f"{shown} (inferred)" if m.providers_inferred else shown
 
 
 MODEL_COLUMNS = [  # id, prices and context first; the reason column only when needed
@@ -192,8 +192,8 @@ def show_models(df: pd.DataFrame) -> None:
         hide_index=True,
         key="model_access_m_table",
         column_config={
-            "Model": st.column_config.TextColumn(pinned=True, width=260),
-            "Status": st.column_config.TextColumn(width=110),
+            "Model": st.column_config.TextColumn(pinned=True, width=250),
+            "Status": st.column_config.TextColumn(width=140),
             "Prompt $/M tokens": st.column_config.TextColumn(
                 "Prompt $/M", width=90, help="USD per million prompt tokens"
             ),
@@ -201,8 +201,8 @@ def show_models(df: pd.DataFrame) -> None:
                 "Completion $/M", width=110, help="USD per million completion tokens"
             ),
             "Context": st.column_config.NumberColumn(format="localized", help="tokens", width=100),
-            "Input": st.column_config.TextColumn(width=120),
-            "Output": st.column_config.TextColumn(width=90),
+            "Input": st.column_config.TextColumn(width=110),
+            "Output": st.column_config.TextColumn(width=80),
             "Why not usable": st.column_config.TextColumn(width="large"),
             "Added": st.column_config.DateColumn(help="When OpenRouter listed the model"),
         },
@@ -541,7 +541,7 @@ with tab_models:
             + (
                 f"{ui.plural(inferred, 'model')} shown {'has' if inferred == 1 else 'have'} "
                 "no listed provider: its author, a catalogue provider, is taken as the "
-                "provider serving it (“inferred from the author”). "
+                "provider serving it (“inferred”). "
                 if inferred
                 else ""
             )

@@ -94,7 +94,9 @@ link_notices = st.container()  # the member filter adds its notice below, once i
 with link_notices:
     link.show()
 
-cols = st.columns([1.2, 1.6, 1, 1, 1])
+# Models and members get a row of their own: chips show full model ids and names.
+cols = st.columns([1.2, 1.6, 1.1, 1.1])
+wide = st.columns([3, 2])
 period = cols[0].selectbox(
     "Period", list(usage.PERIODS), format_func=usage.PERIODS.get, key="usage_period"
 )
@@ -126,13 +128,13 @@ for key, dim in (
 ):  # keep URL values that are not in the list
     extra = [v for v in st.session_state.get(key, []) if v not in options[dim]]
     options[dim] = options[dim] + extra
-models = cols[2].multiselect(
+models = wide[0].multiselect(
     "Models", options["model_id"], key="usage_models", placeholder="All models"
 )
-providers = cols[3].multiselect(
+providers = cols[2].multiselect(
     "Providers", options["provider"], key="usage_providers", placeholder="All providers"
 )
-modes = cols[4].multiselect("Modes", options["mode"], key="usage_modes", placeholder="All modes")
+modes = cols[3].multiselect("Modes", options["mode"], key="usage_modes", placeholder="All modes")
 members: list[int] = []
 if per_member:
     member_labels = dict(options["members"])
@@ -140,7 +142,7 @@ if per_member:
     st.session_state["usage_members"] = [m for m in wanted if m in member_labels]
     if link_read and len(st.session_state["usage_members"]) < len(wanted):
         link.note("members", "an id that is not a member with usage here; ignored.")
-    members = st.multiselect(
+    members = wide[1].multiselect(
         "Members",
         list(member_labels),
         format_func=member_labels.get,
@@ -425,7 +427,7 @@ with tab_members:
                     "Member": st.column_config.TextColumn(width=150, pinned=True),
                     "Role": st.column_config.TextColumn(width=70),
                     "Spend": st.column_config.TextColumn(width=90),
-                    "Share of spend": st.column_config.NumberColumn(format="percent", width=80),
+                    "Share of spend": st.column_config.NumberColumn(format="percent", width=105),
                     "Requests": ui.count_column(80),
                     "Errors": ui.count_column(60),
                     "Input tokens": ui.count_column(110),

@@ -212,8 +212,8 @@ def test_a_provider_inferred_from_the_author_says_so(demo_url):
     at = open_page("owner", PAGE)
     at.text_input(key="model_access_m_search").set_value("poolside/laguna-xs.2").run()
     row = table(at, "model_access_m_table").iloc[0]
-    assert row["Providers"] == "Poolside (inferred from the author)"
-    assert "inferred from the author" in texts(at)
+    assert row["Providers"] == "Poolside (inferred)"
+    assert "its author, a catalogue provider, is taken as the provider serving it" in texts(at)
 
 
 def test_a_minimum_price_above_the_maximum_says_why_nothing_matches(demo_url):
