@@ -28,11 +28,9 @@ def _datetime(day: date, hours: int = 0) -> alt.DateTime:
 
 
 def day_scale_and_axis(first: date, last: date, *, title: str = "Day (UTC)") -> dict:
-    """The x channel's scale and axis for data per day from `first` to `last`: whole days,
-    and ticks only on days (every day up to `MAX_DAY_TICKS`
-    days, else every n-th day), labelled at noon so each label sits under its day's bar.
-    Never hourly ticks, so a short period does not repeat a date. Keyword arguments for
-    `alt.X`."""
+    """`alt.X` keyword arguments for data per day from `first` to `last`: whole days, ticks
+    only on days (each day up to `MAX_DAY_TICKS`, else every n-th) at noon, under each
+    day's bar. Never hourly ticks, so a short period does not repeat a date."""
     days = (last - first).days + 1
     step = math.ceil(days / MAX_DAY_TICKS)
     ticks = [last - timedelta(days=i) for i in range(0, days, step)][::-1]
