@@ -203,7 +203,8 @@ if summary.code_training_opt_out:
         "**Code-training opt-out is on** (Organization tab): providers whose data policy "
         f"allows training are excluded ({ui.md_escape(training) or 'none'}), "
         "even where enabled here; models are routed to the other providers that serve them. "
-        f"The training policy of {len(summary.unknown_policy_providers)} providers is unknown "
+        f"The training policy of {ui.plural(len(summary.unknown_policy_providers), 'provider')} "
+        "is unknown "
         "and they are not excluded automatically; filter on “Trains on data” and disable them "
         "if you need certainty.",
         icon=":material/shield:",
@@ -334,7 +335,7 @@ with tab_providers:
             "Privacy policy": st.column_config.LinkColumn(display_text="policy"),
         },
     )
-    st.caption(f"{len(shown)} of {len(provider_rows)} providers shown.")
+    st.caption(f"{len(shown)} of {ui.plural(len(provider_rows), 'provider')} shown.")
     if can_change and shown:
         slugs = [p.slug for p in shown]
         picked = st.multiselect(
