@@ -110,6 +110,17 @@ def test_usage_filter_chips_and_the_per_user_table_fit(page: Page, server: str):
     element_shot(page, table, "usage-per-user")
 
 
+def test_member_drill_down_has_one_label_per_day(page: Page, server: str):
+    open_url(page, f"{server}/usage?period=7d", ["stMetricValue"])
+    open_inner_tab(page, "Members")
+    charts = page.locator("[data-testid=stVegaLiteChart]:visible")
+    drill_down = charts.nth(charts.count() - 1)  # the last chart of the Members tab
+    drill_down.scroll_into_view_if_needed()
+    labels = [t for t in svg_texts(drill_down) if DAY_LABEL.match(t)]
+    assert len(labels) == 7 and len(set(labels)) == 7, labels  # one label for each day
+    element_shot(page, drill_down, "usage-member-drill-down")
+
+
 def test_model_access_models_table(page: Page, server: str):
     open_url(page, f"{server}/model_access", ["stDataFrame"])
     open_inner_tab(page, "Models")
