@@ -94,8 +94,9 @@ link_notices = st.container()  # the member filter adds its notice below, once i
 with link_notices:
     link.show()
 
-# Models and members get a row of their own: chips show full model ids and names.
-cols = st.columns([1.2, 1.6, 1.1, 1.1])
+# Wide filters, so chips show full model ids, provider slugs and member names at 1440 px:
+# period, range and modes; then models and providers; then members (a row of its own).
+cols = st.columns([1.2, 1.6, 2.2])
 wide = st.columns([3, 2])
 period = cols[0].selectbox(
     "Period", list(usage.PERIODS), format_func=usage.PERIODS.get, key="usage_period"
@@ -131,10 +132,10 @@ for key, dim in (
 models = wide[0].multiselect(
     "Models", options["model_id"], key="usage_models", placeholder="All models"
 )
-providers = cols[2].multiselect(
+providers = wide[1].multiselect(
     "Providers", options["provider"], key="usage_providers", placeholder="All providers"
 )
-modes = cols[3].multiselect("Modes", options["mode"], key="usage_modes", placeholder="All modes")
+modes = cols[2].multiselect("Modes", options["mode"], key="usage_modes", placeholder="All modes")
 members: list[int] = []
 if per_member:
     member_labels = dict(options["members"])
@@ -142,7 +143,7 @@ if per_member:
     st.session_state["usage_members"] = [m for m in wanted if m in member_labels]
     if link_read and len(st.session_state["usage_members"]) < len(wanted):
         link.note("members", "an id that is not a member with usage here; ignored.")
-    members = wide[1].multiselect(
+    members = st.multiselect(
         "Members",
         list(member_labels),
         format_func=member_labels.get,

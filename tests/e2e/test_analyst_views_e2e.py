@@ -92,16 +92,25 @@ def test_usage_charts_show_full_model_ids_and_a_tall_mode_chart(page: Page, serv
 
 
 def test_usage_filter_chips_and_the_per_user_table_fit(page: Page, server: str):
-    models = f"{SONNET},{GEMINI}"
-    open_url(page, f"{server}/usage?period=7d&models={models}", ["stMetricValue"])
-    for model_id in (SONNET, GEMINI):
-        chip = page.locator(f"[data-tag][aria-label='{model_id}']")
+    chosen = {
+        SONNET: "models",
+        GEMINI: "models",
+        "amazon-bedrock": "providers",
+        "anthropic": "providers",
+    }
+    query = "&".join(
+        f"{dim}={','.join(v for v, d in chosen.items() if d == dim)}"
+        for dim in ("models", "providers")
+    )
+    open_url(page, f"{server}/usage?period=7d&{query}", ["stMetricValue"])
+    for value in chosen:
+        chip = page.locator(f"[data-tag][aria-label='{value}']")
         cut = chip.evaluate(
             "(el) => [el, ...el.querySelectorAll('*')].some((e) => e.scrollWidth > e.clientWidth)"
         )
-        assert not cut, f"{model_id} chip is cut"
-    chips = page.locator("[data-testid=stMultiSelectTagsContainer]").first
-    assert chips.evaluate("(el) => el.scrollWidth <= el.clientWidth"), "chips need scrolling"
+        assert not cut, f"the {value} chip is cut"
+    for chips in page.locator("[data-testid=stMultiSelectTagsContainer]").all():
+        assert chips.evaluate("(el) => el.scrollWidth <= el.clientWidth"), "chips need scrolling"
     element_shot(page, page.locator("[data-testid=stMainBlockContainer]"), "usage-filters")
     open_url(page, f"{server}/usage?period=30d", ["stMetricValue"])
     open_inner_tab(page, "Members")
