@@ -108,8 +108,8 @@ USAGE_DIMENSION_TITLES = {
     "name": "Member",
 }
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-# Series a colour chart shows by name; the rest are summed into one "Other" series, so the
-# 10-colour palette never gives two series the same colour.
+# Series a colour chart shows by name; the rest are summed into one grey "Other" series,
+# so a legend stays readable (colours: `kilo.chart_colors`).
 TOP_SERIES = 9
 
 

@@ -1,5 +1,5 @@
-"""Usage colour charts: past nine series, the rest are one "Other" series, summed exactly,
-so no two series share a colour of the 10-colour palette."""
+"""Usage colour charts: past nine series, the rest are one "Other" series, summed exactly;
+day axes with one tick per day at most."""
 
 from __future__ import annotations
 
