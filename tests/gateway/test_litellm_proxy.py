@@ -23,7 +23,7 @@ from kilo.permissions import Actor, system_actor
 from tests.api.conftest import Org, Server, make_org
 from tests.e2e.conftest import dashboard
 from tests.factories import create_member
-from tests.gateway.conftest import OPUS, SONNET, TRAINED, litellm_proxy
+from tests.gateway.conftest import FAILING, OPUS, SONNET, TRAINED, litellm_proxy
 from tests.smtp_server import free_port
 
 # LiteLLM's price of openai/gpt-4o (its local cost map) for the mock's 10 prompt and 20
@@ -38,6 +38,7 @@ def _catalogue(db_url: str) -> None:
         s.add(CatalogModel(id=SONNET, name="Claude Sonnet 4.5", providers=["anthropic"]))
         s.add(CatalogModel(id=OPUS, name="Claude Opus 4.5", providers=["anthropic"]))
         s.add(CatalogModel(id=TRAINED, name="Open Model", providers=["trainy"]))
+        s.add(CatalogModel(id=FAILING, name="Claude Haiku 4.5", providers=["anthropic"]))
 
 
 class Dashboard:
@@ -154,6 +155,19 @@ def test_the_mode_header_is_recorded(stack):
     with db.read_session(server.db_url) as s:
         event = s.exec(select(UsageEvent).where(UsageEvent.external_id == call_id)).one()
     assert event.mode == "architect"
+
+
+def test_a_provider_error_is_recorded_as_an_error_once(stack):
+    _, server, org, proxy = stack
+    before = _totals(server, org)
+    error = _refusal(proxy, org.key, FAILING)
+    assert error.status_code >= 500
+    arrived = _eventually(lambda: _totals(server, org)["errors"] == before["errors"] + 1)
+    assert arrived, "the failed request's usage did not reach the dashboard"
+    time.sleep(1.0)
+    after = _totals(server, org)
+    assert (after["requests"], after["errors"]) == (before["requests"] + 1, before["errors"] + 1)
+    assert after["cost_micros"] == before["cost_micros"]
 
 
 def test_a_model_disabled_in_model_access_is_refused_until_enabled_again(stack):
