@@ -5,7 +5,7 @@ import re
 import streamlit as st
 
 import ui
-from kilo import members, passwords
+from kilo import invitations, passwords
 from kilo.errors import KiloError
 from ui.url_state import LinkParams
 
@@ -45,7 +45,7 @@ if done:
 
 try:
     with ui.read_session() as session:
-        invitation = members.find_invitation(session, token=token)
+        invitation = invitations.find_invitation(session, token=token)
 except KiloError as exc:
     st.error(ui.md_escape(exc), icon=":material/link_off:")
     st.stop()
@@ -68,7 +68,7 @@ if submitted:
         st.error("The two passwords differ; type the same password twice.")
     else:
         member = ui.run_action(
-            lambda s: members.accept_invitation(s, token=token, name=name, password=password)
+            lambda s: invitations.accept_invitation(s, token=token, name=name, password=password)
         )
         if member is not None:
             st.session_state["accept_done"] = member.username
