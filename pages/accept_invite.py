@@ -5,8 +5,9 @@ import re
 import streamlit as st
 
 import ui
-from kilo import invitations, passwords
+from kilo import invitations
 from kilo.errors import KiloError
+from ui.passwords import new_password_fields, passwords_match
 from ui.url_state import LinkParams
 
 INVITATION_TOKEN = re.compile(r"[A-Za-z0-9_-]+")  # secrets.token_urlsafe
@@ -56,17 +57,16 @@ st.write(
 )
 with st.form("accept_form"):
     name = st.text_input("Your name", key="accept_name")
-    password = st.text_input(
-        f"Password (at least {passwords.MIN_LENGTH} characters)",
-        type="password",
+    password, confirm = new_password_fields(
+        "Password",
+        "Repeat the password",
         key="accept_password",
+        repeat_key="accept_confirm",
+        max_chars=None,
     )
-    confirm = st.text_input("Repeat the password", type="password", key="accept_confirm")
     submitted = st.form_submit_button("Join", type="primary")
 if submitted:
-    if password != confirm:
-        st.error("The two passwords differ; type the same password twice.")
-    else:
+    if passwords_match(password, confirm):
         member = ui.run_action(
             lambda s: invitations.accept_invitation(s, token=token, name=name, password=password)
         )
