@@ -12,6 +12,7 @@ import streamlit as st
 import ui
 from kilo import access, accounts, apikeys, billing, mail, members, organization, teams, usage
 from kilo.apikeys import KeyRow
+from kilo.invitations import invite_member, list_invitations, resend_invitation, revoke_invitation
 from kilo.permissions import ROLES, Actor, allowed
 from ui import api_keys, invitations, reset_links
 from ui import budgets as budgets_ui
@@ -86,7 +87,7 @@ def load_invitations(actor: Actor) -> pd.DataFrame:
             "Invited": ui.local_time(i.created_at),
             "Expires": ui.local_time(i.expires_at),
         }
-        for i in ui.read(members.list_invitations, actor=actor)
+        for i in ui.read(list_invitations, actor=actor)
     ]
     return pd.DataFrame(rows, columns=["id", "Email", "Role", "Invited", "Expires"])
 
@@ -163,7 +164,7 @@ def invite_dialog() -> None:
         st.caption(invitations.NOT_CONFIGURED)
     if st.button("Create invitation", type="primary", key="org_invite_submit"):
         result = ui.run_action(
-            lambda s: members.invite_member(s, actor=actor, email=email, role=role),
+            lambda s: invite_member(s, actor=actor, email=email, role=role),
             success=f"Invitation created for {email}",
         )
         if result is not None:
@@ -179,7 +180,7 @@ def revoke_invitation_dialog(row: dict) -> None:
     confirm_col, cancel_col = st.columns(2)
     if confirm_col.button("Revoke", type="primary", key="org_invite_revoke_confirm"):
         ok = ui.run_action(
-            lambda s: members.revoke_invitation(s, actor=actor, invitation_id=row["id"]) or True,
+            lambda s: revoke_invitation(s, actor=actor, invitation_id=row["id"]) or True,
             success=f"Revoked {row['label']}",
         )
         if ok:
@@ -580,7 +581,7 @@ if can_manage:
             new_link = "copy"
         if new_link and picked_inv is not None:
             result = ui.run_action(
-                lambda s: members.resend_invitation(s, actor=actor, invitation_id=picked_inv),
+                lambda s: resend_invitation(s, actor=actor, invitation_id=picked_inv),
                 success=f"New link for {inv_labels[picked_inv]}",
             )
             if result is not None:

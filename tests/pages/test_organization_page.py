@@ -8,7 +8,7 @@ import streamlit as st
 from sqlmodel import distinct, func, select
 from streamlit.testing.v1 import AppTest
 
-from kilo import billing, members, organization
+from kilo import billing, invitations, organization
 from kilo.db import read_session, write_session
 from kilo.models import AuditEntry, Invitation, Member, UsageEvent
 from kilo.permissions import ROLES, system_actor
@@ -304,7 +304,7 @@ def through_app_py(monkeypatch):
 
 def test_accept_page_links_to_sign_in_inside_the_app(demo_url, through_app_py):
     with write_session() as s:
-        _, token = members.invite_member(
+        _, token = invitations.invite_member(
             s, actor=system_actor(org_id()), email="joiner@example.com"
         )
     at = AppTest.from_file(APP, default_timeout=60)
