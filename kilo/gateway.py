@@ -27,9 +27,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import Date, Integer, String, bindparam, func
@@ -154,26 +152,6 @@ def spent_today_micros(session: Session, *, org_id: int, member_id: int) -> int:
     """The member's recorded usage cost of the current UTC day (day x member rollup)."""
     params = {"org_id": org_id, "member_id": member_id, "today": utcnow().date()}
     return int(session.connection().execute(_SPENT, params).scalar())
-
-
-def spent_today_by_member(
-    session: Session,
-    *,
-    org_id: int,
-    day: date | None = None,
-    member_ids: Collection[int] | None = None,
-) -> dict[int, int]:
-    """Every member's recorded usage cost of a UTC day (today by default), in one query
-    over the day x member rollup (one range of its key): the batched `spent_today_micros`.
-    Members without usage that day are absent; `member_ids` narrows it."""
-    t = UsageDailyMember
-    stmt = select(t.member_id, func.sum(t.cost_micros)).where(
-        t.org_id == org_id, t.day == (day or utcnow().date())
-    )
-    if member_ids is not None:
-        stmt = stmt.where(t.member_id.in_(list(member_ids)))
-    rows = session.execute(stmt.group_by(t.member_id)).all()
-    return {int(member_id): int(cost or 0) for member_id, cost in rows}
 
 
 def check_request_fields(model: object, provider: object, mode: object) -> str | None:

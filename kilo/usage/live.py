@@ -15,6 +15,7 @@ request").
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -23,8 +24,7 @@ from sqlalchemy import case, func, select
 from sqlmodel import Session
 
 from kilo.errors import PermissionDenied, ValidationError
-from kilo.gateway import spent_today_by_member
-from kilo.models import Member, UsageEvent, UsageHourly, UsageHourlyMember
+from kilo.models import Member, UsageDailyMember, UsageEvent, UsageHourly, UsageHourlyMember, utcnow
 from kilo.permissions import Actor, allowed, ensure_allowed
 from kilo.rollups.aggregate import fetch_rows
 from kilo.rollups.query import UsageFilter
@@ -69,6 +69,26 @@ class RequestLogFilter:
     modes: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
     limit: int = DEFAULT_LOG_ROWS
+
+
+def spent_today_by_member(
+    session: Session,
+    *,
+    org_id: int,
+    day: date | None = None,
+    member_ids: Collection[int] | None = None,
+) -> dict[int, int]:
+    """Every member's recorded usage cost of a UTC day (today by default), in one query
+    over the day x member rollup (one range of its key): the batched `spent_today_micros`.
+    Members without usage that day are absent; `member_ids` narrows it."""
+    t = UsageDailyMember
+    stmt = select(t.member_id, func.sum(t.cost_micros)).where(
+        t.org_id == org_id, t.day == (day or utcnow().date())
+    )
+    if member_ids is not None:
+        stmt = stmt.where(t.member_id.in_(list(member_ids)))
+    rows = session.execute(stmt.group_by(t.member_id)).all()
+    return {int(member_id): int(cost or 0) for member_id, cost in rows}
 
 
 def _utcnow(now: datetime | None) -> datetime:

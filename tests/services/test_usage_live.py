@@ -15,6 +15,7 @@ from kilo import gateway, usage
 from kilo.errors import PermissionDenied, ValidationError
 from kilo.models import Organization
 from kilo.permissions import system_actor
+from kilo.usage import live
 from tests.factories import create_member, create_team
 
 NOW = datetime(2026, 3, 10, 14, 30, tzinfo=UTC)
@@ -200,7 +201,7 @@ def test_spent_today_per_member_in_one_query(session, team):
     }
     # The batched read agrees with the gateway's per-member one, member by member.
     for member_id, micros in spent.items():
-        day = gateway.spent_today_by_member(
+        day = live.spent_today_by_member(
             session, org_id=team["owner"].org_id, day=NOW.date(), member_ids=(member_id,)
         )
         assert day == {member_id: micros}
@@ -219,7 +220,7 @@ def test_spent_today_matches_the_gateway_decision_input(session):
     now = datetime.now(UTC).replace(microsecond=0)
     _record(session, team, "extra", now, cost_usd="1.250000")
     session.commit()
-    batched = gateway.spent_today_by_member(session, org_id=member.org_id)
+    batched = live.spent_today_by_member(session, org_id=member.org_id)
     single = gateway.spent_today_micros(session, org_id=member.org_id, member_id=member.id)
     assert batched == {member.id: single} == {member.id: 1_250_000}
 
