@@ -11,6 +11,7 @@ logger reports back. The proxy's master key keeps LiteLLM's admin routes working
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from typing import Any
 
@@ -91,11 +92,17 @@ async def user_api_key_auth(request: Request, api_key: str) -> UserAPIKeyAuth:
         decision = await gateway.decisions.decide(api_key, probe, None, None)
         if not decision.allowed and decision.status in (401, 503):
             raise refusal(decision)
-        return UserAPIKeyAuth(api_key=api_key, user_id=decision.member_email)
+        return UserAPIKeyAuth(token=key_hash(api_key), user_id=decision.member_email)
     mode = mode_of(request, body)
     decision = await gateway.decisions.decide(api_key, model, provider_of(model), mode)
     if not decision.allowed:
         raise refusal(decision)
     return UserAPIKeyAuth(
-        api_key=api_key, user_id=decision.member_email, metadata={"kilo_mode": mode}
+        token=key_hash(api_key), user_id=decision.member_email, metadata={"kilo_mode": mode}
     )
+
+
+def key_hash(api_key: str) -> str:
+    """What LiteLLM logs as the key (`token`): its SHA-256, as LiteLLM hashes its own keys.
+    Passing the hash instead of `api_key` also skips LiteLLM's key parsing (~0.4 ms)."""
+    return hashlib.sha256(api_key.encode()).hexdigest()
