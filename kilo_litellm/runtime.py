@@ -17,7 +17,7 @@ log = logging.getLogger("kilo_litellm")
 
 POLL_SECONDS = 1.0
 BATCH = 500  # events per post (the dashboard takes at most 1,000)
-SEND_IDLE = 0.25  # seconds between looks at an empty spool
+FLUSH_SECONDS = 0.5  # the spool is sent twice a second: a post carries every request since
 RETRY_MAX = 2.0  # longest wait between resends while the dashboard is away
 
 
@@ -30,7 +30,6 @@ class Runtime:
             self._ask, ttl=settings.decision_ttl, grace=settings.decision_grace
         )
         self._tasks: list[asyncio.Task[None]] = []
-        self._wake: asyncio.Event | None = None
 
     async def _ask(self, api_key: str, model: str, provider: str | None, mode: str | None):
         return await self.dashboard.authorize(
@@ -41,16 +40,14 @@ class Runtime:
         """Start the background tasks once, on the running loop."""
         if self._tasks:
             return
-        self._wake = asyncio.Event()
         self._tasks = [
             asyncio.create_task(self._poll_policy(), name="kilo-policy"),
             asyncio.create_task(self._send_spool(), name="kilo-spool"),
         ]
 
     def record(self, event: dict[str, Any]) -> None:
+        """Append the event to the spool; the sender posts it within FLUSH_SECONDS."""
         self.spool.append(event)
-        if self._wake is not None:
-            self._wake.set()
 
     async def _poll_policy(self) -> None:
         while True:
@@ -64,25 +61,19 @@ class Runtime:
             await asyncio.sleep(POLL_SECONDS)
 
     async def _send_spool(self) -> None:
-        delay = SEND_IDLE
+        delay = FLUSH_SECONDS
         while True:
             try:
                 sent = await self.send_once() if self.spool.claim_sender() else 0
-                delay = SEND_IDLE
+                delay = FLUSH_SECONDS
             except Unavailable as exc:
                 log.warning("kilo_litellm: dashboard unavailable for usage (%s); kept", exc)
                 sent, delay = 0, min(RETRY_MAX, delay * 2)
             except Exception:  # noqa: BLE001
                 log.exception("kilo_litellm: sending usage failed; kept in the spool")
                 sent, delay = 0, RETRY_MAX
-            if sent:
-                continue  # more may be waiting
-            assert self._wake is not None
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
-            except TimeoutError:
-                pass
+            if sent < BATCH:  # a full batch: more may be waiting, send again at once
+                await asyncio.sleep(delay)
 
     async def send_once(self) -> int:
         """Send one batch from the spool; the number of lines it consumed."""
