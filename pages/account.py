@@ -1,9 +1,11 @@
-"""Account: the signed-in member's own password, sessions and API keys."""
+"""Account: the signed-in member's own password, sessions and API keys; for owners and
+admins, the weekly summary opt-in."""
 
 import streamlit as st
 
 import ui
 from kilo import accounts, apikeys, passwords, sessions
+from ui import alerts as alerts_ui
 from ui import api_keys, auth
 
 actor = ui.current_actor()
@@ -155,6 +157,8 @@ if live:
         label="Key",
         placeholder="Choose a key to revoke",
     )
+
+alerts_ui.weekly_summary_toggle(actor)
 
 dialog_name, payload = ui.opened_dialog()
 if dialog_name == "account_key_create":

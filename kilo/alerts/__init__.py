@@ -17,7 +17,7 @@ from kilo.alerts.rules import Fired, due_alerts
 from kilo.alerts.runner import run_once, start_background, stop_background
 from kilo.alerts.senders import SIGNATURE_HEADER, sign, verify
 from kilo.alerts.settings import RuleSettings, get_settings, parse_thresholds, update_settings
-from kilo.alerts.summary import set_weekly_summary, summary_text
+from kilo.alerts.summary import get_weekly_summary, set_weekly_summary, summary_text
 
 __all__ = [
     "KINDS",
@@ -34,6 +34,7 @@ __all__ = [
     "due_alerts",
     "evaluate_org",
     "get_settings",
+    "get_weekly_summary",
     "list_alerts",
     "list_channels",
     "parse_thresholds",

@@ -33,6 +33,13 @@ from kilo.rollups.query import total_cost_micros
 TOP = 5
 
 
+def get_weekly_summary(session: Session, *, actor: Actor) -> bool:
+    """Whether the actor (an owner or admin) gets the weekly summary."""
+    ensure_allowed(actor, "alerts.manage")
+    member = session.get(Member, actor.id) if actor.id is not None else None
+    return bool(member and member.org_id == actor.org_id and member.weekly_summary)
+
+
 def set_weekly_summary(session: Session, *, actor: Actor, enabled: bool) -> None:
     """An owner or admin opts in to (or out of) the weekly summary e-mail."""
     ensure_allowed(actor, "alerts.manage")
