@@ -36,6 +36,11 @@ def load_history(actor: Actor) -> list[alerts.AlertView]:
 def section(actor: Actor) -> None:
     if not allowed(actor, "alerts.manage"):
         return
+    with st.container(key="org_alerts"):
+        _section(actor)
+
+
+def _section(actor: Actor) -> None:
     st.subheader("Alerts")
     st.caption(
         "Alerts for budgets (each threshold once a month), members' daily limits, a low "
