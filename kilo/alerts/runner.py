@@ -77,6 +77,7 @@ def start_background() -> bool:
         _stop.clear()
         _thread = threading.Thread(target=_loop, args=(interval,), name="kilo-alerts", daemon=True)
         _thread.start()
+    log.info("alerts: background runner started, every %s s", interval)
     return True
 
 
