@@ -32,16 +32,21 @@ MAX_INTERVAL = 86_400
 
 
 def run_once(*, url: str | None = None, now: datetime | None = None) -> dict[str, int]:
-    """Evaluate, then deliver; counts of new alerts and of delivery outcomes."""
+    """Evaluate, then deliver; counts of new alerts, of delivery outcomes, and of the
+    organizations whose evaluation failed (logged; the others go on)."""
     now = now or utcnow()
     with read_session(url) as session:
         org_ids = list(session.exec(select(Organization.id).order_by(Organization.id)).all())
-    new = 0
+    new = errors = 0
     for org_id in org_ids:
-        with write_session(url) as session:
-            new += len(evaluate_org(session, org_id=org_id, now=now))
-            new += len(weekly_summaries(session, org_id=org_id, now=now))
-    return {"alerts": new, **deliver_due(url=url, now=now)}
+        try:
+            with write_session(url) as session:
+                new += len(evaluate_org(session, org_id=org_id, now=now))
+                new += len(weekly_summaries(session, org_id=org_id, now=now))
+        except Exception:  # one organization's failure must not stop the others' alerts
+            log.exception("alerts: evaluating organization %s failed", org_id)
+            errors += 1
+    return {"alerts": new, **deliver_due(url=url, now=now), "errors": errors}
 
 
 def interval_seconds() -> int:

@@ -139,6 +139,17 @@ def weekly_summaries(session: Session, *, org_id: int, now: datetime) -> list[Al
         return []
     today = now.date()
     year, week, _ = today.isocalendar()
+    period = f"{year}-W{week:02d}"
+    done = set(
+        session.exec(
+            select(Alert.subject).where(
+                Alert.org_id == org_id, Alert.rule == "weekly_summary", Alert.period == period
+            )
+        ).all()
+    )
+    readers = [m for m in readers if f"member:{m.id}" not in done]
+    if not readers:  # the usual case: this week's summaries went out already
+        return []
     text = summary_text(session, org_id=org_id, today=today)
     out = []
     for member in readers:
@@ -146,8 +157,8 @@ def weekly_summaries(session: Session, *, org_id: int, now: datetime) -> list[Al
             rule="weekly_summary",
             subject=f"member:{member.id}",
             threshold="-",
-            period=f"{year}-W{week:02d}",
-            title=f"Kilo weekly summary, {year}-W{week:02d}",
+            period=period,
+            title=f"Kilo weekly summary, {period}",
             message=f"The weekly summary e-mailed to {member.email}.",
             details={"text": text, "member_id": member.id},
         )

@@ -17,6 +17,9 @@ def cmd_run(args: Any) -> int:
         f"{counts['alerts']} new alert(s); deliveries: {counts['sent']} sent, "
         f"{counts['pending']} to retry, {counts['failed']} failed."
     )
+    if counts["errors"]:
+        print(f"error: evaluating {counts['errors']} organization(s) failed; see the log.")
+        return 1
     return 0
 
 

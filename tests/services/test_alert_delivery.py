@@ -69,7 +69,7 @@ def test_a_signed_webhook_and_a_slack_webhook_receive_the_alert_once(people):
         for _ in range(3):  # repeated runs: one alert, one delivery each
             counts = alerts.run_once()
         got = hook.wait_for(2)
-        assert counts == {"alerts": 0, "sent": 0, "pending": 0, "failed": 0}
+        assert counts == {"alerts": 0, "sent": 0, "pending": 0, "failed": 0, "errors": 0}
         assert len(hook.received()) == 2
     signed = next(r for r in got if r.path == "/signed")
     slack = next(r for r in got if r.path == "/slack")
@@ -103,7 +103,13 @@ def test_a_failing_channel_is_retried_with_backoff_and_delivered_once(people):
         _channel(people["admin"], "slack", hook.url())
         _overspend(people)
         start = utcnow()
-        assert alerts.run_once(now=start) == {"alerts": 1, "sent": 0, "pending": 1, "failed": 0}
+        assert alerts.run_once(now=start) == {
+            "alerts": 1,
+            "sent": 0,
+            "pending": 1,
+            "failed": 0,
+            "errors": 0,
+        }
         [d] = _deliveries()
         assert (d.status, d.attempts, d.last_error) == (
             "pending",
@@ -248,3 +254,18 @@ def test_the_weekly_summary_goes_once_a_week_to_those_who_opted_in(people, smtp_
     with read_session() as s:
         actions = s.exec(select(AuditEntry.action)).all()
     assert "alerts.summary.change" in actions
+
+
+def test_the_alerts_run_command_evaluates_and_delivers(people, capsys):
+    from kilo.__main__ import main
+
+    with WebhookReceiver() as hook:
+        _channel(people["admin"], "slack", hook.url())
+        _overspend(people)
+        assert main(["alerts", "run"]) == 0
+        assert (
+            "1 new alert(s); deliveries: 1 sent, 0 to retry, 0 failed." in capsys.readouterr().out
+        )
+        assert main(["alerts", "run"]) == 0
+        assert "0 new alert(s); deliveries: 0 sent" in capsys.readouterr().out
+        assert len(hook.received()) == 1
