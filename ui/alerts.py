@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 import ui
-from kilo import alerts, money
+from kilo import alerts, mail, money
 from kilo.permissions import Actor, allowed
 
 NEW_SECRET = "org_alert_new_secret"  # session state: a new webhook's secret, for one run
@@ -161,6 +161,12 @@ def _channels(actor: Actor) -> None:
             key="org_alert_kind",
             horizontal=True,
         )
+        if kind == "email" and not mail.is_configured():
+            st.warning(
+                "E-mail is not configured on this server (KILO_SMTP_HOST, see the README's "
+                "E-mail section): alerts to an e-mail channel fail until it is.",
+                icon=":material/mail_off:",
+            )
         name = st.text_input("Name", key="org_alert_name", max_chars=60)
         target = st.text_input(TARGET_LABELS[kind], key="org_alert_target", max_chars=2000)
         if st.button("Add channel", type="primary", key="org_alert_add"):
@@ -224,6 +230,11 @@ def weekly_summary_toggle(actor: Actor) -> None:
         return
     st.subheader("Weekly summary")
     current = ui.read(alerts.get_weekly_summary, actor=actor)
+    if not mail.is_configured():
+        st.caption(
+            "E-mail is not configured on this server (KILO_SMTP_HOST), so the summary cannot "
+            "be sent until it is."
+        )
     wanted = st.toggle(
         "E-mail me a weekly summary (spend, top teams and models, budgets, anomalies)",
         value=current,
