@@ -215,6 +215,11 @@ def _history(actor: Actor) -> None:
                 "Alert": a.title,
                 "Delivery": a.delivery_summary,
                 "Last error": "; ".join(d.last_error for d in a.deliveries if d.last_error),
+                "Next attempt": ui.fmt_datetime(
+                    min(
+                        (d.next_attempt_at for d in a.deliveries if d.next_attempt_at), default=None
+                    )
+                ),
             }
             for a in history
         ],

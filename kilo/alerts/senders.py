@@ -82,6 +82,12 @@ def post_json(url: str, body: bytes, headers: dict[str, str] | None = None) -> N
         raise DeliveryError(f"the receiver answered HTTP {status}")
 
 
+def slack_escape(text: str) -> str:
+    """Slack's three control characters escaped, so names in a message (a member called
+    `<https://x|click>`) show as written rather than as links or mentions."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def webhook_body(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
@@ -94,7 +100,7 @@ def send(kind: str, target: str, secret: str, payload: dict[str, Any]) -> None:
         except KiloError as exc:
             raise DeliveryError(str(exc)[:400]) from None
     elif kind == "slack":
-        text = f"*{payload['title']}*\n{payload['message']}"
+        text = f"*{slack_escape(payload['title'])}*\n{slack_escape(payload['message'])}"
         post_json(target, json.dumps({"text": text}).encode())
     elif kind == "webhook":
         body = webhook_body({k: v for k, v in payload.items() if k != "text"})

@@ -256,6 +256,14 @@ def test_the_weekly_summary_goes_once_a_week_to_those_who_opted_in(people, smtp_
     assert "alerts.summary.change" in actions
 
 
+def test_slack_text_shows_names_as_written():
+    from kilo.alerts.senders import slack_escape
+
+    assert slack_escape("Ann <ann@x.com> & <https://evil|click>") == (
+        "Ann &lt;ann@x.com&gt; &amp; &lt;https://evil|click&gt;"
+    )
+
+
 def test_the_alerts_run_command_evaluates_and_delivers(people, capsys):
     from kilo.__main__ import main
 
