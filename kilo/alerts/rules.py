@@ -4,7 +4,8 @@ already fired. Spend comes from the usage rollups in SQL; money is integer micro
 
 - **budget**: a monthly budget (organization, team, or a member's monthly limit) whose
   month's spend is at or above a threshold percentage of it (default 50, 80, 100): spent x 100
-  >= budget x threshold. Once per budget, threshold and calendar month (UTC).
+  >= budget x threshold. Once per budget, threshold (with the budget's amount: a changed
+  budget re-arms its thresholds) and calendar month (UTC).
 - **daily_limit**: a member whose spend today (UTC) is at or above their daily limit. Once per
   member, limit and day.
 - **balance**: the credit balance below the low-balance amount (billing's setting). Once per
@@ -74,7 +75,7 @@ def budget_alerts(
                 Fired(
                     rule="budget",
                     subject=f"{b.scope}:{b.scope_id}",
-                    threshold=f"{pct}%",
+                    threshold=f"{pct}% of {b.amount_micros}",
                     period=f"{today:%Y-%m}",
                     title=f"{_cap(label)} reached {pct}%",
                     message=f"{_cap(label)}: {money.usd(spent)} of {money.usd(b.amount_micros)} "

@@ -42,5 +42,5 @@ def test_the_server_evaluates_and_delivers_alerts_in_the_background(
             )
         got = hook.wait_for(1, timeout=60)
     db.get_engine(url).dispose()
-    assert [r.json()["threshold"] for r in got] == ["50%"]
+    assert [r.json()["threshold"] for r in got] == ["50% of 1000000"]
     assert receiver_verifies(secret, got[0].headers["X-Kilo-Signature"], got[0].body)

@@ -79,7 +79,7 @@ def test_a_signed_webhook_and_a_slack_webhook_receive_the_alert_once(people):
     assert not receiver_verifies(secret, header, signed.body + b" ")
     assert alerts.verify(secret, header, signed.body)
     body = signed.json()
-    assert body["rule"] == "budget" and body["threshold"] == "100%"
+    assert body["rule"] == "budget" and body["threshold"] == "100% of 1000000"
     assert body["title"].startswith("The monthly budget of") and "reached 100%" in body["title"]
     assert set(slack.json()) == {"text"} and "reached 100%" in slack.json()["text"]
     assert [(d.status, d.attempts) for d in _deliveries()] == [("sent", 1), ("sent", 1)]

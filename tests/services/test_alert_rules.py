@@ -75,19 +75,23 @@ def test_a_budget_threshold_fires_at_it_and_not_one_cent_below(people, scope, be
     _spend(member.id, org_id, 80 * DOLLAR - below)  # 80% of the budget, or a cent less
     keys = _evaluate(org_id)
     month = f"{TODAY:%Y-%m}"
-    expected = [f"budget|{scope}:{scope_id}|50%|{month}"]
-    if not below:
-        expected.append(f"budget|{scope}:{scope_id}|80%|{month}")
-    assert keys == expected
+
+    def key(pct: int, amount: int = 100 * DOLLAR) -> str:
+        return f"budget|{scope}:{scope_id}|{pct}% of {amount}|{month}"
+
+    assert keys == [key(50)] + ([] if below else [key(80)])
     assert _evaluate(org_id) == []  # once: a second run records nothing
     _spend(member.id, org_id, 20 * DOLLAR + below)  # now exactly 100%
-    assert _evaluate(org_id) == [
-        *([f"budget|{scope}:{scope_id}|80%|{month}"] if below else []),
-        f"budget|{scope}:{scope_id}|100%|{month}",
-    ]
+    assert _evaluate(org_id) == [*([key(80)] if below else []), key(100)]
     with read_session() as s:
-        alert = s.exec(select(Alert).where(Alert.key.endswith(f"|100%|{month}"))).one()
+        alert = s.exec(select(Alert).where(Alert.key == key(100))).one()
     assert "reached 100%" in alert.title and "$100.00 of $100.00" in alert.message
+    # A raised budget re-arms its thresholds: $100 is 50% of $200.
+    with write_session() as s:
+        budgets.set_budget(
+            s, actor=owner, scope=scope, scope_id=scope_id, amount_micros=200 * DOLLAR, hard=False
+        )
+    assert _evaluate(org_id) == [key(50, 200 * DOLLAR)]
 
 
 @pytest.mark.parametrize("below", [0, CENT])
