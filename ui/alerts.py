@@ -46,8 +46,17 @@ def _section(actor: Actor) -> None:
         "Alerts for budgets (each threshold once a month), members' daily limits, a low "
         "balance or runway, and unusual spend (at least 3× the median day of the previous 28 "
         "days, above a minimum), each sent once to every channel below, retried when a "
-        "channel fails. The server checks every minute."
+        "channel fails."
     )
+    interval = alerts.background_interval()
+    if interval:
+        st.caption(f"This server checks the rules every {interval} seconds.")
+    else:
+        st.caption(
+            ":material/schedule: This server process does not check the rules on its own "
+            "(KILO_ALERTS_INTERVAL=0, or the dashboard was started without server.py): run "
+            "`python -m kilo alerts run` from cron."
+        )
     _rules(actor)
     _channels(actor)
     _history(actor)

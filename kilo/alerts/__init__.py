@@ -14,7 +14,7 @@ from kilo.alerts.deliver import deliver_due
 from kilo.alerts.evaluate import evaluate_org
 from kilo.alerts.history import RULE_LABELS, AlertView, create_test_alert, list_alerts
 from kilo.alerts.rules import Fired, due_alerts
-from kilo.alerts.runner import run_once, start_background, stop_background
+from kilo.alerts.runner import background_interval, run_once, start_background, stop_background
 from kilo.alerts.senders import SIGNATURE_HEADER, sign, verify
 from kilo.alerts.settings import RuleSettings, get_settings, parse_thresholds, update_settings
 from kilo.alerts.summary import get_weekly_summary, set_weekly_summary, summary_text
@@ -27,6 +27,7 @@ __all__ = [
     "ChannelView",
     "Fired",
     "RuleSettings",
+    "background_interval",
     "check_url",
     "create_channel",
     "create_test_alert",

@@ -63,11 +63,12 @@ def interval_seconds() -> int:
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _stop = threading.Event()
+_interval = 0
 
 
 def start_background() -> bool:
     """Start the background runner once in this process; whether it runs."""
-    global _thread
+    global _thread, _interval
     try:
         interval = interval_seconds()
     except ValueError as exc:
@@ -80,10 +81,18 @@ def start_background() -> bool:
         if _thread is not None and _thread.is_alive():
             return True
         _stop.clear()
+        _interval = interval
         _thread = threading.Thread(target=_loop, args=(interval,), name="kilo-alerts", daemon=True)
         _thread.start()
     log.info("alerts: background runner started, every %s s", interval)
     return True
+
+
+def background_interval() -> int | None:
+    """Seconds between the runs of this process's background runner; None when none runs
+    (turned off, or a process that did not start one, e.g. `streamlit run app.py`)."""
+    with _lock:
+        return _interval if _thread is not None and _thread.is_alive() else None
 
 
 def stop_background(timeout: float = 5.0) -> None:

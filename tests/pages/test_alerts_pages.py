@@ -25,6 +25,7 @@ def test_admin_sets_rules_adds_channels_and_sends_a_test_alert(demo_url):
     assert not at.exception
     assert "Alerts" in [h.value for h in at.subheader]
     assert "No alerts yet." in texts(at)
+    assert "does not check the rules on its own" in texts(at)  # no runner under AppTest
     at.text_input(key="org_alert_thresholds").input("50, lots")
     at.button(key="FormSubmitter:org_alert_rules-Save rules").click().run()
     assert "whole percentages" in texts(at)

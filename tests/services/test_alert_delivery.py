@@ -277,3 +277,22 @@ def test_the_alerts_run_command_evaluates_and_delivers(people, capsys):
         assert main(["alerts", "run"]) == 0
         assert "0 new alert(s); deliveries: 0 sent" in capsys.readouterr().out
         assert len(hook.received()) == 1
+
+
+def test_the_background_runner_starts_once_and_stops(people, monkeypatch):
+    monkeypatch.setenv("KILO_ALERTS_INTERVAL", "0")
+    assert alerts.start_background() is False and alerts.background_interval() is None
+    monkeypatch.setenv("KILO_ALERTS_INTERVAL", "soon")
+    assert alerts.start_background() is False
+    monkeypatch.setenv("KILO_ALERTS_INTERVAL", "3600")
+    with WebhookReceiver() as hook:
+        _channel(people["admin"], "slack", hook.url())
+        _overspend(people)
+        try:
+            assert alerts.start_background() and alerts.start_background()  # one thread
+            assert alerts.background_interval() == 3600
+            hook.wait_for(1)  # its first run is at once
+        finally:
+            alerts.stop_background()
+    assert alerts.background_interval() is None
+    assert len(hook.received()) == 1
