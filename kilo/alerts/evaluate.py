@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
-from kilo.alerts import channels as channels_module
+from kilo.alerts.channels import active_channels
 from kilo.alerts.rules import Fired, due_alerts
 from kilo.alerts.settings import settings_for
 from kilo.db import read_session, write_session
@@ -70,9 +70,7 @@ def record_alert(
 def evaluate_org(session: Session, *, org_id: int, now: datetime) -> list[Alert]:
     """Record the organization's new alerts (in the caller's transaction); the new ones."""
     rules = settings_for(session, org_id)
-    recipients = [
-        (c.id, c.kind, c.target) for c in channels_module.active_channels(session, org_id)
-    ]
+    recipients = [(c.id, c.kind, c.target) for c in active_channels(session, org_id)]
     new = []
     for fired in due_alerts(session, org_id=org_id, rules=rules, today=now.date()):
         alert = record_alert(session, org_id=org_id, fired=fired, now=now, recipients=recipients)
