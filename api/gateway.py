@@ -52,7 +52,7 @@ def _authorize_fields(data: dict[str, Any]) -> tuple[str, str, str | None, str |
 
 
 def authorize_request(secret: str | None, body: bytes) -> JSONResponse:
-    with read_session() as session:
+    with read_session(autocommit=True) as session:
         token = authenticate(session, secret, scope="gateway")
         api_key, model, provider, mode = _authorize_fields(json_object(body))
         decision = gateway.decide(
@@ -89,7 +89,7 @@ def authorize_request(secret: str | None, body: bytes) -> JSONResponse:
 
 
 def policy_answer(secret: str | None) -> JSONResponse:
-    with read_session() as session:
+    with read_session(autocommit=True) as session:
         token = authenticate(session, secret, scope="gateway")
         version = gateway.policy_version(session, token.org_id)
     record_use(token=token)
@@ -97,7 +97,7 @@ def policy_answer(secret: str | None) -> JSONResponse:
 
 
 def record_usage_batch(secret: str | None, body: bytes) -> JSONResponse:
-    with read_session() as session:
+    with read_session(autocommit=True) as session:
         token = authenticate(session, secret, scope="gateway")
     data = json_object(body)
     unknown = sorted(str(k) for k in data if k != "events")

@@ -35,7 +35,7 @@ LITELLM = ROOT / ".venv-litellm" / "bin" / "litellm"
 MASTER_KEY = "sk-bench-master-key"
 
 
-def config(plugin: bool) -> dict:
+def config(plugin: bool, parts: tuple[str, ...] = ("auth", "usage")) -> dict:
     cfg = {
         "model_list": [
             {
@@ -50,16 +50,19 @@ def config(plugin: bool) -> dict:
         ],
         "general_settings": {"master_key": MASTER_KEY},
     }
-    if plugin:
+    if plugin and "auth" in parts:
         cfg["general_settings"]["custom_auth"] = "kilo_litellm.auth.user_api_key_auth"
+    if plugin and "usage" in parts:
         cfg["litellm_settings"] = {"callbacks": "kilo_litellm.usage.usage_logger"}
     return cfg
 
 
-def start_proxy(workdir: Path, plugin: bool, env_extra: dict[str, str]) -> tuple:
-    name = "plugin" if plugin else "plain"
+def start_proxy(
+    workdir: Path, plugin: bool, env_extra: dict[str, str], parts: tuple[str, ...] = ()
+) -> tuple:
+    name = "-".join(parts) if plugin else "plain"
     path = workdir / f"litellm-{name}.yaml"
-    path.write_text(yaml.safe_dump(config(plugin)))
+    path.write_text(yaml.safe_dump(config(plugin, parts)))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("KILO_")}
     env.update(PYTHONPATH=str(ROOT), LITELLM_LOCAL_MODEL_COST_MAP="True", **env_extra)
@@ -143,6 +146,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--parts",
+        action="store_true",
+        help="also run the plugin's decisions without its usage logger",
+    )
     args = parser.parse_args()
     if not LITELLM.exists():
         raise SystemExit(f"{LITELLM} is missing: run `make test` once (it installs LiteLLM)")
@@ -155,21 +163,22 @@ def main() -> None:
     try:
         plain, plain_port = start_proxy(workdir, False, {})
         procs.append(plain)
-        plugged, plugged_port = start_proxy(
-            workdir,
-            True,
-            {
-                "KILO_DASHBOARD_URL": f"http://127.0.0.1:{port}",
-                "KILO_GATEWAY_TOKEN": ctx["token"],
-                "KILO_SPOOL_DIR": str(workdir / "spool"),
-            },
-        )
-        procs.append(plugged)
+        env = {
+            "KILO_DASHBOARD_URL": f"http://127.0.0.1:{port}",
+            "KILO_GATEWAY_TOKEN": ctx["token"],
+            "KILO_SPOOL_DIR": str(workdir / "spool"),
+        }
+        runs = [("without plugin", plain_port, MASTER_KEY)]
+        variants = [("with plugin", ("auth", "usage"), ctx["key"])]
+        if args.parts:
+            # Usage alone cannot run: without the plugin's decisions no member is known.
+            variants.append(("decisions only", ("auth",), ctx["key"]))
+        for name, parts, key in variants:
+            proc, p = start_proxy(workdir, True, env, parts)
+            procs.append(proc)
+            runs.append((name, p, key))
         results = {}
-        for name, p, key in (
-            ("without plugin", plain_port, MASTER_KEY),
-            ("with plugin", plugged_port, ctx["key"]),
-        ):
+        for name, p, key in runs:
             load(p, key, args.clients, args.warmup)  # warm-up, not counted
             results[name] = load(p, key, args.clients, args.seconds)
         print(f"LiteLLM proxy, mocked model, {args.clients} clients, {args.seconds:g} s each")

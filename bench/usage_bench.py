@@ -196,6 +196,7 @@ def rollup_queries(url: str, actor, member_id: int, model: str, provider: str, e
     year = usage.UsageFilter(start=end - timedelta(days=364), end=end)
     one_member = usage.UsageFilter(start=d30.start, end=end, members=(member_id,))
     one_model = usage.UsageFilter(start=d30.start, end=end, models=(model,))
+    log = usage.RequestLogFilter(window="24h")
 
     def q(fn, **kw):
         def run():
@@ -259,6 +260,21 @@ def rollup_queries(url: str, actor, member_id: int, model: str, provider: str, e
             usage.get_heatmap, f=replace(year, members=(member_id,), modes=("code",))
         ),
         "CSV export (30d, per member)": q(usage.export_csv, f=d30),
+        # The live strip and the request log (raw events, by their key), as the owner.
+        "live strip: this hour + today (hourly rollup)": q(usage.get_live_totals),
+        "spend today of every member (day x member rollup)": q(usage.list_spent_today),
+        "request log: 100 newest of 24h": q(usage.list_recent_requests, f=log),
+        "request log: 500 newest of 24h": q(usage.list_recent_requests, f=replace(log, limit=500)),
+        "request log: 100 newest of 1h": q(usage.list_recent_requests, f=replace(log, window="1h")),
+        "request log: model filter (24h)": q(
+            usage.list_recent_requests, f=replace(log, models=(model,))
+        ),
+        "request log: errors only (24h)": q(
+            usage.list_recent_requests, f=replace(log, statuses=("error",))
+        ),
+        "request log: one member (24h)": q(
+            usage.list_recent_requests, f=replace(log, members=(member_id,))
+        ),
     }
 
 
@@ -515,6 +531,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--skip-page", action="store_true")
     parser.add_argument("--skip-compare", action="store_true", help="no DuckDB/pandas")
+    parser.add_argument(
+        "--only", default=None, help="time only the queries whose name contains this text"
+    )
     args = parser.parse_args(argv)
 
     url = args.url or f"sqlite:///{args.db}"
@@ -557,6 +576,8 @@ def main(argv: list[str] | None = None) -> int:
     top_model = str(frame["model_id"].value_counts().index[0])
     top_provider = str(frame["provider"].value_counts().index[0])
     queries = rollup_queries(url, owner, busiest_member, top_model, top_provider, end)
+    if args.only:
+        queries = {name: fn for name, fn in queries.items() if args.only in name}
     results = {name: median_ms(fn, args.repeat) for name, fn in queries.items()}
     compare = (
         {}

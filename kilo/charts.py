@@ -6,15 +6,61 @@ Every mark has a tooltip and every axis a title with its unit; pages draw them w
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from datetime import date, timedelta
+
 import altair as alt
 import pandas as pd
+
+from kilo.chart_colors import AXIS_LABEL_LIMIT, color_encoding
+
+# --------------------------------------------------------------------------------------
+# Day axes (the Usage trends, the audit chart)
+# --------------------------------------------------------------------------------------
+
+MIN_DAYS_SHOWN = 7  # without a period, a day axis spans at least a week
+MAX_DAY_TICKS = 12
+
+
+def _datetime(day: date, hours: int = 0) -> alt.DateTime:
+    return alt.DateTime(year=day.year, month=day.month, date=day.day, hours=hours)
+
+
+def day_scale_and_axis(first: date, last: date, *, title: str = "Day (UTC)") -> dict:
+    """`alt.X` keyword arguments for data per day from `first` to `last`: whole days, ticks
+    only on days (each day up to `MAX_DAY_TICKS`, else every n-th) at noon, under each
+    day's bar. Never hourly ticks, so a short period does not repeat a date."""
+    days = (last - first).days + 1
+    step = math.ceil(days / MAX_DAY_TICKS)
+    ticks = [last - timedelta(days=i) for i in range(0, days, step)][::-1]
+    fmt = "%d %b" if first.year == last.year else "%d %b %Y"
+    return {
+        "title": title,
+        "scale": alt.Scale(domain=[_datetime(first), _datetime(last + timedelta(days=1))]),
+        "axis": alt.Axis(
+            values=[_datetime(d, 12) for d in ticks], format=fmt, labelAngle=0, grid=False
+        ),
+    }
+
+
+def _day_span(days: pd.Series, start: date | None, end: date | None) -> tuple[date, date]:
+    """The days to show: the period when given, else the data's days, at least
+    `MIN_DAYS_SHOWN` of them (one busy day is not a full-width block)."""
+    stamps = pd.to_datetime(days)
+    last = end or stamps.max().date()
+    first = start or min(stamps.min().date(), last - timedelta(days=MIN_DAYS_SHOWN - 1))
+    return first, max(first, last)
+
 
 # --------------------------------------------------------------------------------------
 # Audit
 # --------------------------------------------------------------------------------------
 
 
-def audit_events_per_day(df: pd.DataFrame) -> alt.Chart:
+def audit_events_per_day(
+    df: pd.DataFrame, *, start: date | None = None, end: date | None = None
+) -> alt.Chart:
     """Stacked bars of audit events per UTC day, coloured by action group.
 
     `df` has one row per day and group: columns `day` (date), `group` (e.g.
@@ -30,11 +76,11 @@ def audit_events_per_day(df: pd.DataFrame) -> alt.Chart:
         alt.Chart(data)
         .mark_rect()
         .encode(
-            x=alt.X("day:T", title="Day (UTC)"),
+            x=alt.X("day:T", **day_scale_and_axis(*_day_span(data["day"], start, end))),
             x2="day_end:T",
             y=alt.Y("bottom:Q", title="Events (count)"),
             y2="top:Q",
-            color=alt.Color("group:N", title="Action group"),
+            color=color_encoding("group", "Action group", sorted(data["group"].unique())),
             tooltip=[
                 alt.Tooltip("day:T", title="Day (UTC)", format="%Y-%m-%d"),
                 alt.Tooltip("group:N", title="Action group"),
@@ -63,8 +109,8 @@ USAGE_DIMENSION_TITLES = {
     "team": "Team",
 }
 WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
-# Series a colour chart shows by name; the rest are summed into one "Other" series, so the
-# 10-colour palette never gives two series the same colour.
+# Series a colour chart shows by name; the rest are summed into one grey "Other" series,
+# so a legend stays readable (colours: `kilo.chart_colors`).
 TOP_SERIES = 9
 
 
@@ -96,42 +142,77 @@ def _usage_plot_columns(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _legend_order(data: pd.DataFrame, category: str, column: str) -> list[str]:
+    """The series of a chart, largest first ("Other" last: see `color_encoding`)."""
+    totals = data.groupby(category, observed=True)[column].sum().sort_values(ascending=False)
+    return [str(n) for n in totals.index]
+
+
 def usage_daily_trend(
-    df: pd.DataFrame, *, stack: str = "model_id", measure: str = "cost"
+    df: pd.DataFrame,
+    *,
+    stack: str = "model_id",
+    measure: str = "cost",
+    colors: Mapping[str, str] | None = None,
+    start: date | None = None,
+    end: date | None = None,
 ) -> alt.Chart:
-    """Stacked bars per UTC day, coloured by `stack` (model_id/provider/mode); click the
-    legend to highlight one series. `df`: day, <stack>, cost_micros, requests, tokens."""
+    """Stacked bars per UTC day, coloured by `stack` (model_id/provider/mode) with the
+    page's `colors` (`kilo.chart_colors.series_colors`); click the legend to highlight one
+    series. The axis spans the period (`start`..`end`, else the data's days) with one tick
+    per day at most. `df`: day, <stack>, cost_micros, requests, tokens."""
     column, title, fmt = USAGE_MEASURES[measure]
     data = top_and_other(df, category=stack, column=column, keys=("day",))
     data = _usage_plot_columns(data).assign(day=lambda d: pd.to_datetime(d["day"]))
     series = USAGE_DIMENSION_TITLES.get(stack, stack)
     pick = alt.selection_point(fields=[stack], bind="legend")
+    order = _legend_order(data, stack, column)
     return (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("yearmonthdate(day):T", title="Day (UTC)"),
+            x=alt.X(
+                "yearmonthdate(day):T", **day_scale_and_axis(*_day_span(data["day"], start, end))
+            ),
             y=alt.Y(f"sum({column}):Q", title=title, stack="zero"),
-            color=alt.Color(f"{stack}:N", title=series, sort="-y"),
+            color=color_encoding(stack, series, order, colors),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.2)),
             tooltip=[
-                alt.Tooltip("yearmonthdate(day):T", title="Day (UTC)"),
+                alt.Tooltip("yearmonthdate(day):T", title="Day (UTC)", format="%d %b %Y"),
                 alt.Tooltip(f"{stack}:N", title=series),
                 alt.Tooltip(f"sum({column}):Q", title=title, format=fmt),
             ],
         )
         .add_params(pick)
-        .properties(height=300)
+        .properties(height=340)
     )
 
 
-def usage_ranked_bars(df: pd.DataFrame, *, category: str, measure: str, top: int = 15) -> alt.Chart:
-    """Horizontal bars of the `top` categories (model, provider, mode, member) by measure."""
+RANKED_ROW_PX = 26  # per bar of a ranked chart; axes and title come on top
+RANKED_AXES_PX = 80
+
+
+def usage_ranked_bars(
+    df: pd.DataFrame,
+    *,
+    category: str,
+    measure: str,
+    top: int = 15,
+    colors: Mapping[str, str] | None = None,
+) -> alt.Chart:
+    """Horizontal bars of the `top` categories (model, provider, mode, member) by measure,
+    each in its own colour when `colors` (a page's series colours) is given. Tall enough
+    for every label (the page draws charts with their axes inside the given height)."""
     column, title, fmt = USAGE_MEASURES[measure]
     data = _usage_plot_columns(df).nlargest(top, column)
     label = USAGE_DIMENSION_TITLES.get(category, category)
     total = float(_usage_plot_columns(df)[column].sum()) or 1.0
     data = data.assign(share=data[column] / total)
+    color = (
+        alt.value("#4c78a8")
+        if colors is None
+        else color_encoding(category, label, data[category], colors, legend=False)
+    )
     return (
         alt.Chart(data)
         .mark_bar()
@@ -140,22 +221,29 @@ def usage_ranked_bars(df: pd.DataFrame, *, category: str, measure: str, top: int
                 f"{category}:N",
                 title=label,
                 sort="-x",
-                axis=alt.Axis(labelLimit=220, labelOverlap=False),
+                axis=alt.Axis(labelLimit=AXIS_LABEL_LIMIT, labelOverlap=False),
             ),
             x=alt.X(f"{column}:Q", title=title),
+            color=color,
             tooltip=[
                 alt.Tooltip(f"{category}:N", title=label),
                 alt.Tooltip(f"{column}:Q", title=title, format=fmt),
                 alt.Tooltip("share:Q", title="Share of total", format=".1%"),
             ],
         )
-        .properties(height=max(120, 22 * len(data)))
+        .properties(height=RANKED_AXES_PX + RANKED_ROW_PX * max(len(data), 2))
     )
 
 
-def usage_share_donut(df: pd.DataFrame, *, category: str, measure: str = "requests") -> alt.Chart:
+def usage_share_donut(
+    df: pd.DataFrame,
+    *,
+    category: str,
+    measure: str = "requests",
+    colors: Mapping[str, str] | None = None,
+) -> alt.Chart:
     """Donut of each category's share (e.g. provider mix by requests), largest first; past
-    `TOP_SERIES` categories the rest are one "Other" slice."""
+    `TOP_SERIES` categories the rest are one "Other" slice (always grey)."""
     column, title, fmt = USAGE_MEASURES[measure]
     data = _usage_plot_columns(top_and_other(df, category=category, column=column))
     total = float(data[column].sum()) or 1.0
@@ -167,9 +255,7 @@ def usage_share_donut(df: pd.DataFrame, *, category: str, measure: str = "reques
         .encode(
             theta=alt.Theta(f"{column}:Q", title=title),
             order=alt.Order(f"{column}:Q", sort="descending"),
-            color=alt.Color(
-                f"{category}:N", title=label, sort=alt.EncodingSortField(column, order="descending")
-            ),
+            color=color_encoding(category, label, _legend_order(data, category, column), colors),
             tooltip=[
                 alt.Tooltip(f"{category}:N", title=label),
                 alt.Tooltip(f"{column}:Q", title=title, format=fmt),
@@ -181,8 +267,8 @@ def usage_share_donut(df: pd.DataFrame, *, category: str, measure: str = "reques
 
 
 def usage_latency(df: pd.DataFrame) -> alt.Chart:
-    """p50 and p95 latency per model, side by side. `df`: model_id, latency_p50_ms,
-    latency_p95_ms, requests."""
+    """p50 and p95 latency per model, side by side; full model ids on the axis. `df`:
+    model_id, latency_p50_ms, latency_p95_ms, requests."""
     data = df.dropna(subset=["latency_p50_ms"]).melt(
         id_vars=["model_id", "requests"],
         value_vars=["latency_p50_ms", "latency_p95_ms"],
@@ -199,10 +285,16 @@ def usage_latency(df: pd.DataFrame) -> alt.Chart:
                 "model_id:N",
                 title="Model",
                 sort=alt.EncodingSortField("seconds", "max", "descending"),
+                axis=alt.Axis(labelLimit=AXIS_LABEL_LIMIT, labelOverlap=False),
             ),
             x=alt.X("seconds:Q", title="Latency (seconds)"),
             yOffset=alt.YOffset("percentile:N"),
-            color=alt.Color("percentile:N", title="Percentile"),
+            color=alt.Color(
+                "percentile:N",
+                title="Percentile",
+                scale=alt.Scale(domain=["p50", "p95"], range=["#4c78a8", "#9ecae9"]),
+                legend=alt.Legend(orient="top"),
+            ),
             tooltip=[
                 alt.Tooltip("model_id:N", title="Model"),
                 alt.Tooltip("percentile:N", title="Percentile"),
@@ -210,7 +302,7 @@ def usage_latency(df: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("requests:Q", title="Requests", format=","),
             ],
         )
-        .properties(height=max(160, 34 * data["model_id"].nunique()))
+        .properties(height=RANKED_AXES_PX + 40 + 34 * max(data["model_id"].nunique(), 2))
     )
 
 
@@ -239,9 +331,15 @@ def usage_heatmap(df: pd.DataFrame, *, measure: str = "requests") -> alt.Chart:
     )
 
 
-def usage_monthly(df: pd.DataFrame, *, by: str = "model_id", measure: str = "cost") -> alt.Chart:
-    """Month by month, stacked by `by` (past `TOP_SERIES`, the rest as "Other").
-    `df`: month (YYYY-MM), <by>, measures."""
+def usage_monthly(
+    df: pd.DataFrame,
+    *,
+    by: str = "model_id",
+    measure: str = "cost",
+    colors: Mapping[str, str] | None = None,
+) -> alt.Chart:
+    """Month by month, stacked by `by` (past `TOP_SERIES`, the rest as "Other"), in the
+    page's `colors`. `df`: month (YYYY-MM), <by>, measures."""
     column, title, fmt = USAGE_MEASURES[measure]
     data = _usage_plot_columns(top_and_other(df, category=by, column=column, keys=("month",)))
     label = USAGE_DIMENSION_TITLES.get(by, by)
@@ -250,9 +348,9 @@ def usage_monthly(df: pd.DataFrame, *, by: str = "model_id", measure: str = "cos
         alt.Chart(data)
         .mark_bar()
         .encode(
-            x=alt.X("month:O", title="Month (UTC)"),
+            x=alt.X("month:O", title="Month (UTC)", axis=alt.Axis(labelAngle=0)),
             y=alt.Y(f"sum({column}):Q", title=title),
-            color=alt.Color(f"{by}:N", title=label),
+            color=color_encoding(by, label, _legend_order(data, by, column), colors),
             opacity=alt.condition(pick, alt.value(1.0), alt.value(0.2)),
             tooltip=[
                 alt.Tooltip("month:O", title="Month"),
@@ -261,7 +359,7 @@ def usage_monthly(df: pd.DataFrame, *, by: str = "model_id", measure: str = "cos
             ],
         )
         .add_params(pick)
-        .properties(height=280)
+        .properties(height=320)
     )
 
 

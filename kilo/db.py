@@ -119,9 +119,23 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+@cache
+def _autocommit_engine(url: str) -> Engine:
+    engine = _engine_for(url)
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 @contextmanager
-def read_session(url: str | None = None) -> Iterator[Session]:
-    with Session(get_engine(url), expire_on_commit=False) as session:
+def read_session(url: str | None = None, *, autocommit: bool = False) -> Iterator[Session]:
+    """A session for reading. `autocommit`: on PostgreSQL each statement runs on its own,
+    without the BEGIN and ROLLBACK round trips around them (the gateway's decisions, one
+    statement or a few). Under PostgreSQL's READ COMMITTED each statement sees its own
+    snapshot inside a transaction too, so reads lose nothing; never write through it.
+    SQLite ignores it (its BEGIN costs no round trip, and keeps the reads on one snapshot)."""
+    engine = _autocommit_engine(url or database_url()) if autocommit else get_engine(url)
+    with Session(engine, expire_on_commit=False) as session:
         yield session
 
 

@@ -15,7 +15,8 @@ from kilo import audit, usage
 from kilo.billing.ledger import balance_micros
 from kilo.billing.seats import MAX_SEATS
 from kilo.errors import Conflict, NotFound, ValidationError
-from kilo.members import clean_name, invite_member, normalise_email, revoke_invitation, seats_in_use
+from kilo.invitations import invite_member, revoke_invitation
+from kilo.members import clean_name, normalise_email, seats_in_use
 from kilo.models import CatalogModel, Invitation, Member, Organization
 from kilo.permissions import ROLES, Actor, ensure_allowed, system_actor
 

@@ -5,8 +5,9 @@ import re
 import streamlit as st
 
 import ui
-from kilo import members, passwords
+from kilo import invitations
 from kilo.errors import KiloError
+from ui.passwords import new_password_fields, passwords_match
 from ui.url_state import LinkParams
 
 INVITATION_TOKEN = re.compile(r"[A-Za-z0-9_-]+")  # secrets.token_urlsafe
@@ -45,7 +46,7 @@ if done:
 
 try:
     with ui.read_session() as session:
-        invitation = members.find_invitation(session, token=token)
+        invitation = invitations.find_invitation(session, token=token)
 except KiloError as exc:
     st.error(ui.md_escape(exc), icon=":material/link_off:")
     st.stop()
@@ -56,19 +57,18 @@ st.write(
 )
 with st.form("accept_form"):
     name = st.text_input("Your name", key="accept_name")
-    password = st.text_input(
-        f"Password (at least {passwords.MIN_LENGTH} characters)",
-        type="password",
+    password, confirm = new_password_fields(
+        "Password",
+        "Repeat the password",
         key="accept_password",
+        repeat_key="accept_confirm",
+        max_chars=None,
     )
-    confirm = st.text_input("Repeat the password", type="password", key="accept_confirm")
     submitted = st.form_submit_button("Join", type="primary")
 if submitted:
-    if password != confirm:
-        st.error("The two passwords differ; type the same password twice.")
-    else:
+    if passwords_match(password, confirm):
         member = ui.run_action(
-            lambda s: members.accept_invitation(s, token=token, name=name, password=password)
+            lambda s: invitations.accept_invitation(s, token=token, name=name, password=password)
         )
         if member is not None:
             st.session_state["accept_done"] = member.username

@@ -4,9 +4,10 @@ admins, the weekly summary opt-in."""
 import streamlit as st
 
 import ui
-from kilo import accounts, apikeys, passwords, sessions
+from kilo import accounts, apikeys, sessions
 from ui import alerts as alerts_ui
 from ui import api_keys, auth
+from ui.passwords import new_password_fields, passwords_match
 
 actor = ui.current_actor()
 st.title("Account")
@@ -15,17 +16,12 @@ st.caption(f"{ui.md_escape(actor.name)} · {ui.md_escape(actor.email)} · {actor
 st.subheader("Change password")
 with st.form("change_password", clear_on_submit=True):
     current = st.text_input("Current password", type="password", max_chars=1024)
-    new = st.text_input(
-        f"New password (at least {passwords.MIN_LENGTH} characters)",
-        type="password",
-        max_chars=1024,
-    )
-    again = st.text_input("Repeat the new password", type="password", max_chars=1024)
+    new, again = new_password_fields()
     submitted = st.form_submit_button("Change password", type="primary")
 if submitted:
-    if new != again:
-        st.error("The two new passwords differ; type the same password twice.")
-    else:
+    if passwords_match(
+        new, again, message="The two new passwords differ; type the same password twice."
+    ):
         token = st.session_state.get(auth.SESSION_KEY)
         ended = ui.run_action(
             lambda s: accounts.change_password(

@@ -8,7 +8,7 @@ the viewer's timezone; the period is picked in that timezone too. Paging is keys
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -58,7 +58,8 @@ def load_page(actor: Actor, f: AuditFilter, limit: int, cursor: str) -> tuple[pd
         }
         for e in page.entries
     ]
-    columns = ["Time", "Action", "Actor", "Target", "Details", "Data", "Entry"]
+    # What happened first (time, action, message, who): visible at 1440 px without scrolling.
+    columns = ["Time", "Action", "Details", "Actor", "Target", "Data", "Entry"]
     nxt = page.next_cursor.encode() if page.next_cursor else ""
     return pd.DataFrame(rows, columns=columns), nxt
 
@@ -214,7 +215,12 @@ with m2:
     if per_day.empty:
         st.info("No events match these filters in this period.", icon=":material/info:")
     else:
-        st.altair_chart(charts.audit_events_per_day(per_day), width="stretch")
+        # The axis spans the period's UTC days (the chart counts per UTC day).
+        first_day = filters.start.astimezone(UTC).date()
+        last_day = (filters.end - timedelta(minutes=1)).astimezone(UTC).date()
+        st.altair_chart(
+            charts.audit_events_per_day(per_day, start=first_day, end=last_day), width="stretch"
+        )
 
 st.subheader("Entries")
 limit = st.session_state.get("audit_logs_page_size", 50)
@@ -235,9 +241,12 @@ else:
         width="stretch",
         column_config={
             "Time": st.column_config.DatetimeColumn(
-                f"Time ({tz.key})", format="YYYY-MM-DD HH:mm:ss"
+                f"Time ({tz.key})", format="YYYY-MM-DD HH:mm:ss", width=145
             ),
-            "Details": st.column_config.TextColumn(width="large"),
+            # Wide enough for the longest action (organization.member.password_reset_link).
+            "Action": st.column_config.TextColumn(width=280),
+            "Details": st.column_config.TextColumn(width=340),
+            "Actor": st.column_config.TextColumn(width=200),
             "Data": st.column_config.TextColumn("Structured details", width="medium"),
             "Entry": st.column_config.NumberColumn("Entry #", format="%d"),
         },

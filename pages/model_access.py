@@ -18,6 +18,7 @@ from kilo.access import MODEL, PROVIDER, AccessChange
 from kilo.catalog import ANY, CatalogFilter, ModelRow, ProviderRow
 from kilo.errors import KiloError
 from kilo.permissions import Actor, allowed
+from ui.access_tables import models_frame, providers_frame, show_models
 from ui.url_state import LinkParams
 
 actor = ui.guard("access.view")
@@ -73,100 +74,6 @@ def load_rules(actor: Actor) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["Applies to", "Rule", "Effect", "Kind", "Since"])
 
 
-# ---- formatting ---------------------------------------------------------------------
-
-
-def yes_no(value: bool | None) -> str:
-    return "unknown" if value is None else "yes" if value else "no"
-
-
-def retention(p: ProviderRow) -> str:
-    if p.retains_prompts is None:
-        return "unknown"
-    if not p.retains_prompts:
-        return "no"
-    return f"yes, {p.retention_days} days" if p.retention_days else "yes (period unknown)"
-
-
-def status(row: ProviderRow | ModelRow) -> str:
-    if row.allowed:
-        return "Usable"
-    return "Disabled" if not row.enabled else "Blocked"
-
-
-def providers_frame(rows: list[ProviderRow]) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {
-                "Provider": p.name,
-                "Slug": p.slug,
-                "Status": status(p),
-                "Why not usable": p.reason,
-                "Trains on data": yes_no(p.training),
-                "Retains prompts": retention(p),
-                "Can publish": yes_no(p.can_publish),
-                "Headquarters": p.headquarters or "unknown",
-                "Datacenters": ", ".join(p.datacenters) or "unknown",
-                "Models": p.models,
-                "Privacy policy": p.privacy_policy_url,
-            }
-            for p in rows
-        ],
-        columns=[
-            "Provider",
-            "Slug",
-            "Status",
-            "Why not usable",
-            "Trains on data",
-            "Retains prompts",
-            "Can publish",
-            "Headquarters",
-            "Datacenters",
-            "Models",
-            "Privacy policy",
-        ],
-    )
-
-
-def models_frame(rows: list[ModelRow], names: dict[str, str]) -> pd.DataFrame:
-    # Prices are per-million-token rates shown for reading and sorting, not money sums.
-    return pd.DataFrame(
-        [
-            {
-                "Model": m.id,
-                "Name": m.name,
-                "Status": status(m),
-                "Why not usable": m.reason,
-                "Context": m.context_length,
-                "Input": ", ".join(m.input_modalities),
-                "Output": ", ".join(m.output_modalities),
-                "Prompt $/M tokens": None
-                if m.prompt_price_mtok is None
-                else float(m.prompt_price_mtok),
-                "Completion $/M tokens": None
-                if m.completion_price_mtok is None
-                else float(m.completion_price_mtok),
-                "Providers": ", ".join(names.get(s, s) for s in m.providers) or "unknown",
-                "Added": ui.local_time(m.created),
-            }
-            for m in rows
-        ],
-        columns=[
-            "Model",
-            "Name",
-            "Status",
-            "Why not usable",
-            "Context",
-            "Input",
-            "Output",
-            "Prompt $/M tokens",
-            "Completion $/M tokens",
-            "Providers",
-            "Added",
-        ],
-    )
-
-
 def sorted_frame(df: pd.DataFrame, prefix: str, default: str) -> pd.DataFrame:
     c1, c2 = st.columns([3, 1])
     by = c1.selectbox(
@@ -174,6 +81,13 @@ def sorted_frame(df: pd.DataFrame, prefix: str, default: str) -> pd.DataFrame:
     )
     desc = c2.toggle("Descending", key=f"{prefix}_desc")
     return df.sort_values(by, ascending=not desc, na_position="last", kind="stable")
+
+
+def shown_label(items: list[str], noun: str = "") -> str:
+    """ "all 3 providers shown", "the 1 model shown"; without a noun "all 3 shown"."""
+    n = len(items)
+    what = f"{n} " + (ui.plural(n, noun).split(" ", 1)[1] + " " if noun else "")
+    return f"{'the' if n == 1 else 'all'} {what}shown"
 
 
 def short(items: list[str], limit: int = 12) -> str:
@@ -217,8 +131,8 @@ def confirm_dialog(actor: Actor, title: str, change: AccessChange) -> None:
         )
     if preview.changes_anything:
         st.markdown(
-            f"Members **gain** access to {len(preview.newly_usable)} models and "
-            f"**lose** access to {len(preview.newly_blocked)} models."
+            f"Members **gain** access to {ui.plural(len(preview.newly_usable), 'model')} and "
+            f"**lose** access to {ui.plural(len(preview.newly_blocked), 'model')}."
         )
         if preview.newly_blocked:
             st.caption(f"Losing access: {short(preview.newly_blocked, 8)}")
@@ -260,7 +174,15 @@ st.caption(
 )
 
 m1, m2, m3 = st.columns(3)
-m1.metric("Usable models", f"{summary.models_allowed} of {summary.models_total}")
+no_provider = sum(not m.providers for m in model_rows)
+m1.metric(
+    "Usable models",
+    f"{summary.models_allowed} of {summary.models_total}",
+    help=f"{ui.plural(no_provider, 'model')} with no known serving provider count as not "
+    "usable: members reach them only through a provider the gateway names for the request."
+    if no_provider
+    else None,
+)
 m2.metric("Usable providers", f"{summary.providers_allowed} of {summary.providers_total}")
 m3.metric(
     "Default model",
@@ -281,7 +203,8 @@ if summary.code_training_opt_out:
         "**Code-training opt-out is on** (Organization tab): providers whose data policy "
         f"allows training are excluded ({ui.md_escape(training) or 'none'}), "
         "even where enabled here; models are routed to the other providers that serve them. "
-        f"The training policy of {len(summary.unknown_policy_providers)} providers is unknown "
+        f"The training policy of {ui.plural(len(summary.unknown_policy_providers), 'provider')} "
+        "is unknown "
         "and they are not excluded automatically; filter on “Trains on data” and disable them "
         "if you need certainty.",
         icon=":material/shield:",
@@ -400,6 +323,8 @@ with tab_providers:
     )
     shown = catalog.filter_providers(provider_rows, CatalogFilter(search=search, **base_filter))
     df = sorted_frame(providers_frame(shown), "model_access_p", "Provider")
+    if not (df["Why not usable"] != "").any():
+        df = df.drop(columns="Why not usable")
     st.dataframe(
         df,
         hide_index=True,
@@ -410,33 +335,25 @@ with tab_providers:
             "Privacy policy": st.column_config.LinkColumn(display_text="policy"),
         },
     )
-    st.caption(f"{len(shown)} of {len(provider_rows)} providers shown.")
+    st.caption(f"{len(shown)} of {ui.plural(len(provider_rows), 'provider')} shown.")
     if can_change and shown:
         slugs = [p.slug for p in shown]
         picked = st.multiselect(
             "Choose providers", slugs, format_func=provider_names.get, key="model_access_p_pick"
         )
         b1, b2, b3, b4 = st.columns(4)
+        chosen, all_shown = (
+            ui.plural(len(picked), "chosen provider"),
+            shown_label(slugs, "provider"),
+        )
         if b1.button("Enable chosen", key="model_access_p_enable", disabled=not picked):
-            ask(
-                f"Enable {len(picked)} chosen providers",
-                AccessChange(enable_providers=tuple(picked)),
-            )
+            ask(f"Enable {chosen}", AccessChange(enable_providers=tuple(picked)))
         if b2.button("Disable chosen", key="model_access_p_disable", disabled=not picked):
-            ask(
-                f"Disable {len(picked)} chosen providers",
-                AccessChange(disable_providers=tuple(picked)),
-            )
-        if b3.button(f"Enable all {len(slugs)} shown", key="model_access_p_enable_all"):
-            ask(
-                f"Enable all {len(slugs)} providers shown",
-                AccessChange(enable_providers=tuple(slugs)),
-            )
-        if b4.button(f"Disable all {len(slugs)} shown", key="model_access_p_disable_all"):
-            ask(
-                f"Disable all {len(slugs)} providers shown",
-                AccessChange(disable_providers=tuple(slugs)),
-            )
+            ask(f"Disable {chosen}", AccessChange(disable_providers=tuple(picked)))
+        if b3.button(f"Enable {shown_label(slugs)}", key="model_access_p_enable_all"):
+            ask(f"Enable {all_shown}", AccessChange(enable_providers=tuple(slugs)))
+        if b4.button(f"Disable {shown_label(slugs)}", key="model_access_p_disable_all"):
+            ask(f"Disable {all_shown}", AccessChange(disable_providers=tuple(slugs)))
 
 with tab_models:
     c1, c2, c3 = st.columns([2, 1, 1])
@@ -467,52 +384,63 @@ with tab_models:
         step=0.5,
         key="model_access_m_price_max",
     )
-    mfilter = CatalogFilter(
-        search=search,
-        input_modalities=tuple(f_in),
-        output_modalities=tuple(f_out),
-        context_min=ctx_lo or None,
-        context_max=None if ctx_hi == CONTEXT_STEPS[-1] else ctx_hi,
-        price_min=Decimal(str(p_min)) if p_min else None,
-        price_max=Decimal(str(p_max)) if p_max else None,
-        price_of=price_of,
-        **base_filter,
+    try:
+        mfilter = CatalogFilter(
+            search=search,
+            input_modalities=tuple(f_in),
+            output_modalities=tuple(f_out),
+            context_min=ctx_lo or None,
+            context_max=None if ctx_hi == CONTEXT_STEPS[-1] else ctx_hi,
+            price_min=Decimal(str(p_min)) if p_min else None,
+            price_max=Decimal(str(p_max)) if p_max else None,
+            price_of=price_of,
+            **base_filter,
+        )
+    except KiloError as exc:  # e.g. a minimum price above the maximum: say why, show none
+        st.warning(ui.md_escape(exc), icon=":material/filter_alt_off:")
+        mfilter = None
+    shown_m = (
+        []
+        if mfilter is None
+        else catalog.filter_models(model_rows, mfilter, {p.slug: p for p in provider_rows})
     )
-    shown_m = catalog.filter_models(model_rows, mfilter, {p.slug: p for p in provider_rows})
-    df = sorted_frame(models_frame(shown_m, provider_names), "model_access_m", "Model")
-    st.dataframe(
-        df,
-        hide_index=True,
-        key="model_access_m_table",
-        column_config={
-            "Context": st.column_config.NumberColumn(format="localized", help="tokens"),
-            "Why not usable": st.column_config.TextColumn(width="large"),
-            "Prompt $/M tokens": st.column_config.NumberColumn(format="$%.4g"),
-            "Completion $/M tokens": st.column_config.NumberColumn(format="$%.4g"),
-            "Added": st.column_config.DateColumn(help="When OpenRouter listed the model"),
-        },
-    )
-    st.caption(
-        f"{len(shown_m)} of {len(model_rows)} models shown. Prices are USD per million "
-        "tokens; empty means it varies (routers) or is unknown."
-    )
+    if mfilter is not None:
+        df = sorted_frame(models_frame(shown_m, provider_names), "model_access_m", "Model")
+        show_models(df)
+        inferred = sum(m.providers_inferred for m in shown_m)
+        unknown = sum(not m.providers for m in shown_m)
+        st.caption(
+            f"{len(shown_m)} of {ui.plural(len(model_rows), 'model')} shown. Prices are USD per "
+            "million tokens; “—” means it varies (routers) or is unknown. "
+            + (
+                f"{ui.plural(inferred, 'model')} shown {'has' if inferred == 1 else 'have'} "
+                "no listed provider: its author, a catalogue provider, is taken as the "
+                "provider serving it (“inferred”). "
+                if inferred
+                else ""
+            )
+            + (
+                f"{ui.plural(unknown, 'model')} shown {'has' if unknown == 1 else 'have'} no "
+                "known provider (“No known provider”): members can use "
+                f"{'it' if unknown == 1 else 'them'} only through a provider the gateway names "
+                "for the request."
+                if unknown
+                else ""
+            )
+        )
     if can_change and shown_m:
         ids = [m.id for m in shown_m]
         picked_m = st.multiselect("Choose models", ids, key="model_access_m_pick")
         b1, b2, b3, b4 = st.columns(4)
+        chosen, all_shown = ui.plural(len(picked_m), "chosen model"), shown_label(ids, "model")
         if b1.button("Enable chosen", key="model_access_m_enable", disabled=not picked_m):
-            ask(
-                f"Enable {len(picked_m)} chosen models", AccessChange(enable_models=tuple(picked_m))
-            )
+            ask(f"Enable {chosen}", AccessChange(enable_models=tuple(picked_m)))
         if b2.button("Disable chosen", key="model_access_m_disable", disabled=not picked_m):
-            ask(
-                f"Disable {len(picked_m)} chosen models",
-                AccessChange(disable_models=tuple(picked_m)),
-            )
-        if b3.button(f"Enable all {len(ids)} shown", key="model_access_m_enable_all"):
-            ask(f"Enable all {len(ids)} models shown", AccessChange(enable_models=tuple(ids)))
-        if b4.button(f"Disable all {len(ids)} shown", key="model_access_m_disable_all"):
-            ask(f"Disable all {len(ids)} models shown", AccessChange(disable_models=tuple(ids)))
+            ask(f"Disable {chosen}", AccessChange(disable_models=tuple(picked_m)))
+        if b3.button(f"Enable {shown_label(ids)}", key="model_access_m_enable_all"):
+            ask(f"Enable {all_shown}", AccessChange(enable_models=tuple(ids)))
+        if b4.button(f"Disable {shown_label(ids)}", key="model_access_m_disable_all"):
+            ask(f"Disable {all_shown}", AccessChange(disable_models=tuple(ids)))
 
 with tab_rules:
     st.caption(

@@ -12,6 +12,7 @@ import streamlit as st
 import ui
 from kilo import access, accounts, apikeys, billing, mail, members, organization, teams, usage
 from kilo.apikeys import KeyRow
+from kilo.invitations import invite_member, list_invitations, resend_invitation, revoke_invitation
 from kilo.permissions import ROLES, Actor, allowed
 from ui import alerts as alerts_ui
 from ui import api_keys, invitations, reset_links
@@ -42,8 +43,16 @@ def build_member_rows(session, *, actor: Actor) -> tuple[list[dict], bool]:  # n
     the last requests of every member are shown (else only the actor's own)."""
     last_requests = usage.last_request_hours(session, actor=actor)
     team_names = {t.id: t.name for t in teams.list_teams(session, actor=actor)}
+    everyone = usage.sees_every_member(session, actor=actor)
+    spent_today = usage.list_spent_today(session, actor=actor)  # one query, UTC day
     rows = []
     for m in members.list_members(session, actor=actor):
+        limit = (
+            "no limit"
+            if m.daily_spend_limit_micros is None
+            else ui.fmt_micros(m.daily_spend_limit_micros)
+        )
+        spent = ui.fmt_micros(spent_today.get(m.id, 0)) if everyone or m.id == actor.id else "—"
         rows.append(
             {
                 "id": m.id,
@@ -55,15 +64,13 @@ def build_member_rows(session, *, actor: Actor) -> tuple[list[dict], bool]:  # n
                 "Joined": ui.local_time(m.joined_at),
                 "Last request": ui.local_time(last_requests.get(m.id)),
                 "Last sign-in": ui.local_time(m.last_active_at),
-                "Daily limit": ui.fmt_micros(m.daily_spend_limit_micros)
-                if m.daily_spend_limit_micros is not None
-                else "No limit",
+                "Spent today / daily limit": f"{spent} / {limit}",
                 "limit_micros": m.daily_spend_limit_micros,
                 "edit": members.can_manage(actor, m),
                 "remove": members.can_remove(session, actor=actor, member=m),
             }
         )
-    return rows, usage.sees_every_member(session, actor=actor)
+    return rows, everyone
 
 
 @st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
@@ -81,7 +88,7 @@ def load_invitations(actor: Actor) -> pd.DataFrame:
             "Invited": ui.local_time(i.created_at),
             "Expires": ui.local_time(i.expires_at),
         }
-        for i in ui.read(members.list_invitations, actor=actor)
+        for i in ui.read(list_invitations, actor=actor)
     ]
     return pd.DataFrame(rows, columns=["id", "Email", "Role", "Invited", "Expires"])
 
@@ -158,7 +165,7 @@ def invite_dialog() -> None:
         st.caption(invitations.NOT_CONFIGURED)
     if st.button("Create invitation", type="primary", key="org_invite_submit"):
         result = ui.run_action(
-            lambda s: members.invite_member(s, actor=actor, email=email, role=role),
+            lambda s: invite_member(s, actor=actor, email=email, role=role),
             success=f"Invitation created for {email}",
         )
         if result is not None:
@@ -174,7 +181,7 @@ def revoke_invitation_dialog(row: dict) -> None:
     confirm_col, cancel_col = st.columns(2)
     if confirm_col.button("Revoke", type="primary", key="org_invite_revoke_confirm"):
         ok = ui.run_action(
-            lambda s: members.revoke_invitation(s, actor=actor, invitation_id=row["id"]) or True,
+            lambda s: revoke_invitation(s, actor=actor, invitation_id=row["id"]) or True,
             success=f"Revoked {row['label']}",
         )
         if ok:
@@ -467,6 +474,11 @@ st.dataframe(
         "Last sign-in": st.column_config.DatetimeColumn(
             format="YYYY-MM-DD HH:mm", help="The member's latest sign-in to this dashboard."
         ),
+        "Spent today / daily limit": st.column_config.TextColumn(
+            help="The member's recorded spend of the current UTC day, against their daily "
+            "spend limit (it resets at 00:00 UTC; the gateway refuses requests once it is "
+            "reached).",
+        ),
     },
 )
 st.caption(
@@ -474,8 +486,9 @@ st.caption(
     + (
         ""
         if all_last_requests
-        else " · Last request is shown for your own row only (other members' usage needs the "
-        "owner or admin role and per-member usage analytics turned on)."
+        else " · Last request and spend today are shown for your own row only (other "
+        "members' usage needs the owner or admin role and per-member usage analytics "
+        "turned on)."
     )
 )
 
@@ -569,7 +582,7 @@ if can_manage:
             new_link = "copy"
         if new_link and picked_inv is not None:
             result = ui.run_action(
-                lambda s: members.resend_invitation(s, actor=actor, invitation_id=picked_inv),
+                lambda s: resend_invitation(s, actor=actor, invitation_id=picked_inv),
                 success=f"New link for {inv_labels[picked_inv]}",
             )
             if result is not None:

@@ -5,8 +5,9 @@ import re
 import streamlit as st
 
 import ui
-from kilo import accounts, passwords
+from kilo import accounts
 from kilo.errors import KiloError
+from ui.passwords import new_password_fields, passwords_match
 from ui.url_state import LinkParams
 
 RESET_TOKEN = re.compile(r"[A-Za-z0-9_-]+")  # secrets.token_urlsafe
@@ -41,17 +42,10 @@ except KiloError as exc:
 
 st.write(f"For **{ui.md_escape(member.email)}**. Every session of this account will end.")
 with st.form("reset_form"):
-    new = st.text_input(
-        f"New password (at least {passwords.MIN_LENGTH} characters)",
-        type="password",
-        max_chars=1024,
-    )
-    again = st.text_input("Repeat the new password", type="password", max_chars=1024)
+    new, again = new_password_fields()
     submitted = st.form_submit_button("Set password", type="primary")
 if submitted:
-    if new != again:
-        st.error("The two passwords differ; type the same password twice.")
-    else:
+    if passwords_match(new, again):
         changed = ui.run_action(lambda s: accounts.reset_password(s, token=token, new_password=new))
         if changed is not None:
             st.session_state["reset_done"] = changed.username

@@ -1,4 +1,5 @@
-"""Usage tab: spend, requests, models, time patterns and members, over the rollups.
+"""Usage tab: spend, requests, models, time patterns and members, over the rollups; a live
+strip (this hour and today) and a log of the most recent requests (`ui.usage_live`).
 
 Period and filters live in the URL (`st.query_params`), so a view can be shared. Members
 see only their own usage; owners and admins see everyone's, and per-member views unless
@@ -15,9 +16,12 @@ import streamlit as st
 
 import ui
 from kilo import charts, usage
+from kilo.chart_colors import series_colors
 from kilo.db import database_url
 from kilo.errors import ValidationError
 from kilo.permissions import allowed
+from kilo.usage.change import describe_change
+from ui import usage_live
 from ui.url_state import LinkParams
 from ui.usage_teams import team_options, teams_view
 
@@ -84,6 +88,7 @@ if link_read:  # first run: take the view from the URL
         )
     st.session_state["usage_members"] = link.integers("members", comma_separated=True)
     st.session_state["usage_teams"] = link.integers("teams", comma_separated=True)
+    usage_live.read_log_link(link)
 
 st.title("Usage")
 if is_admin:
@@ -93,8 +98,12 @@ else:
 link_notices = st.container()  # the member filter adds its notice below, once it is known
 with link_notices:
     link.show()
+usage_live.live_strip()
 
-cols = st.columns([1.2, 1.6, 1, 1, 1])
+# Wide filters, so chips show full model ids, provider slugs and member names at 1440 px:
+# period, range and modes; then models and providers; then members (a row of its own).
+cols = st.columns([1.2, 1.6, 2.2])
+wide = st.columns([3, 2])
 period = cols[0].selectbox(
     "Period", list(usage.PERIODS), format_func=usage.PERIODS.get, key="usage_period"
 )
@@ -126,13 +135,13 @@ for key, dim in (
 ):  # keep URL values that are not in the list
     extra = [v for v in st.session_state.get(key, []) if v not in options[dim]]
     options[dim] = options[dim] + extra
-models = cols[2].multiselect(
+models = wide[0].multiselect(
     "Models", options["model_id"], key="usage_models", placeholder="All models"
 )
-providers = cols[3].multiselect(
+providers = wide[1].multiselect(
     "Providers", options["provider"], key="usage_providers", placeholder="All providers"
 )
-modes = cols[4].multiselect("Modes", options["mode"], key="usage_modes", placeholder="All modes")
+modes = cols[2].multiselect("Modes", options["mode"], key="usage_modes", placeholder="All modes")
 members: list[int] = []
 team_filter: list[int] = []
 if per_member:
@@ -179,10 +188,13 @@ st.query_params.from_dict(
             "modes": ",".join(modes),
             "members": ",".join(str(m) for m in members),
             "teams": ",".join(str(t) for t in team_filter),
+            **usage_live.log_link_params(),
         }.items()
         if v
     }
 )
+# One colour per model, provider and mode on every chart of the page (kilo.chart_colors).
+colors = {dim: series_colors(options[dim]) for dim in ("model_id", "provider", "mode")}
 view = usage.UsageFilter(
     start=start,
     end=end,
@@ -196,14 +208,11 @@ view = usage.UsageFilter(
 
 # ---- Overview ------------------------------------------------------------------------
 def _delta(now: int, before: int, money: bool = False) -> str | None:
-    if before == 0:
-        return None if now == 0 else "new"
-    diff = now - before
-    pct = f"{diff / before:+.1%}"
-    sign = "+" if diff >= 0 else "-"
+    """The card's change: `kilo.usage.change.describe_change` (percentage only when the
+    previous period is not almost empty)."""
     if money:  # sub-cent differences (cost per request) keep four places
-        return f"{sign}{ui.fmt_micros(abs(diff), 4 if abs(diff) < 10_000 else 2)} ({pct})"
-    return f"{sign}{ui.fmt_count(abs(diff))} ({pct})"
+        return describe_change(now, before, lambda d: ui.fmt_micros(d, 4 if d < 10_000 else 2))
+    return describe_change(now, before, ui.fmt_count)
 
 
 overview = get("get_overview", view, billing=period == "billing", today=today)
@@ -241,7 +250,9 @@ metric_cols[5].metric(
     "Active users (7 days)", f"{cur['active_7d']:,}", _delta(cur["active_7d"], prev["active_7d"])
 )
 st.caption(
-    f"Changes compare with {prev_span['start']:%d %b %Y} – {prev_span['end']:%d %b %Y}. "
+    f"Changes compare with {prev_span['start']:%d %b %Y} – {prev_span['end']:%d %b %Y}, "
+    "as a percentage only when that period had at least a tenth of the current figure "
+    "(else the absolute change; “new” when it had none). "
     "Average cost is per successful request."
 )
 
@@ -253,10 +264,17 @@ if cur["requests"] == 0:
     )
 
 tabs = st.tabs(
-    ["Models", "Time", "Members" if is_admin else "My usage", "Modes & forecast", "Data"]
+    [
+        "Models",
+        "Time",
+        "Members" if is_admin else "My usage",
+        "Modes & forecast",
+        "Requests",
+        "Data",
+    ]
     + (["Teams"] if per_member else [])  # a team's figures are its members' sums
 )
-tab_models, tab_time, tab_members, tab_costs, tab_data = tabs[:5]
+tab_models, tab_time, tab_members, tab_costs, tab_requests, tab_data = tabs[:6]
 
 # ---- Models --------------------------------------------------------------------------
 with tab_models:
@@ -267,14 +285,18 @@ with tab_models:
         st.subheader("Most used models")
         if not by_model.empty:
             st.altair_chart(
-                charts.usage_ranked_bars(by_model, category="model_id", measure="requests"),
+                charts.usage_ranked_bars(
+                    by_model, category="model_id", measure="requests", colors=colors["model_id"]
+                ),
                 width="stretch",
             )
     with right:
         st.subheader("Spend by model")
         if not by_model.empty:
             st.altair_chart(
-                charts.usage_ranked_bars(by_model, category="model_id", measure="cost"),
+                charts.usage_ranked_bars(
+                    by_model, category="model_id", measure="cost", colors=colors["model_id"]
+                ),
                 width="stretch",
             )
     left, right = st.columns(2)
@@ -282,7 +304,10 @@ with tab_models:
         st.subheader("Provider mix")
         if not by_provider.empty:
             st.altair_chart(
-                charts.usage_share_donut(by_provider, category="provider"), width="stretch"
+                charts.usage_share_donut(
+                    by_provider, category="provider", colors=colors["provider"]
+                ),
+                width="stretch",
             )
     perf = get("get_model_performance", view)
     with right:
@@ -306,6 +331,8 @@ with tab_models:
             hide_index=True,
             width="stretch",
             column_config={
+                "Model": st.column_config.TextColumn(pinned=True),
+                "Requests": ui.count_column(),
                 "Error rate": st.column_config.NumberColumn(format="percent"),
                 "p50 latency (s)": st.column_config.NumberColumn(format="%.2f"),
                 "p95 latency (s)": st.column_config.NumberColumn(format="%.2f"),
@@ -345,15 +372,21 @@ with tab_time:
     trend = get("get_breakdown", view, by=(stack,), daily=True)
     if not trend.empty:
         st.altair_chart(
-            charts.usage_daily_trend(trend, stack=stack, measure=measure), width="stretch"
+            charts.usage_daily_trend(
+                trend, stack=stack, measure=measure, colors=colors[stack], start=start, end=end
+            ),
+            width="stretch",
         )
     st.subheader("Weekly pattern")
     heat = get("get_heatmap", view)
     st.altair_chart(charts.usage_heatmap(heat, measure=measure), width="stretch")
     st.subheader("Month by month")
-    monthly = get("get_monthly", view, months=6)
+    monthly = get("get_monthly", view, months=6, by=stack)
     if not monthly.empty:
-        st.altair_chart(charts.usage_monthly(monthly, measure=measure), width="stretch")
+        st.altair_chart(
+            charts.usage_monthly(monthly, by=stack, measure=measure, colors=colors[stack]),
+            width="stretch",
+        )
         st.caption("The six calendar months up to the period's end, with the filters above.")
 
 # ---- Members -------------------------------------------------------------------------
@@ -362,7 +395,9 @@ with tab_members:
         st.subheader("Your usage by model")
         if not by_model.empty:
             st.altair_chart(
-                charts.usage_ranked_bars(by_model, category="model_id", measure="cost"),
+                charts.usage_ranked_bars(
+                    by_model, category="model_id", measure="cost", colors=colors["model_id"]
+                ),
                 width="stretch",
             )
     elif not analytics_on:
@@ -402,26 +437,38 @@ with tab_members:
             st.subheader("How concentrated spend is")
             st.altair_chart(charts.usage_concentration(stats["cost_micros"]), width="stretch")
             st.subheader("Per-user statistics")
+            # The main columns first, sized to fit 1440 px without scrolling; e-mail last.
             table = pd.DataFrame(
                 {
                     "Member": stats["name"],
-                    "E-mail": stats["email"],
                     "Role": stats["role"],
-                    "Requests": stats["requests"],
-                    "Successful": stats["successful"],
-                    "Errors": stats["errors"],
                     "Spend": [ui.fmt_micros(int(c)) for c in stats["cost_micros"]],
                     "Share of spend": stats["share_of_spend"],
+                    "Requests": stats["requests"],
+                    "Errors": stats["errors"],
                     "Input tokens": stats["input_tokens"],
                     "Output tokens": stats["output_tokens"],
                     "Active days": stats["active_days"],
+                    "Successful": stats["successful"],
+                    "E-mail": stats["email"],
                 }
             )
             st.dataframe(
                 table,
                 hide_index=True,
                 width="stretch",
-                column_config={"Share of spend": st.column_config.NumberColumn(format="percent")},
+                column_config={
+                    "Member": st.column_config.TextColumn(width=150, pinned=True),
+                    "Role": st.column_config.TextColumn(width=70),
+                    "Spend": st.column_config.TextColumn(width=90),
+                    "Share of spend": st.column_config.NumberColumn(format="percent", width=105),
+                    "Requests": ui.count_column(80),
+                    "Errors": ui.count_column(60),
+                    "Input tokens": ui.count_column(110),
+                    "Output tokens": ui.count_column(110),
+                    "Active days": ui.count_column(80),
+                    "Successful": ui.count_column(85),
+                },
             )
             st.download_button(
                 "Download per-user CSV",
@@ -454,7 +501,14 @@ with tab_members:
                 member_trend = get("get_breakdown", one, by=("model_id",), daily=True)
                 if not member_trend.empty:
                     st.altair_chart(
-                        charts.usage_daily_trend(member_trend, measure="cost"), width="stretch"
+                        charts.usage_daily_trend(
+                            member_trend,
+                            measure="cost",
+                            colors=colors["model_id"],
+                            start=start,
+                            end=end,
+                        ),
+                        width="stretch",
                     )
 
 # ---- Modes, forecast, runway -----------------------------------------------------------
@@ -463,7 +517,10 @@ with tab_costs:
     st.subheader("Spend by mode")
     if not by_mode.empty:
         st.altair_chart(
-            charts.usage_ranked_bars(by_mode, category="mode", measure="cost"), width="stretch"
+            charts.usage_ranked_bars(
+                by_mode, category="mode", measure="cost", colors=colors["mode"]
+            ),
+            width="stretch",
         )
     forecast = get("get_forecast", view, today=today)
     st.subheader("Forecast for this billing period")
@@ -497,6 +554,20 @@ with tab_costs:
                 f"At the current rate the balance runs out around {runway['runs_out']:%d %b %Y}."
             )
 
+# ---- Request log: the newest raw events of a recent window ---------------------------------
+with tab_requests:
+    usage_live.request_log_tab(
+        actor,
+        usage.RequestLogFilter(
+            members=tuple(members),
+            models=tuple(models),
+            providers=tuple(providers),
+            modes=tuple(modes),
+        ),
+        everyone=per_member,  # others' requests: owners and admins while analytics are on
+        analytics_off=is_admin and not analytics_on,
+    )
+
 # ---- Data behind the view -------------------------------------------------------------
 with tab_data:
     st.subheader("Daily table behind this view")
@@ -523,6 +594,10 @@ with tab_data:
             ).sort_values("Day (UTC)", ascending=False),
             hide_index=True,
             width="stretch",
+            column_config={
+                c: ui.count_column()
+                for c in ("Requests", "Errors", "Input tokens", "Output tokens")
+            },
         )
     st.caption(
         "The CSV has one row per day × "
@@ -531,5 +606,5 @@ with tab_data:
     )
 
 if per_member:
-    with tabs[5]:
+    with tabs[6]:
         teams_view(get, view, start=start, end=end, measure=measure)

@@ -1,8 +1,9 @@
 """The hash locks agree with the human-edited requirements files.
 
-requirements.txt and requirements-dev.txt are edited by hand; `make lock` turns them into
-requirements.lock and requirements-dev.lock (every version pinned, every file hashed), which
-`make run` and `make test` install with `pip install --require-hashes`. A requirement added
+requirements.txt, requirements-dev.txt and requirements-litellm.txt are edited by hand; `make
+lock` turns them into requirements.lock, requirements-dev.lock and requirements-litellm.lock
+(every version pinned, every file hashed), which `make run` and `make test` install with
+`pip install --require-hashes`. A requirement added
 or changed without `make lock` fails here, naming the file and the package.
 """
 
@@ -18,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAIRS = [
     ("requirements.txt", "requirements.lock"),
     ("requirements-dev.txt", "requirements-dev.lock"),
+    ("requirements-litellm.txt", "requirements-litellm.lock"),
 ]
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9._-]+)==(?P<version>[^\s;\\]+)(?P<rest>.*)$")
 
@@ -69,7 +71,17 @@ def test_the_dev_lock_pins_the_runtime_versions():
     assert not differ, f"the locks disagree (run `make lock`): {sorted(differ)}"
 
 
+def test_litellm_is_one_exact_version():
+    """A LiteLLM release (1.107.0) was compromised in 2026: never a range."""
+    (req,) = [r for r in requirements(ROOT / "requirements-litellm.txt") if r.name == "litellm"]
+    assert str(req.specifier).startswith("==") and len(req.specifier) == 1, req
+    assert "1.107.0" not in str(req.specifier)
+    assert [v for v, _ in pins(ROOT / "requirements-litellm.lock")["litellm"]] == [
+        Version(str(req.specifier)[2:])
+    ]
+
+
 def test_make_installs_from_the_locks_with_hashes():
     makefile = (ROOT / "Makefile").read_text()
-    for lock in ("requirements.lock", "requirements-dev.lock"):
+    for lock in ("requirements.lock", "requirements-dev.lock", "requirements-litellm.lock"):
         assert f"pip install -q --require-hashes -r {lock}" in makefile

@@ -202,3 +202,13 @@ def fmt_count(n: int) -> str:
         if abs(n) >= limit:
             return f"{n / limit:,.1f}{suffix}"
     return f"{n:,}"
+
+
+def count_column(width: int | str | None = None) -> Any:
+    """A table column of counts (tokens, requests) with thousands separators: 13,402,118."""
+    return st.column_config.NumberColumn(format="localized", width=width)
+
+
+def plural(n: int, noun: str, plural_form: str | None = None) -> str:
+    """A count with its noun in the right number: "1 model", "2 models", "0 models"."""
+    return f"{n:,} {noun if n == 1 else plural_form or noun + 's'}"

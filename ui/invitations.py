@@ -13,7 +13,7 @@ import logging
 import streamlit as st
 
 import ui
-from kilo import mail, members
+from kilo import invitations, mail
 from kilo.errors import KiloError
 from kilo.models import Invitation
 from kilo.permissions import Actor
@@ -27,7 +27,7 @@ NOT_CONFIGURED = (
 
 
 def link_for(token: str) -> str:
-    return members.invitation_url(ui.public_base_url(), token)
+    return invitations.invitation_url(ui.public_base_url(), token)
 
 
 def deliver(actor: Actor, invitation: Invitation, token: str, *, kind: str, email: bool) -> None:
@@ -47,7 +47,7 @@ def deliver(actor: Actor, invitation: Invitation, token: str, *, kind: str, emai
         try:
             with st.spinner(f"E-mailing the invitation to {invitation.email}…"):
                 ui.read(
-                    members.email_invitation,
+                    invitations.email_invitation,
                     actor=actor,
                     invitation_id=invitation.id,
                     token=token,

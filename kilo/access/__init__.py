@@ -22,6 +22,7 @@ from kilo.access.evaluate import (
     list_model_rows,
     list_provider_rows,
     rule_state,
+    serving_providers,
 )
 from kilo.access.rules import (
     AccessChange,
@@ -56,6 +57,7 @@ __all__ = [
     "preview_access_change",
     "rule_state",
     "seed_demo",
+    "serving_providers",
     "set_exact",
     "set_new_model_policy",
 ]

@@ -13,6 +13,12 @@ A model is usable when its model rules enable it and at least one provider servi
 enabled and, under the code-training opt-out, does not train on data. When the gateway
 names the provider of a request, that provider is checked (the catalogue's serving
 providers are an approximation; the gateway knows the real route).
+
+Serving providers (`serving_providers`, the one place this is decided): the catalogue's
+list for the model when it names any; otherwise the model's author (the id before "/",
+e.g. `poolside` for `poolside/laguna-m.1`) when the catalogue has a provider with that
+slug, marked as inferred; otherwise none, and the model is usable only through a provider
+the gateway names.
 """
 
 from __future__ import annotations
@@ -115,6 +121,25 @@ def _provider_verdict(rules: Rules, provider: Provider | None, slug: str, opt_ou
     return Verdict(True)
 
 
+def author_of(model_id: str) -> str:
+    """The author part of a model id: `anthropic` for `anthropic/claude-sonnet-4.5` (an
+    OpenRouter alias's leading "~" dropped)."""
+    return model_id.split("/", 1)[0].lstrip("~")
+
+
+def serving_providers(
+    model_id: str, listed: Iterable[str], known: Iterable[str] | dict
+) -> tuple[tuple[str, ...], bool]:
+    """The providers serving a model and whether they are inferred (module docstring):
+    the catalogue's `listed` slugs when there are any, else the author when `known` (the
+    catalogue's provider slugs) has it, else none."""
+    listed = tuple(listed or ())
+    if listed:
+        return listed, False
+    author = author_of(model_id)
+    return ((author,), True) if author in known else ((), False)
+
+
 def evaluate(
     rules: Rules,
     model: CatalogModel | None,
@@ -123,21 +148,24 @@ def evaluate(
     opt_out: bool,
     provider: str | None = None,
 ) -> Verdict:
-    """The verdict for `model_id` (optionally through `provider`) under `rules`."""
+    """The verdict for `model_id` (optionally through `provider`) under `rules`.
+    `providers` holds at least the catalogue providers that may serve the model (its
+    listed ones, else its author's)."""
     if model is None:
         return Verdict(False, f"model {model_id} is not in the catalogue", MODEL_NOT_ALLOWED)
     if not rule_state(rules, MODEL, model_id):
         return Verdict(False, f"model {model_id} is disabled", MODEL_NOT_ALLOWED)
     if provider:
         return _provider_verdict(rules, providers.get(provider), provider, opt_out)
-    if not model.providers:
+    slugs, _ = serving_providers(model_id, model.providers, providers)
+    if not slugs:
         return Verdict(
             False,
             f"no provider in the catalogue is known to serve {model_id}",
             PROVIDER_NOT_ALLOWED,
         )
     refusals = []
-    for slug in model.providers:
+    for slug in slugs:
         verdict = _provider_verdict(rules, providers.get(slug), slug, opt_out)
         if verdict:
             return verdict
@@ -182,7 +210,8 @@ def is_model_allowed(
         return Verdict(False, f"organization {org_id} does not exist", MODEL_NOT_ALLOWED)
     served = session.exec(select(CatalogModel.providers).where(CatalogModel.id == model_id)).first()
     model = None if served is None else SimpleNamespace(providers=served)
-    slugs = [provider] if provider else list(served or [])
+    # The listed providers, or the author (serving_providers infers it when it exists).
+    slugs = [provider] if provider else list(served or []) or [author_of(model_id)]
     providers = {
         slug: SimpleNamespace(name=name, training=training)
         for slug, name, training in session.exec(
@@ -224,7 +253,7 @@ def _provider_rows(
 ) -> list[ProviderRow]:
     serves: dict[str, int] = {}
     for m in models:
-        for s in m.providers:
+        for s in serving_providers(m.id, m.providers, providers)[0]:
             serves[s] = serves.get(s, 0) + 1
     out = []
     for p in sorted(providers.values(), key=lambda p: p.name.lower()):
@@ -255,6 +284,7 @@ def _model_rows(
     out = []
     for m in models:
         verdict = evaluate(rules, m, m.id, providers, opt_out)
+        slugs, inferred = serving_providers(m.id, m.providers, providers)
         out.append(
             ModelRow(
                 id=m.id,
@@ -265,7 +295,8 @@ def _model_rows(
                 output_modalities=tuple(m.output_modalities),
                 prompt_price_mtok=m.prompt_price_mtok,
                 completion_price_mtok=m.completion_price_mtok,
-                providers=tuple(m.providers),
+                providers=slugs,
+                providers_inferred=inferred,
                 created=m.created,
                 enabled=rule_state(rules, MODEL, m.id),
                 allowed=verdict.allowed,

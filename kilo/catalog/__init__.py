@@ -35,6 +35,7 @@ from kilo.catalog.query import (
     filter_providers,
     list_models,
     list_providers,
+    price_label,
     provider_matches_policy,
 )
 
@@ -60,6 +61,7 @@ __all__ = [
     "parse_policies",
     "parse_providers",
     "price_per_mtok",
+    "price_label",
     "provider_matches_policy",
     "serving_providers",
 ]

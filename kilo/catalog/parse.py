@@ -10,7 +10,9 @@ Which providers serve a model: OpenRouter's public models list does not say (a m
 in this order: a per-model `providers` list of provider slugs when the file has one (an
 extension of the format; build it from `/api/v1/models/{id}/endpoints`), otherwise
 `SERVING_PROVIDERS`, a hand-maintained, author-level approximation (see its comment).
-Only slugs present in the providers list are kept.
+Only slugs present in the providers list are kept. A model left without any is served, by
+inference, by a provider with its author's slug when the catalogue has one: that rule is
+applied when access is evaluated (`kilo.access.serving_providers`), not stored here.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ PRICE_PLACES = Decimal("0.000001")
 # models on OpenRouter. Hand-maintained and AUTHOR-LEVEL: the author's own API (when it is
 # an OpenRouter provider) plus the hosts commonly serving that author's open-weight models.
 # It is an approximation: a host listed here need not offer every model of the author.
-# Authors not listed fall back to a provider with the author's own slug, if there is one;
-# otherwise the model's serving providers are unknown (empty) and shown as such.
+# Authors not listed get no stored provider; `kilo.access.serving_providers` then infers a
+# provider with the author's own slug when there is one (shown as inferred).
 SERVING_PROVIDERS: dict[str, list[str]] = {
     "anthropic": ["anthropic", "amazon-bedrock", "google-vertex"],
     "openai": ["openai", "azure"],
@@ -185,7 +187,7 @@ def serving_providers(model: dict, provider_slugs: set[str]) -> list[str]:
         slugs = [s for s in listed if isinstance(s, str)]
     else:
         author = model["id"].split("/", 1)[0].lstrip("~")  # "~anthropic/..." aliases
-        slugs = SERVING_PROVIDERS.get(author, [author])
+        slugs = SERVING_PROVIDERS.get(author, [])
     return [s for s in dict.fromkeys(slugs) if s in provider_slugs]
 
 

@@ -57,14 +57,24 @@ class ModelRow:
     output_modalities: tuple[str, ...]
     prompt_price_mtok: Decimal | None
     completion_price_mtok: Decimal | None
-    providers: tuple[str, ...]
+    providers: tuple[str, ...]  # serving providers (`kilo.access.serving_providers`)
     created: datetime | None
     enabled: bool  # the organization's model rules allow it
     allowed: bool  # usable now through at least one allowed provider
     reason: str
+    providers_inferred: bool = False  # the provider is the model's author, not a listed one
 
 
 ANY = "any"
+
+
+def price_label(price: Decimal | None) -> str:
+    """A USD price per million tokens, one format everywhere: at least two decimals, more
+    only when the price has them ($0.80, $1.25, $0.0375, $150.00); "—" when unknown."""
+    if price is None:
+        return "—"
+    places = max(2, -min(0, price.normalize().as_tuple().exponent))
+    return f"${price:,.{places}f}"
 
 
 @dataclass(frozen=True)
@@ -97,6 +107,16 @@ class CatalogFilter:
                 raise ValidationError(f"The {key} filter must be any, yes or no.")
         if self.price_of not in ("prompt", "completion"):
             raise ValidationError("The price filter applies to prompt or completion prices.")
+        if (
+            self.price_min is not None
+            and self.price_max is not None
+            and self.price_min > self.price_max
+        ):
+            raise ValidationError(
+                f"The minimum price ({price_label(self.price_min)}) is above the maximum "
+                f"({price_label(self.price_max)}), so no model could match: lower the minimum "
+                "or raise the maximum."
+            )
 
     @property
     def has_provider_criteria(self) -> bool:

@@ -25,7 +25,15 @@ from kilo.rollups.registry import (
     latency_bucket,
     month_start,
 )
-from kilo.rollups.sql import EVENT_COLUMNS, next_ids, recompute_months, upsert
+from kilo.rollups.sql import (
+    COPY_ABOVE,
+    EVENT_COLUMNS,
+    next_ids,
+    recompute_sql,
+    run_pipelined,
+    upsert,
+    upsert_sql,
+)
 
 SMALL_BATCH = 1_000  # up to this many events a batch take this path (a gateway post)
 _INTS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -100,7 +108,11 @@ def _sum_rows(
     ]
 
 
-def _write_raw(session: Session, org_id: int, rows: list[dict], *, sqlite: bool) -> None:
+def _write_raw(
+    session: Session, org_id: int, rows: list[dict], *, sqlite: bool
+) -> tuple[str, list] | None:
+    """Write the raw events, or return the statement that writes them (PostgreSQL, a few
+    events: an INSERT to pipeline with the rollups' upserts)."""
     rows = sorted(rows, key=lambda r: (r["member_id"], r["at"]))  # the clustered key order
     conn = session.connection()
     values = [
@@ -120,11 +132,18 @@ def _write_raw(session: Session, org_id: int, rows: list[dict], *, sqlite: bool)
             f"VALUES ({', '.join('?' * len(names))})"
         )
         conn.exec_driver_sql(sql, [(*v, first + i) for i, v in enumerate(values)])
-    else:
-        cursor = conn.connection.dbapi_connection.cursor()
-        with cursor.copy(f"COPY usageevent ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
-            for v in values:
-                copy.write_row(v)
+        return None
+    if len(values) <= COPY_ABOVE:
+        sql = (
+            f"INSERT INTO usageevent ({', '.join(EVENT_COLUMNS)}) "  # noqa: S608
+            f"VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))})"
+        )
+        return sql, values
+    cursor = conn.connection.dbapi_connection.cursor()
+    with cursor.copy(f"COPY usageevent ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+        for v in values:
+            copy.write_row(v)
+    return None
 
 
 def store_small(
@@ -134,30 +153,44 @@ def store_small(
     events: list[dict],
     check: Callable[[dict[str, int]], None] | None = None,
 ) -> int:
-    """`kilo.rollups.store.store_events` for a few events: same rows, no pandas."""
+    """`kilo.rollups.store.store_events` for a few events: same rows, no pandas.
+
+    The statements of a few events (one row per rollup key) are sent together: on
+    PostgreSQL in one pipeline (one round trip instead of ~20); larger row sets of a
+    rollup go through `upsert`'s staging table at once."""
     sqlite = session.connection().dialect.name == "sqlite"
     rows = [_prepared(e) for e in events]
     if check is not None:
         check({m: sum(r[m] for r in rows) for m in MEASURES})
-    _write_raw(session, org_id, rows, sqlite=sqlite)
+    statements: list[tuple[str, list | None]] = []
+    raw = _write_raw(session, org_id, rows, sqlite=sqlite)
+    if raw is not None:
+        statements.append(raw)
     for rollup in ROLLUPS:  # in registry order: a recomputed rollup after its source
         if rollup.fold == "recompute":
             days = [r["day"] for r in rows]
-            recompute_months(
-                session,
+            sql = recompute_sql(
                 rollup,
                 org_id=org_id,
                 first=min(days),
                 last=max(days),
                 member_ids=[r["member_id"] for r in rows],
+                sqlite=sqlite,
             )
+            statements.append((sql, None))
             continue
         keys, measures = rollup.group_keys, rollup.measures
         masks = ("day_mask",) if rollup.fold == "day_mask" else ()
+        summed: list[tuple] = []
         for dim in ONE_DIMS if rollup.one_dim else (None,):
             if dim is not None:  # (dim, value) rows: one of model/provider/mode at a time
                 for r in rows:
                     r["dim"], r["value"] = dim, r[dim]
-            summed = _sum_rows(org_id, rows, keys, measures, sqlite=sqlite, day_mask=bool(masks))
+            summed += _sum_rows(org_id, rows, keys, measures, sqlite=sqlite, day_mask=bool(masks))
+        if not sqlite and len(summed) > COPY_ABOVE:
             upsert(session, rollup.table, keys, measures, summed, masks=masks)
+        else:
+            sql = upsert_sql(rollup.table, keys, measures, masks=masks, postgresql=not sqlite)
+            statements.append((sql, summed))
+    run_pipelined(session, statements)
     return len(events)

@@ -17,6 +17,9 @@ Reading
     filtered by a member together with model, provider or mode (still aggregated in SQL).
     `analytics` holds the views, `members` the per-member ones, `teams` the per-team ones
     (each member's current team), `export` the CSV downloads, `periods` the period choices.
+    `live` holds the live strip (this hour and today, from the hourly rollups), the request
+    log (the newest raw events of a recent window, read by their key) and each member's
+    spend today.
 
 This package re-exports the public names gateways, pages and tests use as `kilo.usage.X`.
 """
@@ -50,6 +53,16 @@ from kilo.usage.analytics import (
 from kilo.usage.checks import MAX_COST_USD, MAX_LATENCY_MS, MAX_TOKENS, parse_cost_micros
 from kilo.usage.export import export_csv, export_member_csv
 from kilo.usage.ingest import ImportResult, import_usage, record_usage
+from kilo.usage.live import (
+    DEFAULT_LOG_ROWS,
+    LOG_WINDOWS,
+    MAX_LOG_ROWS,
+    RequestLogFilter,
+    check_log_filter,
+    get_live_totals,
+    list_recent_requests,
+    list_spent_today,
+)
 from kilo.usage.members import last_request_hours, list_member_usage
 from kilo.usage.periods import (
     ACTIVE_DAYS,
@@ -63,9 +76,12 @@ from kilo.usage.teams import export_team_csv, get_team_trend, get_team_usage
 
 __all__ = [
     "ACTIVE_DAYS",
+    "DEFAULT_LOG_ROWS",
     "DIMENSIONS",
     "DIMENSION_FIELDS",
     "HISTOGRAM",
+    "LOG_WINDOWS",
+    "MAX_LOG_ROWS",
     "MAX_COST_USD",
     "MAX_LATENCY_MS",
     "MAX_ORG_TOTAL",
@@ -73,9 +89,11 @@ __all__ = [
     "MEASURES",
     "PERIODS",
     "ImportResult",
+    "RequestLogFilter",
     "UsageFilter",
     "active_window",
     "analytics_enabled",
+    "check_log_filter",
     "count_active_by_role",
     "count_active_members",
     "export_csv",
@@ -85,6 +103,7 @@ __all__ = [
     "export_team_csv",
     "get_forecast",
     "get_heatmap",
+    "get_live_totals",
     "get_model_performance",
     "get_monthly",
     "get_overview",
@@ -98,6 +117,8 @@ __all__ = [
     "latency_bucket",
     "list_filter_options",
     "list_member_usage",
+    "list_recent_requests",
+    "list_spent_today",
     "month_end",
     "month_plan",
     "month_split",

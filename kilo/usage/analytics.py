@@ -25,17 +25,14 @@ from kilo.errors import ValidationError
 from kilo.models import (
     LATENCY_BOUNDS_MS,
     Member,
-    UsageDailyDim,
     UsageEvent,
-    UsageHourlyDim,
-    UsageHourlyModel,
 )
 from kilo.permissions import Actor, allowed, ensure_allowed
 from kilo.rollups.aggregate import aggregate, aggregate_rows, fetch_rows, to_int
 from kilo.rollups.picker import pick
 from kilo.rollups.query import TEAM, UsageFilter
 from kilo.rollups.registry import DIMENSIONS, HISTOGRAM, MEASURES, month_end, month_start
-from kilo.rollups.where import conditions
+from kilo.rollups.where import conditions, hourly_source
 from kilo.usage.members import member_names
 from kilo.usage.periods import active_window, previous_period
 from kilo.usage.scope import analytics_enabled, scope_filter
@@ -239,28 +236,11 @@ def _heatmap_from_events(session: Session, org_id: int, f: UsageFilter) -> list[
 def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFrame:
     """Requests, errors, cost and tokens by UTC weekday (0 = Monday) x hour, all 168 cells."""
     f = scope_filter(session, actor, f)
-    dims = f.dims()
-    rollup = pick(set(dims), hourly=True)
-    if rollup is None:  # a member together with model/provider/mode: raw events, in SQL
+    source = hourly_source(actor.org_id, f)
+    if source is None:  # a member together with model/provider/mode: raw events, in SQL
         rows = _heatmap_from_events(session, actor.org_id, f)
     else:
-        if len(dims) == 1 and "member_id" not in dims:
-            # One of model/provider/mode: the per-dimension rollup has a row per value.
-            (dim, values), t = next(iter(dims.items())), UsageHourlyDim
-            conds = [t.dim == dim, t.value.in_(values)]
-        else:
-            t = rollup.model
-            conds = [getattr(t, d).in_(values) for d, values in dims.items()]
-            if t is UsageHourlyModel and "provider" not in dims:
-                # Keyed provider first: seek each provider of the period, not a full scan.
-                d = UsageDailyDim
-                providers = select(d.value).where(
-                    d.org_id == actor.org_id,
-                    d.dim == "provider",
-                    d.day >= f.start,
-                    d.day <= f.end,
-                )
-                conds.append(t.provider.in_(providers.distinct().scalar_subquery()))
+        t, conds = source
         stmt = select(
             t.weekday,
             t.hour,
@@ -268,7 +248,7 @@ def get_heatmap(session: Session, *, actor: Actor, f: UsageFilter) -> pd.DataFra
             func.sum(t.errors),
             func.sum(t.cost_micros),
             func.sum(t.input_tokens + t.output_tokens),
-        ).where(t.org_id == actor.org_id, t.day >= f.start, t.day <= f.end, *conds)
+        ).where(*conds)
         rows = fetch_rows(session, stmt.group_by(t.weekday, t.hour))
     # All 168 cells, in weekday-then-hour order; cells without events stay zero.
     grid = np.zeros((7 * 24, len(HEATMAP_MEASURES)), np.int64)

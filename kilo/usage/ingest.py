@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 from sqlmodel import Session
 
 from kilo import audit
@@ -54,9 +54,6 @@ def record_usage(
     any over MAX_TOKENS, MAX_LATENCY_MS or MAX_COST_USD.
     """
     ensure_allowed(actor, "usage.ingest")
-    member = session.get(Member, member_id)
-    if member is None or member.org_id != actor.org_id:
-        raise NotFound(f"Member {member_id} is not in this organization.")
     try:
         event = check_event(
             at=at or datetime.now(UTC),
@@ -75,10 +72,27 @@ def record_usage(
         )
     except ValueError as exc:
         raise ValidationError(f"Usage not recorded: {exc}.") from None
-    if event["external_id"] and existing_ids(session, actor.org_id, [event["external_id"]]):
+    params = {"member_id": member_id, "org_id": actor.org_id, "external_id": event["external_id"]}
+    found = session.connection().execute(_MEMBER_AND_SEEN, params).first()
+    if found is None or found.org_id != actor.org_id:
+        raise NotFound(f"Member {member_id} is not in this organization.")
+    if event["external_id"] and found.seen:
         return False
     insert_events(session, org_id=actor.org_id, events=[event])
     return True
+
+
+# The member's organization and whether the request's id is stored already: one round trip
+# (a gateway records every request), built once.
+_MEMBER_AND_SEEN = select(
+    Member.org_id,
+    exists()
+    .where(
+        UsageEvent.org_id == bindparam("org_id"),
+        UsageEvent.external_id == bindparam("external_id"),
+    )
+    .label("seen"),
+).where(Member.id == bindparam("member_id"))
 
 
 def existing_ids(session: Session, org_id: int, ids: list[str]) -> set[str]:

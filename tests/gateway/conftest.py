@@ -23,11 +23,13 @@ MASTER_KEY = "sk-test-master-key"
 SONNET = "anthropic/claude-sonnet-4.5"
 OPUS = "anthropic/claude-opus-4.5"
 TRAINED = "acme/open-model"
+FAILING = "anthropic/claude-haiku-4.5"  # its provider answers 500
 
 MODELS = [  # (model the client asks for = the dashboard's model id, catalogue provider)
     (SONNET, "anthropic"),
     (OPUS, "anthropic"),
     (TRAINED, "trainy"),
+    (FAILING, "anthropic"),
 ]
 
 
@@ -52,7 +54,9 @@ def proxy_config() -> dict:
                 "litellm_params": {
                     "model": "openai/gpt-4o",  # priced by LiteLLM's local cost map
                     "api_key": "not-used",
-                    "mock_response": "Hello from a mocked model.",
+                    "mock_response": "litellm.InternalServerError"
+                    if name == FAILING
+                    else "Hello from a mocked model.",
                 },
                 "model_info": {"kilo_provider": provider},
             }

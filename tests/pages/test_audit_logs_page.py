@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlmodel import select
 
 from kilo import audit
+from kilo.audit.actions import AUDIT_ACTIONS
 from kilo.db import write_session
 from kilo.members import actor_for
 from kilo.models import AuditEntry, Member
@@ -46,7 +47,12 @@ def test_owner_and_admin_see_the_log(demo_url, role):
     assert [c.value for c in at.code] == [f"{head.id}:{head.hash}"]  # the anchor to keep
     assert "Events in the period" in page
     table = at.dataframe[0].value
-    assert list(table.columns) == ["Time", "Action", "Actor", "Target", "Details", "Data", "Entry"]
+    # Time, action and message first, sized to fit 1440 px (no horizontal scrolling for them).
+    assert list(table.columns) == ["Time", "Action", "Details", "Actor", "Target", "Data", "Entry"]
+    widths = {k: v.get("width") for k, v in json.loads(at.dataframe[0].proto.columns).items()}
+    longest = max(len(a) for a in AUDIT_ACTIONS)
+    assert widths["Action"] >= 7 * longest  # about 7 px a character in the grid
+    assert sum(widths[c] for c in ("Time", "Action", "Details", "Actor")) <= 980
     assert len(table) > 0
     times = list(table["Time"])
     assert times == sorted(times, reverse=True)  # newest first

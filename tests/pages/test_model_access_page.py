@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from decimal import Decimal
+
 from sqlmodel import select
 
 from kilo import access
@@ -40,6 +43,11 @@ def table(at, key):
     return at.dataframe[TABLES.index(key)].value
 
 
+def price(text: str) -> Decimal:
+    """A price cell ("$1,234.50") as a number."""
+    return Decimal(text.removeprefix("$").replace(",", ""))
+
+
 def test_member_sees_catalogue_but_cannot_change(demo_url):
     at = open_page("member", PAGE)
     assert not at.exception
@@ -73,10 +81,11 @@ def test_owner_filters_providers_and_models(demo_url):
     at.number_input(key="model_access_m_price_max").set_value(5.0).run()
     models = table(at, "model_access_m_table")
     assert len(models) > 0 and models["Model"].str.startswith(("anthropic/", "~anthropic/")).all()
-    assert (models["Prompt $/M tokens"] <= 5).all() and models["Input"].str.contains("image").all()
+    assert (models["Prompt $/M tokens"].map(price) <= 5).all()
+    assert models["Input"].str.contains("image").all()
     at.selectbox(key="model_access_m_sort").set_value("Prompt $/M tokens")
     at.toggle(key="model_access_m_desc").set_value(True).run()
-    prices = list(table(at, "model_access_m_table")["Prompt $/M tokens"])
+    prices = [price(p) for p in table(at, "model_access_m_table")["Prompt $/M tokens"]]
     assert prices == sorted(prices, reverse=True)
     at.toggle(key="model_access_f_enabled").set_value(True).run()
     assert set(table(at, "model_access_p_table")["Status"]) == {"Usable"}
@@ -89,7 +98,7 @@ def test_admin_disables_a_model_after_reviewing_the_change(demo_url):
     at.multiselect(key="model_access_m_pick").set_value(["openai/gpt-5.4"]).run()
     at.button(key="model_access_m_disable").click().run()
     assert not at.exception
-    assert "Disable models (1)" in texts(at) and "lose** access to 1 models" in texts(at)
+    assert "Disable models (1)" in texts(at) and "lose** access to 1 model." in texts(at)
     assert allowed("openai/gpt-5.4")  # nothing applied yet
     at.button(key="model_access_confirm_apply").click().run()
     assert not at.exception
@@ -170,3 +179,56 @@ def test_no_role_can_import_the_catalogue_from_the_dashboard(demo_url):
         assert "model_access_up_import" not in {b.key for b in at.button}
         assert "maintained by the server operator" in texts(at)
         assert "python -m kilo catalog import" in texts(at)
+
+
+def test_models_table_pins_the_id_and_shows_prices_and_context_first(demo_url):
+    at = open_page("owner", PAGE)
+    models = table(at, "model_access_m_table")
+    assert list(models.columns[:5]) == [
+        "Model",
+        "Status",
+        "Prompt $/M tokens",
+        "Completion $/M tokens",
+        "Context",
+    ]
+    config = json.loads(at.dataframe[1].proto.columns)
+    assert config["Model"]["pinned"] is True
+    # One price format: at least two decimals, more only when the price has them.
+    cell = models.set_index("Model")["Prompt $/M tokens"]
+    assert cell["anthropic/claude-sonnet-4.5"] == "$3.00"
+    assert all(p == "—" or len(p.split(".")[1]) >= 2 for p in cell)
+    # Modalities are sorted; the reason column shows only when a shown model has one.
+    assert all(v.split(", ") == sorted(v.split(", ")) for v in models["Input"])
+    at.text_input(key="model_access_m_search").set_value("claude-sonnet-4.5").run()
+    usable = table(at, "model_access_m_table")
+    assert set(usable["Status"]) == {"Usable"} and "Why not usable" not in usable.columns
+    at.text_input(key="model_access_m_search").set_value("openrouter/auto").run()
+    unknown = table(at, "model_access_m_table").iloc[0]
+    assert unknown["Status"] == "No known provider" and unknown["Why not usable"]
+    assert "only through a provider the gateway names" in texts(at)
+
+
+def test_a_provider_inferred_from_the_author_says_so(demo_url):
+    at = open_page("owner", PAGE)
+    at.text_input(key="model_access_m_search").set_value("poolside/laguna-xs.2").run()
+    row = table(at, "model_access_m_table").iloc[0]
+    assert row["Providers"] == "Poolside (inferred)"
+    assert "its author, a catalogue provider, is taken as the provider serving it" in texts(at)
+
+
+def test_a_minimum_price_above_the_maximum_says_why_nothing_matches(demo_url):
+    at = open_page("owner", PAGE)
+    at.number_input(key="model_access_m_price_min").set_value(5.0)
+    at.number_input(key="model_access_m_price_max").set_value(1.0).run()
+    assert not at.exception
+    warning = " ".join(w.value for w in at.warning).replace("\\", "")  # Markdown escapes
+    assert "minimum price ($5.00) is above the maximum ($1.00)" in warning
+
+
+def test_counts_of_one_are_singular(demo_url):
+    at = open_page("admin", PAGE)
+    at.multiselect(key="model_access_p_pick").set_value(["anthropic"]).run()
+    at.button(key="model_access_p_disable").click().run()
+    page = texts(at)
+    assert "Disable 1 chosen provider" in page and "1 chosen providers" not in page
+    assert " 1 models" not in page

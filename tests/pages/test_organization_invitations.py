@@ -9,7 +9,7 @@ import re
 import pytest
 from sqlmodel import col, select
 
-from kilo import members
+from kilo import invitations
 from kilo.db import read_session
 from kilo.errors import Conflict
 from kilo.models import AuditEntry, Invitation
@@ -65,7 +65,9 @@ def test_invite_with_mail_configured_emails_the_link(demo_url, smtp_server):
     link = smtp_server.link(msg)
     assert shown_link(at) == link  # the same link is shown once to the admin
     with read_session() as s:
-        assert members.find_invitation(s, token=token_of(link)).email == "new.person@example.com"
+        assert (
+            invitations.find_invitation(s, token=token_of(link)).email == "new.person@example.com"
+        )
 
 
 def test_invite_without_mail_says_so_and_shows_the_link(demo_url, no_mail):
@@ -87,7 +89,7 @@ def test_failed_email_keeps_the_invitation_and_shows_the_link(demo_url, no_mail,
     assert "The invitation was created, but the e-mail to new.person@example.com could" in warning
     assert "Could not reach the mail server 127" in warning
     with read_session() as s:
-        inv = members.find_invitation(s, token=token_of(shown_link(at)))
+        inv = invitations.find_invitation(s, token=token_of(shown_link(at)))
         assert inv.email == "new.person@example.com"
 
 
@@ -103,8 +105,8 @@ def test_resend_emails_a_new_link_and_revokes_the_old(demo_url, smtp_server):
     assert new_link != old_link and shown_link(at) == new_link
     with read_session() as s:
         with pytest.raises(Conflict, match="revoked"):
-            members.find_invitation(s, token=token_of(old_link))
-        assert members.find_invitation(s, token=token_of(new_link)).email == "late@example.com"
+            invitations.find_invitation(s, token=token_of(old_link))
+        assert invitations.find_invitation(s, token=token_of(new_link)).email == "late@example.com"
         entry = s.exec(select(AuditEntry).order_by(col(AuditEntry.id).desc())).first()
         assert entry.action == "organization.member.resend_invitation"
     assert len(at.dataframe[1].value) == 1  # still one pending invitation
@@ -122,8 +124,8 @@ def test_copy_link_again_is_a_new_link_not_emailed(demo_url, smtp_server):
     assert len(smtp_server.wait_for(1)) == 1  # only the invitation itself was e-mailed
     with read_session() as s:
         with pytest.raises(Conflict, match="revoked"):
-            members.find_invitation(s, token=token_of(old_link))
-        assert members.find_invitation(s, token=token_of(new_link))
+            invitations.find_invitation(s, token=token_of(old_link))
+        assert invitations.find_invitation(s, token=token_of(new_link))
 
 
 def test_revoking_asks_for_confirmation(demo_url, no_mail):

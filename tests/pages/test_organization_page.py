@@ -8,7 +8,7 @@ import streamlit as st
 from sqlmodel import distinct, func, select
 from streamlit.testing.v1 import AppTest
 
-from kilo import billing, members, organization
+from kilo import billing, invitations, organization
 from kilo.db import read_session, write_session
 from kilo.models import AuditEntry, Invitation, Member, UsageEvent
 from kilo.permissions import ROLES, system_actor
@@ -45,7 +45,7 @@ def test_page_renders_for_every_role(demo_url, role):
         "Joined",
         "Last request",
         "Last sign-in",
-        "Daily limit",
+        "Spent today / daily limit",
     } <= set(df.columns)
     assert has_button(at, "org_buy_credits") == (role == "owner")
     assert has_button(at, "org_seats_open") == (role == "owner")
@@ -189,7 +189,7 @@ def test_member_sees_only_their_own_last_request(demo_url):
     known = df[df["Last request"].notna()]
     assert known["Name"].tolist() == ["Mia Schneider"]
     assert df["Last sign-in"].notna().all()
-    assert "Last request is shown for your own row only" in texts(at)
+    assert "Last request and spend today are shown for your own row only" in texts(at)
 
 
 def test_low_balance_warning_shows_once(demo_url):
@@ -304,7 +304,7 @@ def through_app_py(monkeypatch):
 
 def test_accept_page_links_to_sign_in_inside_the_app(demo_url, through_app_py):
     with write_session() as s:
-        _, token = members.invite_member(
+        _, token = invitations.invite_member(
             s, actor=system_actor(org_id()), email="joiner@example.com"
         )
     at = AppTest.from_file(APP, default_timeout=60)

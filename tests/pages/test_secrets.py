@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import inspect, text
 from streamlit.testing.v1 import AppTest
 
-from kilo import members
+from kilo import invitations
 from kilo.db import get_engine, write_session
 from tests.factories import create_team
 from tests.pages.helpers import APP
@@ -52,9 +52,9 @@ def test_passwords_and_tokens_never_stored_or_logged_in_plain_text(db_url, caplo
     password = "Sup3r-secret-pass"
     with write_session(db_url) as s:
         team = create_team(s)
-        _, token = members.invite_member(s, actor=team["owner"], email="new@example.com")
+        _, token = invitations.invite_member(s, actor=team["owner"], email="new@example.com")
     with write_session(db_url) as s:
-        members.accept_invitation(s, token=token, name="New Person", password=password)
+        invitations.accept_invitation(s, token=token, name="New Person", password=password)
     engine = get_engine(db_url)
     dump = []
     with engine.connect() as conn:

@@ -110,3 +110,102 @@ def test_view_from_shared_url(demo_url):
     assert not at.exception
     assert at.selectbox(key="usage_period").value == "7d"
     assert at.multiselect(key="usage_models").value == [model]
+
+
+def _charts(at) -> list[dict]:
+    import json
+
+    return [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+
+
+def _color_scales(at) -> list[tuple[str, dict[str, str]]]:
+    """(colour field, name -> colour) of every chart coloured by series."""
+    out = []
+    for spec in _charts(at):
+        color = spec.get("encoding", {}).get("color", {})
+        scale = color.get("scale", {})
+        if "domain" in scale and "range" in scale:
+            out.append((color["field"], dict(zip(scale["domain"], scale["range"], strict=True))))
+    return out
+
+
+def test_every_chart_of_the_tab_gives_a_series_one_colour(demo_url):
+    at = open_page("owner", PAGE)
+    scales = _color_scales(at)
+    fields = {field for field, _ in scales}
+    assert {"model_id", "provider", "mode"} <= fields
+    for field in fields:
+        seen: dict[str, str] = {}
+        for f, scale in scales:
+            if f != field:
+                continue
+            for name, colour in scale.items():
+                assert seen.setdefault(name, colour) == colour, (field, name)
+    model_charts = [s for f, s in scales if f == "model_id"]
+    assert len(model_charts) >= 4  # ranked bars, daily trend, month by month, drill-down
+    others = {c for _, s in scales for n, c in s.items() if n.startswith("Other")}
+    assert len(others) <= 1  # "Other" is one grey everywhere
+
+
+def test_stack_by_provider_also_stacks_the_month_chart(demo_url):
+    at = open_page("owner", PAGE)
+    at.session_state["usage_trend_stack"] = "provider"
+    at.run()
+    assert not at.exception
+    trend_and_month = [
+        s
+        for s in _charts(at)
+        if s.get("encoding", {}).get("x", {}).get("title") in ("Day (UTC)", "Month (UTC)")
+    ]
+    by_axis = {
+        s["encoding"]["x"]["title"]: s["encoding"]["color"]["field"] for s in trend_and_month
+    }
+    assert by_axis["Month (UTC)"] == "provider"
+
+
+def test_token_columns_have_separators_and_the_per_user_table_fits(demo_url):
+    import json
+
+    at = open_page("owner", PAGE)
+    tables = {tuple(d.value.columns)[:2]: d for d in at.dataframe}
+    per_user = tables[("Member", "Role")]
+    assert list(per_user.value.columns[:6]) == [
+        "Member",
+        "Role",
+        "Spend",
+        "Share of spend",
+        "Requests",
+        "Errors",
+    ]
+    config = json.loads(per_user.proto.columns)
+    assert config["Member"]["pinned"] is True
+    for column in ("Input tokens", "Output tokens", "Requests"):
+        assert config[column]["type_config"]["format"] == "localized", column
+    main = [
+        "Member",
+        "Role",
+        "Spend",
+        "Share of spend",
+        "Requests",
+        "Errors",
+        "Input tokens",
+        "Output tokens",
+        "Active days",
+    ]
+    assert sum(config[c]["width"] for c in main) <= 980  # the main area at 1440 px
+    daily = tables[("Day (UTC)", "Requests")]
+    assert json.loads(daily.proto.columns)["Input tokens"]["type_config"]["format"] == "localized"
+
+
+def test_a_change_from_an_almost_empty_period_is_not_a_percentage(demo_url):
+    at = open_page("owner", PAGE)
+    at.selectbox(key="usage_period").set_value("90d").run()
+    assert not at.exception
+    for metric in at.metric:
+        delta = metric.proto.delta or ""
+        if "%" in delta:  # a percentage only against at least a tenth of the figure
+            pct = float(delta.rsplit("(", 1)[1].rstrip("%)").replace(",", ""))
+            assert pct <= 900, (metric.label, delta)
+    spend = next(m for m in at.metric if m.label == "Total spend").proto.delta
+    assert spend.startswith("+$") and "%" not in spend  # the demo's spend began ~3 months ago
+    assert "at least a tenth of the current figure" in texts(at)

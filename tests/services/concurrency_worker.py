@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
-from kilo import alerts, billing, members, organization, usage
+from kilo import alerts, billing, invitations, members, organization, usage
 from kilo.db import read_session, write_session
 from kilo.permissions import Actor, system_actor
 
@@ -69,11 +69,11 @@ def _call(session, call: dict) -> None:  # noqa: ANN001
         case "remove_member":
             members.remove_member(session, actor=actor, member_id=call["member_id"])
         case "invite":
-            members.invite_member(session, actor=actor, email=call["email"])
+            invitations.invite_member(session, actor=actor, email=call["email"])
         case "revoke":
-            members.revoke_invitation(session, actor=actor, invitation_id=call["invitation_id"])
+            invitations.revoke_invitation(session, actor=actor, invitation_id=call["invitation_id"])
         case "accept":
-            members.accept_invitation(
+            invitations.accept_invitation(
                 session, token=call["token"], name=call["name"], password=call["password"]
             )
         case "change_seats":

@@ -231,3 +231,33 @@ def test_setting_one_subject_changes_only_that_subject(rules, subject, want):
     if (MODEL, subject) in new:
         without = {k: v for k, v in new.items() if k != (MODEL, subject)}
         assert rule_state(without, MODEL, subject) is not want
+
+
+POOLSIDE = "poolside/laguna-xs.2:free"  # author "poolside" is a catalogue provider, not listed
+
+
+def test_a_model_without_listed_providers_is_served_by_its_author_when_a_provider(session, team):
+    from kilo.models import CatalogModel
+
+    stored = session.get(CatalogModel, POOLSIDE)
+    assert stored.providers == []  # the import lists none: inferred when access is evaluated
+    assert access.serving_providers(POOLSIDE, [], {"poolside", "openai"}) == (("poolside",), True)
+    assert access.serving_providers("~poolside/x", [], {"poolside"}) == (("poolside",), True)
+    assert access.serving_providers(SONNET, ["anthropic"], {"anthropic"}) == (("anthropic",), False)
+    assert access.serving_providers("nobody/x", [], {"poolside"}) == ((), False)
+
+    # The gateway's check and the tab's rows agree, and follow the provider's rules.
+    assert allowed(session, team, POOLSIDE).allowed
+    rows = {r.id: r for r in access.list_model_rows(session, actor=team["owner"])}
+    assert rows[POOLSIDE].allowed and rows[POOLSIDE].providers == ("poolside",)
+    assert rows[POOLSIDE].providers_inferred and not rows[SONNET].providers_inferred
+    change(session, team["admin"], disable_providers=("poolside",))
+    verdict = allowed(session, team, POOLSIDE)
+    assert not verdict and verdict.reason == "provider Poolside is disabled"
+    rows = {r.id: r for r in access.list_model_rows(session, actor=team["owner"])}
+    assert not rows[POOLSIDE].allowed
+    assert POOLSIDE not in access.allowed_model_ids(session, org_id=team["owner"].org_id)
+    # An author that is no catalogue provider infers nothing: usable only through a
+    # provider the gateway names.
+    assert "no provider in the catalogue" in allowed(session, team, "microsoft/phi-4").reason
+    assert allowed(session, team, "microsoft/phi-4", "azure").allowed

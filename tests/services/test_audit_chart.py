@@ -28,3 +28,18 @@ def test_events_per_day_chart_stacks_groups_per_day():
     )
     # Groups of the same day sit on top of each other, without overlap.
     assert rows == [("billing.credits", 0, 2), ("organization.member", 2, 5)]
+
+
+def test_events_of_a_single_day_keep_a_day_axis():
+    df = pd.DataFrame([{"day": date(2026, 12, 3), "group": "organization.member", "events": 4}])
+    x = charts.audit_events_per_day(df).to_dict()["encoding"]["x"]
+    ticks = [(v["month"], v["date"], v.get("hours", 0)) for v in x["axis"]["values"]]
+    # A week of day ticks ending on the day (not one full-width block with hourly ticks).
+    assert ticks == [(11, d, 12) for d in range(27, 31)] + [(12, d, 12) for d in range(1, 4)]
+    first, last = x["scale"]["domain"]
+    assert (first["month"], first["date"], last["month"], last["date"]) == (11, 27, 12, 4)
+    # With the period given, the axis spans the period.
+    x = charts.audit_events_per_day(df, start=date(2026, 11, 4), end=date(2026, 12, 3)).to_dict()[
+        "encoding"
+    ]["x"]
+    assert (x["scale"]["domain"][0]["month"], x["scale"]["domain"][0]["date"]) == (11, 4)

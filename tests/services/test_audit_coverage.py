@@ -14,7 +14,18 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
-from kilo import access, audit, billing, catalog, members, modes, organization, sessions, usage
+from kilo import (
+    access,
+    audit,
+    billing,
+    catalog,
+    invitations,
+    members,
+    modes,
+    organization,
+    sessions,
+    usage,
+)
 from kilo.db import ROOT, write_session
 from kilo.members import actor_for
 from kilo.models import AuditEntry, Invoice, Member, Organization
@@ -83,24 +94,24 @@ def walk(demo_url):
 def test_member_services_write_their_entries(walk):
     owner, admin = _actor("owner"), _actor("admin")
     (inv, token), added = walk.step(
-        lambda s: members.invite_member(s, actor=admin, email="new.person@example.com"),
+        lambda s: invitations.invite_member(s, actor=admin, email="new.person@example.com"),
         "organization.member.invite",
     )
     assert added[0].actor_id == admin.id and added[0].target == "new.person@example.com"
     assert added[0].actor_name == admin.name and added[0].actor_email == admin.email
     new, added = walk.step(
-        lambda s: members.accept_invitation(
+        lambda s: invitations.accept_invitation(
             s, token=token, name="New Person", password="plenty-long-enough-1"
         ),
         "organization.member.accept_invitation",
     )
     assert added[0].actor_id == new.id
     (inv2, _), _ = walk.step(
-        lambda s: members.invite_member(s, actor=owner, email="other@example.com"),
+        lambda s: invitations.invite_member(s, actor=owner, email="other@example.com"),
         "organization.member.invite",
     )
     walk.step(
-        lambda s: members.revoke_invitation(s, actor=owner, invitation_id=inv2.id),
+        lambda s: invitations.revoke_invitation(s, actor=owner, invitation_id=inv2.id),
         "organization.member.revoke_invitation",
     )
     _, added = walk.step(

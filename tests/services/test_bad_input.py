@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, inspect, select, text
 from sqlmodel import Session
 
-from kilo import billing, catalog, members, modes, organization, usage
+from kilo import billing, catalog, invitations, members, modes, organization, usage
 from kilo.db import get_engine, write_session
 from kilo.errors import KiloError
 from kilo.permissions import system_actor
@@ -71,7 +71,9 @@ def attempt(url: str, change: Callable[[Session], object]) -> None:
 @SETTINGS
 @given(email=weird, role=st.sampled_from(["owner", "admin", "member", "", "root"]))
 def test_invite_any_email(db_url, team, email, role):
-    attempt(db_url, lambda s: members.invite_member(s, actor=team["owner"], email=email, role=role))
+    attempt(
+        db_url, lambda s: invitations.invite_member(s, actor=team["owner"], email=email, role=role)
+    )
 
 
 @SETTINGS
@@ -105,7 +107,8 @@ def test_any_seat_count(db_url, team, seats):
 @given(token=weird, name=weird, password=weird)
 def test_accept_any_token(db_url, team, token, name, password):
     attempt(
-        db_url, lambda s: members.accept_invitation(s, token=token, name=name, password=password)
+        db_url,
+        lambda s: invitations.accept_invitation(s, token=token, name=name, password=password),
     )
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import col, func, select
 
-from kilo import members
+from kilo import invitations, members
 from kilo.db import read_session, write_session
 from kilo.members import actor_for
 from kilo.models import Invitation, Invoice, Member, Organization, UsageDaily, UsageEvent
@@ -238,7 +238,7 @@ def test_an_invitation_is_accepted_once_or_revoked_never_both(db_url, race, othe
         with write_session(db_url) as s:
             org = create_org(s)
             owner = create_member(s, org, "owner")
-            inv, token = members.invite_member(
+            inv, token = invitations.invite_member(
                 s, actor=actor_for(owner), email=f"new{r}@example.com"
             )
         accept = {"op": "accept", "token": token, "name": "New Member", "password": PASSWORD}

@@ -10,7 +10,7 @@ import sys
 import pytest
 from sqlmodel import col, select
 
-from kilo import audit, demo, members, organization, sessions
+from kilo import audit, demo, invitations, members, organization, sessions
 from kilo.__main__ import main
 from kilo.db import ROOT, read_session, write_session
 from kilo.errors import Conflict, NotFound, ValidationError
@@ -75,7 +75,7 @@ def test_the_owner_link_gives_an_owner_who_can_sign_in(db_url, capsys):
     assert code == 0
     token = token_of(out)
     with write_session() as s:
-        owner = members.accept_invitation(
+        owner = invitations.accept_invitation(
             s, token=token, name="Ada Lovelace", password="s3cret-pass-2026"
         )
     assert (owner.role, owner.username) == ("owner", "ada@initech.example")
@@ -84,10 +84,10 @@ def test_the_owner_link_gives_an_owner_who_can_sign_in(db_url, capsys):
     assert signed.ok and signed.actor.role == "owner" and signed.actor.name == "Ada Lovelace"
     with read_session() as s:
         # the owner can run the organization: invite a member within the seats
-        inv, _ = members.invite_member(s, actor=actor_for(owner), email="bob@initech.example")
+        inv, _ = invitations.invite_member(s, actor=actor_for(owner), email="bob@initech.example")
         assert inv.org_id == owner.org_id
     with write_session() as s, pytest.raises(Conflict, match="already used"):
-        members.accept_invitation(s, token=token, name="Mallory", password="another-pass-2026")
+        invitations.accept_invitation(s, token=token, name="Mallory", password="another-pass-2026")
 
 
 def test_a_second_organization_is_separate(db_url, capsys):
@@ -99,17 +99,19 @@ def test_a_second_organization_is_separate(db_url, capsys):
     first, second = orgs()
     assert (second.name, second.seats) == ("Globex", 3)
     with write_session() as s:
-        hank = members.accept_invitation(
+        hank = invitations.accept_invitation(
             s, token=token_of(out), name="Hank", password="globex-pass-2026"
         )
     assert hank.org_id == second.id
     with read_session() as s:
         actor = actor_for(hank)
         assert [m.email for m in members.list_members(s, actor=actor)] == ["hank@globex.example"]
-        assert members.list_invitations(s, actor=actor) == []  # Initech's pending one is not his
+        assert (
+            invitations.list_invitations(s, actor=actor) == []
+        )  # Initech's pending one is not his
         initech_invite = s.exec(select(Invitation).where(Invitation.org_id == first.id)).one()
         with pytest.raises(NotFound):
-            members.revoke_invitation(s, actor=actor, invitation_id=initech_invite.id)
+            invitations.revoke_invitation(s, actor=actor, invitation_id=initech_invite.id)
         assert organization.get_organization(s, actor=actor).name == "Globex"
         for org in (first, second):
             actions = s.exec(
@@ -163,7 +165,9 @@ def test_bad_input_changes_nothing(db_url, capsys, args, message):
 def test_an_owner_email_that_already_signs_in_is_refused(db_url, capsys):
     code, out, _ = init(capsys, "--org", "Initech", "--owner-email", "ada@initech.example")
     with write_session() as s:
-        members.accept_invitation(s, token=token_of(out), name="Ada", password="s3cret-pass-2026")
+        invitations.accept_invitation(
+            s, token=token_of(out), name="Ada", password="s3cret-pass-2026"
+        )
     code, _, err = init(capsys, "--org", "Globex", "--owner-email", "ADA@initech.example")
     assert code == 2
     assert "ada@initech.example already has an account (in “Initech”)" in err
@@ -190,9 +194,9 @@ def test_new_link_replaces_an_unused_owner_link(db_url, capsys):
     assert "older links are revoked" in out
     new = token_of(out)
     with write_session() as s, pytest.raises(Conflict, match="revoked"):
-        members.accept_invitation(s, token=old, name="Ada", password="s3cret-pass-2026")
+        invitations.accept_invitation(s, token=old, name="Ada", password="s3cret-pass-2026")
     with write_session() as s:
-        owner = members.accept_invitation(s, token=new, name="Ada", password="s3cret-pass-2026")
+        owner = invitations.accept_invitation(s, token=new, name="Ada", password="s3cret-pass-2026")
     assert (owner.email, owner.role) == ("ada@initech.example", "owner")
     with read_session() as s:
         actions = s.exec(select(AuditEntry.action).order_by(AuditEntry.id)).all()

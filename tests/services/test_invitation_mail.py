@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlmodel import select
 
-from kilo import audit, mail, members
+from kilo import audit, invitations, mail, members
 from kilo.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from kilo.models import AuditEntry, Invitation, Organization, utcnow
 from tests import smtp_server as smtp
@@ -32,9 +32,9 @@ def token_of(link: str) -> str:
 
 
 def invite_and_email(session, actor, email, role="member"):
-    inv, token = members.invite_member(session, actor=actor, email=email, role=role)
+    inv, token = invitations.invite_member(session, actor=actor, email=email, role=role)
     session.commit()  # the e-mail goes out after the invitation is stored
-    members.email_invitation(
+    invitations.email_invitation(
         session, actor=actor, invitation_id=inv.id, token=token, base_url=BASE + "/"
     )
     return inv, token
@@ -60,44 +60,46 @@ def test_invitation_email_link_accepts_the_invitation(session, team, smtp_server
     assert "Acme &lt;Robotics&gt; &amp; Co" in html and "<Robotics>" not in html
     link = smtp_server.link(msg)
     assert f'href="{link}"' in html
-    member = members.accept_invitation(
+    member = invitations.accept_invitation(
         session, token=token_of(link), name="New Person", password="long-enough-1"
     )
     session.commit()
     assert (member.email, member.role) == ("new.person@example.com", "admin")
     with pytest.raises(Conflict, match="already used"):
-        members.find_invitation(session, token=token_of(link))
+        invitations.find_invitation(session, token=token_of(link))
 
 
 def test_not_configured_keeps_the_invitation(session, team, no_mail):
-    inv, token = members.invite_member(session, actor=team["owner"], email="x@example.com")
+    inv, token = invitations.invite_member(session, actor=team["owner"], email="x@example.com")
     session.commit()
     with pytest.raises(mail.MailNotConfigured, match="not configured"):
-        members.email_invitation(
+        invitations.email_invitation(
             session, actor=team["owner"], invitation_id=inv.id, token=token, base_url=BASE
         )
-    assert members.find_invitation(session, token=token).id == inv.id
+    assert invitations.find_invitation(session, token=token).id == inv.id
 
 
 def test_email_invitation_checks_permission_token_and_state(session, team, smtp_server):
     owner, member = team["owner"], team["member"]
-    inv, token = members.invite_member(session, actor=owner, email="x@example.com")
+    inv, token = invitations.invite_member(session, actor=owner, email="x@example.com")
     session.commit()
     kwargs = {"invitation_id": inv.id, "base_url": BASE}
     with pytest.raises(PermissionDenied):
-        members.email_invitation(session, actor=member, token=token, **kwargs)
+        invitations.email_invitation(session, actor=member, token=token, **kwargs)
     with pytest.raises(NotFound):  # a token of another invitation, or none
-        members.email_invitation(session, actor=owner, token="forged", **kwargs)
+        invitations.email_invitation(session, actor=owner, token="forged", **kwargs)
     other = create_team(session)
     session.commit()
     with pytest.raises(NotFound):  # another organization's admin
-        members.email_invitation(session, actor=other["owner"], token=token, **kwargs)
+        invitations.email_invitation(session, actor=other["owner"], token=token, **kwargs)
     with pytest.raises(ValidationError, match="KILO_PUBLIC_URL"):
-        members.email_invitation(session, actor=owner, token=token, **kwargs | {"base_url": "x"})
-    members.revoke_invitation(session, actor=owner, invitation_id=inv.id)
+        invitations.email_invitation(
+            session, actor=owner, token=token, **kwargs | {"base_url": "x"}
+        )
+    invitations.revoke_invitation(session, actor=owner, invitation_id=inv.id)
     session.commit()
     with pytest.raises(Conflict, match="revoked"):
-        members.email_invitation(session, actor=owner, token=token, **kwargs)
+        invitations.email_invitation(session, actor=owner, token=token, **kwargs)
     assert smtp_server.messages == []
 
 
@@ -110,16 +112,16 @@ def test_resend_revokes_the_old_link_and_emails_a_new_one(session, team, smtp_se
     session.add(old)
     session.commit()
 
-    new, new_token = members.resend_invitation(session, actor=admin, invitation_id=old.id)
+    new, new_token = invitations.resend_invitation(session, actor=admin, invitation_id=old.id)
     session.commit()
-    members.email_invitation(
+    invitations.email_invitation(
         session, actor=admin, invitation_id=new.id, token=new_token, base_url=BASE
     )
     assert (new.email, new.role, new.invited_by_id) == ("late@example.com", "admin", admin.id)
     assert new.id != old.id and new_token != old_token
-    assert new.expires_at > utcnow() + members.INVITATION_TTL - timedelta(minutes=1)
+    assert new.expires_at > utcnow() + invitations.INVITATION_TTL - timedelta(minutes=1)
     assert members.seats_in_use(session, org_id=owner.org_id) == seats  # same seat
-    assert [i.id for i in members.list_invitations(session, actor=owner)] == [new.id]
+    assert [i.id for i in invitations.list_invitations(session, actor=owner)] == [new.id]
 
     entry = last_entry(session, owner.org_id)
     assert entry.action == "organization.member.resend_invitation"
@@ -138,10 +140,10 @@ def test_resend_revokes_the_old_link_and_emails_a_new_one(session, team, smtp_se
     assert token_of(new_link) == new_token and new_link != old_link
     assert admin.name in second["Subject"]
     with pytest.raises(Conflict, match="revoked"):  # the old e-mail's link is refused
-        members.accept_invitation(
+        invitations.accept_invitation(
             session, token=token_of(old_link), name="Late", password="long-enough-1"
         )
-    member = members.accept_invitation(
+    member = invitations.accept_invitation(
         session, token=token_of(new_link), name="Late Comer", password="long-enough-1"
     )
     assert member.role == "admin"
@@ -149,40 +151,42 @@ def test_resend_revokes_the_old_link_and_emails_a_new_one(session, team, smtp_se
 
 def test_resend_refusals(session, team, no_mail):
     owner, admin, member = team["owner"], team["admin"], team["member"]
-    inv, _ = members.invite_member(session, actor=owner, email="x@example.com")
-    boss, _ = members.invite_member(session, actor=owner, email="boss@example.com", role="owner")
+    inv, _ = invitations.invite_member(session, actor=owner, email="x@example.com")
+    boss, _ = invitations.invite_member(
+        session, actor=owner, email="boss@example.com", role="owner"
+    )
     session.commit()
     with pytest.raises(PermissionDenied, match="cannot manage members"):
-        members.resend_invitation(session, actor=member, invitation_id=inv.id)
+        invitations.resend_invitation(session, actor=member, invitation_id=inv.id)
     with pytest.raises(ValidationError, match="Only an owner"):
-        members.resend_invitation(session, actor=admin, invitation_id=boss.id)
+        invitations.resend_invitation(session, actor=admin, invitation_id=boss.id)
     other = create_team(session)
     with pytest.raises(NotFound):
-        members.resend_invitation(session, actor=other["owner"], invitation_id=inv.id)
+        invitations.resend_invitation(session, actor=other["owner"], invitation_id=inv.id)
     with pytest.raises(NotFound):
-        members.resend_invitation(session, actor=owner, invitation_id=10_000)
+        invitations.resend_invitation(session, actor=owner, invitation_id=10_000)
     session.rollback()
 
-    members.resend_invitation(session, actor=owner, invitation_id=inv.id)
+    invitations.resend_invitation(session, actor=owner, invitation_id=inv.id)
     session.commit()
     with pytest.raises(Conflict, match="already used or revoked"):  # resent once already
-        members.resend_invitation(session, actor=owner, invitation_id=inv.id)
+        invitations.resend_invitation(session, actor=owner, invitation_id=inv.id)
 
-    late, _ = members.invite_member(session, actor=owner, email="late@example.com")
+    late, _ = invitations.invite_member(session, actor=owner, email="late@example.com")
     late.expires_at = utcnow() - timedelta(seconds=1)
     session.add(late)
     session.commit()
     with pytest.raises(Conflict, match="expired; invite them again"):
-        members.resend_invitation(session, actor=owner, invitation_id=late.id)
+        invitations.resend_invitation(session, actor=owner, invitation_id=late.id)
 
-    accepted, token = members.invite_member(session, actor=owner, email="in@example.com")
-    members.accept_invitation(session, token=token, name="In", password="long-enough-1")
+    accepted, token = invitations.invite_member(session, actor=owner, email="in@example.com")
+    invitations.accept_invitation(session, token=token, name="In", password="long-enough-1")
     session.commit()
     with pytest.raises(Conflict, match="already used or revoked"):
-        members.resend_invitation(session, actor=owner, invitation_id=accepted.id)
+        invitations.resend_invitation(session, actor=owner, invitation_id=accepted.id)
     session.rollback()
     # Refusals changed nothing: no invitation was added, no entry written.
-    pending = {i.email for i in members.list_invitations(session, actor=owner)}
+    pending = {i.email for i in invitations.list_invitations(session, actor=owner)}
     assert pending == {"x@example.com", "boss@example.com"}
     actions = session.exec(
         select(AuditEntry.action).where(
@@ -194,9 +198,11 @@ def test_resend_refusals(session, team, no_mail):
 
 def test_owner_resends_an_owner_invitation(session, team, no_mail):
     owner = team["owner"]
-    boss, _ = members.invite_member(session, actor=owner, email="boss@example.com", role="owner")
-    new, token = members.resend_invitation(session, actor=owner, invitation_id=boss.id)
-    assert new.role == "owner" and members.find_invitation(session, token=token).id == new.id
+    boss, _ = invitations.invite_member(
+        session, actor=owner, email="boss@example.com", role="owner"
+    )
+    new, token = invitations.resend_invitation(session, actor=owner, invitation_id=boss.id)
+    assert new.role == "owner" and invitations.find_invitation(session, token=token).id == new.id
     assert session.get(Invitation, boss.id).revoked_at is not None
 
 
@@ -209,7 +215,7 @@ def test_removed_member_invited_again_by_mail(session, team, smtp_server):
     session.commit()
     invite_and_email(session, owner, "back@example.com")
     link = smtp_server.link(smtp_server.wait_for(1)[0])
-    back = members.accept_invitation(
+    back = invitations.accept_invitation(
         session, token=token_of(link), name="Back Again", password="long-enough-1"
     )
     assert back.id == gone.id and back.removed_at is None

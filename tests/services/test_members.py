@@ -6,7 +6,7 @@ import bcrypt
 import pytest
 from sqlmodel import select
 
-from kilo import audit, billing, members, organization
+from kilo import audit, billing, invitations, members, organization
 from kilo.db import write_session
 from kilo.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from kilo.models import AuditEntry, Invitation, Member, Organization, utcnow
@@ -36,45 +36,45 @@ def actions(session, org_id):
 def test_invite_by_role(session, team, role, ok):
     actor = team[role]
     if ok:
-        inv, token = members.invite_member(session, actor=actor, email="New@Example.com")
+        inv, token = invitations.invite_member(session, actor=actor, email="New@Example.com")
         assert inv.email == "new@example.com"
         assert inv.token_hash == members.hash_token(token) and token not in inv.token_hash
         assert actions(session, actor.org_id)[-1] == "organization.member.invite"
     else:
         with pytest.raises(PermissionDenied, match="cannot manage members"):
-            members.invite_member(session, actor=actor, email="new@example.com")
+            invitations.invite_member(session, actor=actor, email="new@example.com")
 
 
 @pytest.mark.parametrize("email", ["", "nobody", "a@b", "a b@c.com", "x@y.c", "@example.com"])
 def test_invite_rejects_malformed_email(session, team, email):
     with pytest.raises(ValidationError, match="not a valid email"):
-        members.invite_member(session, actor=team["owner"], email=email)
+        invitations.invite_member(session, actor=team["owner"], email=email)
 
 
 def test_invite_rejects_duplicates_and_full_seats(session, team):
     owner = team["owner"]
     with pytest.raises(Conflict, match="already a member"):
-        members.invite_member(session, actor=owner, email=team["member"].email)
-    members.invite_member(session, actor=owner, email="a@example.com")
+        invitations.invite_member(session, actor=owner, email=team["member"].email)
+    invitations.invite_member(session, actor=owner, email="a@example.com")
     with pytest.raises(Conflict, match="pending invitation"):
-        members.invite_member(session, actor=owner, email="A@example.com")
+        invitations.invite_member(session, actor=owner, email="A@example.com")
     org = session.get(Organization, owner.org_id)
     org.seats = members.seats_in_use(session, org_id=org.id)
     with pytest.raises(Conflict, match="seats are taken"):
-        members.invite_member(session, actor=owner, email="b@example.com")
+        invitations.invite_member(session, actor=owner, email="b@example.com")
 
 
 def test_admin_cannot_invite_an_owner(session, team):
     with pytest.raises(ValidationError, match="Only an owner"):
-        members.invite_member(session, actor=team["admin"], email="x@example.com", role="owner")
+        invitations.invite_member(session, actor=team["admin"], email="x@example.com", role="owner")
 
 
 def test_accept_invitation_creates_member_once(session, team):
-    inv, token = members.invite_member(
+    inv, token = invitations.invite_member(
         session, actor=team["admin"], email="joiner@example.com", role="admin"
     )
     session.commit()
-    member = members.accept_invitation(
+    member = invitations.accept_invitation(
         session, token=token, name="  Jo   Iner ", password="plenty-long-enough"
     )
     assert (member.name, member.role, member.username) == ("Jo Iner", "admin", "joiner@example.com")
@@ -82,34 +82,38 @@ def test_accept_invitation_creates_member_once(session, team):
     assert actions(session, team["owner"].org_id)[-1] == "organization.member.accept_invitation"
     session.commit()
     with pytest.raises(Conflict, match="already used"):
-        members.accept_invitation(session, token=token, name="Again", password="plenty-long-enough")
+        invitations.accept_invitation(
+            session, token=token, name="Again", password="plenty-long-enough"
+        )
 
 
 def test_accept_refuses_bad_expired_revoked_and_weak(session, team):
     owner = team["owner"]
     with pytest.raises(NotFound, match="not valid"):
-        members.find_invitation(session, token="nonsense")
-    inv, token = members.invite_member(session, actor=owner, email="late@example.com")
+        invitations.find_invitation(session, token="nonsense")
+    inv, token = invitations.invite_member(session, actor=owner, email="late@example.com")
     inv.expires_at = utcnow() - timedelta(seconds=1)
     with pytest.raises(Conflict, match="expired"):
-        members.find_invitation(session, token=token)
-    inv2, token2 = members.invite_member(session, actor=owner, email="r@example.com")
-    members.revoke_invitation(session, actor=owner, invitation_id=inv2.id)
+        invitations.find_invitation(session, token=token)
+    inv2, token2 = invitations.invite_member(session, actor=owner, email="r@example.com")
+    invitations.revoke_invitation(session, actor=owner, invitation_id=inv2.id)
     with pytest.raises(Conflict, match="revoked"):
-        members.find_invitation(session, token=token2)
+        invitations.find_invitation(session, token=token2)
     with pytest.raises(Conflict, match="already used or revoked"):
-        members.revoke_invitation(session, actor=owner, invitation_id=inv2.id)
-    inv3, token3 = members.invite_member(session, actor=owner, email="w@example.com")
+        invitations.revoke_invitation(session, actor=owner, invitation_id=inv2.id)
+    inv3, token3 = invitations.invite_member(session, actor=owner, email="w@example.com")
     with pytest.raises(ValidationError, match="at least 12"):
-        members.accept_invitation(session, token=token3, name="W", password="short")
+        invitations.accept_invitation(session, token=token3, name="W", password="short")
     with pytest.raises(ValidationError, match="empty"):
-        members.accept_invitation(session, token=token3, name="   ", password="plenty-long-enough")
+        invitations.accept_invitation(
+            session, token=token3, name="   ", password="plenty-long-enough"
+        )
 
 
 def test_member_cannot_revoke(session, team):
-    inv, _ = members.invite_member(session, actor=team["owner"], email="x@example.com")
+    inv, _ = invitations.invite_member(session, actor=team["owner"], email="x@example.com")
     with pytest.raises(PermissionDenied):
-        members.revoke_invitation(session, actor=team["member"], invitation_id=inv.id)
+        invitations.revoke_invitation(session, actor=team["member"], invitation_id=inv.id)
 
 
 # ---- roles and profiles -------------------------------------------------------------
@@ -192,8 +196,8 @@ def test_remove_member(session, team):
 def test_removed_member_can_be_invited_back(session, team):
     owner, member = team["owner"], team["member"]
     members.remove_member(session, actor=owner, member_id=member.id)
-    _, token = members.invite_member(session, actor=owner, email=member.email)
-    back = members.accept_invitation(
+    _, token = invitations.invite_member(session, actor=owner, email=member.email)
+    back = invitations.accept_invitation(
         session, token=token, name="Back Again", password="plenty-long-enough"
     )
     assert back.id == member.id and back.removed_at is None
@@ -241,7 +245,7 @@ def test_seats_by_role(session, team, role, ok):
 
 def test_seats_never_below_use(session, team):
     owner = team["owner"]
-    members.invite_member(session, actor=owner, email="p@example.com")
+    invitations.invite_member(session, actor=owner, email="p@example.com")
     with pytest.raises(ValidationError, match="fewer than the 4 in use"):
         billing.change_seats(session, actor=owner, seats=3)
     billing.change_seats(session, actor=owner, seats=4)
@@ -260,15 +264,15 @@ def test_failed_action_rolls_back_entirely(db_url, team):
     """A service that fails after writing part of its change leaves nothing behind."""
     owner = team["owner"]
     with pytest.raises(ValidationError), write_session(db_url) as s:
-        members.invite_member(s, actor=owner, email="ok@example.com")
-        members.invite_member(s, actor=owner, email="broken")
+        invitations.invite_member(s, actor=owner, email="ok@example.com")
+        invitations.invite_member(s, actor=owner, email="broken")
     with write_session(db_url) as s:
         assert s.exec(select(Invitation)).all() == []
         assert "organization.member.invite" not in actions(s, owner.org_id)
 
 
 def test_audit_chain_holds_across_changes(session, team):
-    members.invite_member(session, actor=team["owner"], email="c@example.com")
+    invitations.invite_member(session, actor=team["owner"], email="c@example.com")
     organization.rename_organization(session, actor=team["admin"], name="Chained")
     session.commit()
     report = audit.verify_chain(session, org_id=team["owner"].org_id)

@@ -101,9 +101,9 @@ def test_every_mutating_service_checks_permissions():
 
 def test_walk_finds_known_services():
     calls, _ = _graph()
-    assert _reaches(calls, "members.invite_member", "audit.record")
-    assert _reaches(calls, "members.invite_member", "ensure_allowed")
-    assert not _reaches(calls, "members.find_invitation", "audit.record")
+    assert _reaches(calls, "invitations.invite_member", "audit.record")
+    assert _reaches(calls, "invitations.invite_member", "ensure_allowed")
+    assert not _reaches(calls, "invitations.find_invitation", "audit.record")
 
 
 # Actions no role may take: only the server operator, from the command line.

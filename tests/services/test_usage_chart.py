@@ -1,8 +1,9 @@
-"""Usage colour charts: past nine series, the rest are one "Other" series, summed exactly,
-so no two series share a colour of the 10-colour palette."""
+"""Usage colour charts: past nine series, the rest are one "Other" series, summed exactly;
+day axes with one tick per day at most."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import pandas as pd
@@ -67,3 +68,32 @@ def test_provider_donut_daily_trend_and_monthly_draw_at_most_ten_series():
     bars = next(iter(spec["datasets"].values()))
     assert len({r["provider"] for r in bars}) == 10
     assert sum(r["requests"] for r in bars) == int(df["requests"].sum())
+
+
+def _axis_days(spec: dict) -> tuple[list[tuple[int, int, int]], list[int], dict]:
+    x = spec["encoding"]["x"]
+    ticks = [(v["year"], v["month"], v["date"]) for v in x["axis"]["values"]]
+    hours = [v.get("hours", 0) for v in x["axis"]["values"]]
+    return ticks, hours, x["scale"]["domain"]
+
+
+def test_a_short_period_has_one_tick_per_day_never_hourly_ticks():
+    df = _providers(3, days=2)  # 1 and 2 Nov 2026
+    spec = charts.usage_daily_trend(
+        df, stack="provider", start=date(2026, 11, 1), end=date(2026, 11, 3)
+    ).to_dict()
+    ticks, hours, domain = _axis_days(spec)
+    assert ticks == [(2026, 11, 1), (2026, 11, 2), (2026, 11, 3)]
+    assert set(hours) == {12}  # one label per day, under its bar
+    assert (domain[0]["date"], domain[1]["date"]) == (1, 4)  # whole days: 1 Nov to 4 Nov 00:00
+    assert spec["encoding"]["x"]["axis"]["format"] == "%d %b"
+
+
+def test_a_long_period_has_at_most_twelve_day_ticks():
+    df = _providers(2, days=1)
+    spec = charts.usage_daily_trend(
+        df, stack="provider", start=date(2026, 9, 5), end=date(2026, 12, 3)
+    ).to_dict()
+    ticks, hours, _ = _axis_days(spec)
+    assert len(ticks) <= 12 and ticks[-1] == (2026, 12, 3)
+    assert len({(date(*b) - date(*a)).days for a, b in itertools.pairwise(ticks)}) == 1
