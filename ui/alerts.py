@@ -171,10 +171,9 @@ def _channels(actor: Actor) -> None:
             horizontal=True,
         )
         if kind == "email" and not mail.is_configured():
-            st.warning(
-                "E-mail is not configured on this server (KILO_SMTP_HOST, see the README's "
-                "E-mail section): alerts to an e-mail channel fail until it is.",
-                icon=":material/mail_off:",
+            st.caption(
+                ":material/mail_off: E-mail is not configured on this server (KILO_SMTP_HOST, "
+                "see the README's E-mail section): alerts to an e-mail channel fail until it is."
             )
         name = st.text_input("Name", key="org_alert_name", max_chars=60)
         target = st.text_input(TARGET_LABELS[kind], key="org_alert_target", max_chars=2000)
