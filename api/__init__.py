@@ -99,10 +99,12 @@ def _secrets() -> dict[str, Any]:
 
 def start() -> None:
     """At server start: migrate the database (so the API works before anyone opened the
-    dashboard) and make the Stripe webhook secret of secrets.toml visible to `kilo`."""
-    from kilo import db, stripe_gateway
+    dashboard) and make the Stripe webhook secret and the SMTP settings of secrets.toml
+    visible to `kilo` (the alerts runner e-mails before anyone opens the dashboard)."""
+    from kilo import db, mail, stripe_gateway
 
     stripe_gateway.export_to_environ(_secrets())
+    mail.export_to_environ(_secrets())
     try:
         db.migrate()
     except Exception:  # noqa: BLE001  (the dashboard shows it; /api/health answers 503)
@@ -111,5 +113,13 @@ def start() -> None:
 
 @asynccontextmanager
 async def lifespan(_app: object) -> AsyncIterator[None]:
+    """Start-up, then the alerts' background runner (one thread per server process, every
+    KILO_ALERTS_INTERVAL seconds; 0 turns it off), stopped when the server stops."""
+    from kilo import alerts
+
     await run_in_threadpool(start)
-    yield
+    alerts.start_background()
+    try:
+        yield
+    finally:
+        await run_in_threadpool(alerts.stop_background)

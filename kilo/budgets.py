@@ -150,6 +150,11 @@ def _scope_name(session: Session, org_id: int, scope: str, scope_id: int) -> str
     return f"{member.name} <{member.email}>"
 
 
+def scope_name(session: Session, *, org_id: int, scope: str, scope_id: int) -> str:
+    """The organization's, team's or member's name (for messages: alerts)."""
+    return _scope_name(session, org_id, scope, scope_id)
+
+
 def list_budgets(session: Session, *, actor: Actor, today: date) -> list[BudgetStatus]:
     """Every budget of the organization with this month's spend and projection (the Usage
     tab's forecast: spend so far + the last 7 days' daily average x the days left).

@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from kilo.cli import audit, billing, catalog, demo, mail, modes, organization, usage
+from kilo.cli import alerts, audit, billing, catalog, demo, mail, modes, organization, usage
 
-GROUPS = (demo, organization, audit, catalog, usage, billing, modes, mail)
+GROUPS = (demo, organization, audit, catalog, usage, billing, modes, mail, alerts)
 
 
 def register_all(subparsers: object) -> None:

@@ -108,6 +108,8 @@ class Member(SQLModel, table=True):
     daily_spend_limit_micros: int | None = Field(default=None, sa_type=sa.BigInteger)
     # At most one team (cost center); None = unassigned (kilo.teams).
     team_id: int | None = Field(default=None, foreign_key="team.id", index=True)
+    # Owners and admins who opted in get the weekly summary e-mail (kilo.alerts.summary).
+    weekly_summary: bool = Field(default=False)
 
 
 class Team(SQLModel, table=True):
@@ -779,3 +781,73 @@ class CheckoutSession(SQLModel, table=True):
     actor_id: int | None = Field(default=None)
     url: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))
     completed_at: datetime | None = ts_field(nullable=True)
+
+
+# --------------------------------------------------------------------------------------
+# Alerts (kilo.alerts)
+# --------------------------------------------------------------------------------------
+
+
+class AlertSettings(SQLModel, table=True):
+    """An organization's alert rules (kilo.alerts.rules); no row means the defaults. The
+    balance amount is `Organization.low_balance_alert_micros` (one setting, one mechanism)."""
+
+    org_id: int = Field(foreign_key="organization.id", primary_key=True)
+    budget_thresholds: list = json_field(default_factory=lambda: [50, 80, 100])
+    runway_days: int = Field(default=0)  # 0: no runway alert
+    anomaly_enabled: bool = Field(default=True)
+    anomaly_min_micros: int = Field(default=10_000_000, sa_type=sa.BigInteger)
+    updated_at: datetime = ts_field(default_now=True)
+
+
+class AlertChannel(SQLModel, table=True):
+    """Where an organization's alerts go: an e-mail address, a Slack-compatible incoming
+    webhook, or a JSON webhook signed with `secret` (HMAC-SHA256; kept to sign, never shown
+    again after creation, never logged)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    kind: str = Field(max_length=10)  # email | slack | webhook
+    name: str = Field(max_length=60)
+    target: str = Field(max_length=2048)  # the address or the URL
+    secret: str = Field(default="", max_length=100)
+    created_at: datetime = ts_field(default_now=True)
+    removed_at: datetime | None = ts_field(nullable=True)
+
+
+class Alert(SQLModel, table=True):
+    """One alert that fired. `key` is (rule, subject, threshold, period) in one string and is
+    unique per organization: inserting it is the once-only step (insert-or-skip)."""
+
+    __table_args__ = (sa.UniqueConstraint("org_id", "key", name="uq_alert_org_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = Field(foreign_key="organization.id", index=True)
+    key: str = Field(max_length=300)
+    rule: str = Field(max_length=30)
+    subject: str = Field(max_length=100)
+    threshold: str = Field(max_length=40)
+    period: str = Field(max_length=40)
+    title: str = Field(max_length=250)
+    message: str = Field(sa_column=sa.Column(sa.Text, nullable=False))
+    details: dict = json_field(default_factory=dict)
+    created_at: datetime = ts_field(default_now=True, index=True)
+
+
+class AlertDelivery(SQLModel, table=True):
+    """One alert to one channel (or, for the weekly summary, one member's address).
+    pending -> sending (claimed until `next_attempt_at`) -> sent | pending again with a later
+    `next_attempt_at` | failed (gave up)."""
+
+    __table_args__ = (sa.Index("ix_alertdelivery_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    channel_id: int | None = Field(default=None, foreign_key="alertchannel.id")
+    kind: str = Field(max_length=10)  # email | slack | webhook
+    target: str = Field(max_length=2048)
+    status: str = Field(default="pending", max_length=10)
+    attempts: int = Field(default=0)
+    last_error: str = Field(default="", max_length=500)
+    next_attempt_at: datetime = ts_field(default_now=True)
+    sent_at: datetime | None = ts_field(nullable=True)

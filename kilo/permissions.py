@@ -44,6 +44,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "keys.own": _ALL,  # create, list and revoke one's own gateway API keys
     "keys.manage": _ADMINS,  # see every member's keys, revoke any
     "gateway.tokens": _ADMINS,  # create and revoke the organization's API tokens
+    "alerts.manage": _ADMINS,  # alert rules, channels, test alerts, history, weekly summary
 }
 
 _ACTION_LABELS = {
@@ -64,6 +65,7 @@ _ACTION_LABELS = {
     "keys.own": "manage API keys",
     "keys.manage": "manage other members' API keys",
     "gateway.tokens": "manage the organization's API tokens",
+    "alerts.manage": "manage alerts",
 }
 
 

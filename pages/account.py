@@ -1,9 +1,11 @@
-"""Account: the signed-in member's own password, sessions and API keys."""
+"""Account: the signed-in member's own password, sessions and API keys; for owners and
+admins, the weekly summary opt-in."""
 
 import streamlit as st
 
 import ui
 from kilo import accounts, apikeys, sessions
+from ui import alerts as alerts_ui
 from ui import api_keys, auth
 from ui.passwords import new_password_fields, passwords_match
 
@@ -151,6 +153,8 @@ if live:
         label="Key",
         placeholder="Choose a key to revoke",
     )
+
+alerts_ui.weekly_summary_toggle(actor)
 
 dialog_name, payload = ui.opened_dialog()
 if dialog_name == "account_key_create":

@@ -1,6 +1,6 @@
 """Organization tab: profile, balance, seats, members, teams, invitations, default model,
-policies; for owners and admins, budgets, every member's API keys and the organization's API
-tokens."""
+policies; for owners and admins, budgets, alerts, every member's API keys and the
+organization's API tokens."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from kilo import access, accounts, apikeys, billing, mail, members, organization
 from kilo.apikeys import KeyRow
 from kilo.invitations import invite_member, list_invitations, resend_invitation, revoke_invitation
 from kilo.permissions import ROLES, Actor, allowed
+from ui import alerts as alerts_ui
 from ui import api_keys, invitations, reset_links
 from ui import budgets as budgets_ui
 from ui import teams as teams_ui
@@ -609,6 +610,7 @@ budgets_ui.section(
     teams={t.id: t.name for t in teams_ui.load_teams(actor)},
     members={r["id"]: f"{r['Name']} <{r['Email']}>" for r in member_rows},
 )
+alerts_ui.section(actor)
 
 if can_manage_keys:
     st.subheader("API keys")

@@ -92,8 +92,13 @@ def run_action(fn: Callable[[Session], T], *, success: str | None = None) -> T |
         return None
     st.cache_data.clear()
     if success:  # often names what the user typed: escaped
-        st.session_state.setdefault(_TOASTS, []).append(md_escape(success))
+        queue_toast(success)
     return result
+
+
+def queue_toast(message: str) -> None:
+    """A success message for the page's next run (escaped: it often names user text)."""
+    st.session_state.setdefault(_TOASTS, []).append(md_escape(message))
 
 
 # Success messages waiting for a run that completes. Not st.toast() inside run_action: every

@@ -63,8 +63,8 @@ def section(actor: Actor, *, today: date, teams: dict[int, str], members: dict[i
     st.caption(
         "Monthly budgets (calendar month, UTC) for the organization, each team and any member. "
         "A hard budget makes the gateway refuse requests (budget_exhausted) once the month's "
-        "spend reaches it; a soft one never refuses. Alerts are not built yet: nothing "
-        "notifies anyone when a budget is reached, so watch the bars here."
+        "spend reaches it; a soft one never refuses. Alerts (below) tell the alert channels "
+        "when a budget reaches each threshold (50, 80 and 100% unless changed)."
     )
     listed = load_budgets(actor, today)
     if not listed:
@@ -99,7 +99,7 @@ def _form(
         hard = st.toggle(
             "Hard: refuse requests once it is spent",
             key="org_budget_hard",
-            help="Off: a soft budget, shown here only (alerts are not built yet).",
+            help="Off: a soft budget, which never refuses; alerts still fire at its thresholds.",
         )
         if st.button("Save budget", type="primary", key="org_budget_save"):
 

@@ -30,6 +30,12 @@ AUDIT_ACTIONS: dict[str, str] = {
     "organization.team.assign": "A member was put in a team, moved, or taken out of one.",
     "organization.budget.set": "A monthly budget (organization, team or member) was set or changed.",
     "organization.budget.remove": "A monthly budget was removed.",
+    # alerts
+    "alerts.settings.change": "The alert rules changed (budget thresholds, runway, anomaly).",
+    "alerts.channel.create": "An alert channel (e-mail, Slack or signed webhook) was added.",
+    "alerts.channel.remove": "An alert channel was removed.",
+    "alerts.channel.test": "A test alert was sent to a channel.",
+    "alerts.summary.change": "An owner or admin turned their weekly summary e-mail on or off.",
     # sign-in and accounts
     "organization.user.login": "A member signed in with their password.",
     "organization.user.login_failed": "A sign-in failed (wrong password or throttled).",

@@ -84,7 +84,7 @@ def test_admin_creates_a_team_assigns_a_member_and_sets_a_hard_budget(demo_url):
     assert bars and bars[0].startswith(f"{fmt_micros(spent)} / $1,000.50")
     body = texts(at)
     assert "Team Firmware" in body and "hard: requests are refused once spent" in body
-    assert "Alerts are not built yet" in body and "Forecast by" in body
+    assert "Alerts (below) tell the alert channels" in body and "Forecast by" in body
 
 
 def test_a_member_sees_teams_but_neither_manages_them_nor_sees_budgets(demo_url):

@@ -233,3 +233,54 @@ def test_nul_characters_are_refused_everywhere(db_url, team, tmp_path):
             with write_session(db_url) as s:
                 change(s)
         assert snapshot(db_url) == before
+
+
+@SETTINGS
+@given(
+    kind=st.sampled_from(["email", "slack", "webhook", "", "sms"]),
+    name=weird,
+    target=st.one_of(
+        weird,
+        st.sampled_from(
+            [
+                "https://hooks.example.com/x",
+                "http://[::1",
+                "https://:99999/",
+                "javascript:alert(1)",
+                "https://a.b/" + "x" * 2100,
+                "https://user@host/",
+            ]
+        ),
+    ),
+)
+def test_any_alert_channel(db_url, team, kind, name, target):
+    from kilo import alerts
+
+    attempt(
+        db_url,
+        lambda s: alerts.create_channel(
+            s, actor=team["admin"], kind=kind, name=name, target=target
+        ),
+    )
+
+
+@SETTINGS
+@given(
+    thresholds=weird,
+    runway=st.integers(-(10**6), 10**6),
+    minimum=st.integers(-(10**16), 10**16),
+)
+def test_any_alert_rules(db_url, team, thresholds, runway, minimum):
+    from kilo import alerts
+
+    attempt(
+        db_url,
+        lambda s: alerts.update_settings(
+            s,
+            actor=team["admin"],
+            budget_thresholds=alerts.parse_thresholds(thresholds),
+            runway_days=runway,
+            anomaly_enabled=True,
+            anomaly_min_micros=minimum,
+        ),
+    )

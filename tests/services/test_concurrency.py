@@ -273,3 +273,51 @@ def test_concurrent_issuers_number_invoices_without_gaps_or_duplicates(db_url, r
             numbers = s.exec(select(Invoice.number).where(Invoice.org_id == org.id)).all()
         suffixes = sorted(int(x.rsplit("-", 1)[1]) for x in numbers)
         assert suffixes == list(range(1, n * (r + 1) + 1)), suffixes
+
+
+def test_concurrent_alert_runners_record_and_send_each_alert_once(db_url, race):
+    """Eight alert runners at once (the server's background task, cron, other servers),
+    round after round, each round with a new alert due: each alert is recorded once and its
+    webhook delivery claimed and sent once."""
+    from datetime import UTC, datetime, timedelta
+
+    from kilo import alerts, budgets
+    from kilo.models import Alert, AlertDelivery
+    from kilo.permissions import system_actor
+    from kilo.rollups.store import insert_events
+    from tests.factories import usage_event
+    from tests.webhook_receiver import WebhookReceiver
+
+    with write_session(db_url) as s:
+        org = create_org(s)
+        system = system_actor(org.id)
+        alerts.update_settings(
+            s,
+            actor=system,
+            budget_thresholds=[100],
+            runway_days=0,
+            anomaly_enabled=False,
+            anomaly_min_micros=0,
+        )
+    with WebhookReceiver() as hook:
+        with write_session(db_url) as s:
+            alerts.create_channel(s, actor=system, kind="slack", name="Ops", target=hook.url())
+        for r in range(ROUNDS):
+            with write_session(db_url) as s:  # a new member over their monthly limit
+                member = create_member(s, org)
+                budgets.set_budget(
+                    s, actor=system, scope="member", scope_id=member.id, amount_micros=1, hard=False
+                )
+                at = datetime.now(UTC) - timedelta(seconds=1)
+                insert_events(s, org_id=org.id, events=[usage_event(member.id, at, cost_micros=5)])
+            answers = race([{"op": "alerts_run"}] * 8)
+            assert all(a["ok"] for a in answers), _outcomes(answers)
+            assert sum(a["counts"]["alerts"] for a in answers) == 1
+            assert sum(a["counts"]["sent"] for a in answers) == 1
+            assert len(hook.wait_for(r + 1)) == r + 1
+        with read_session(db_url) as s:
+            keys = s.exec(select(Alert.key).where(Alert.org_id == org.id)).all()
+            sent = s.exec(select(AlertDelivery.status, AlertDelivery.attempts)).all()
+        assert len(keys) == len(set(keys)) == ROUNDS
+        assert sent == [("sent", 1)] * ROUNDS
+        assert len(hook.received()) == ROUNDS
