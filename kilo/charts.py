@@ -1,7 +1,8 @@
 """Altair chart builders: a DataFrame in, an `alt.Chart` out (no Streamlit here).
 
 Every mark has a tooltip and every axis a title with its unit; pages draw them with
-`st.altair_chart(chart, width="stretch")`. Sections per tab, under banners.
+`ui.chart(builder, *args)` (the spec cached on the builder's arguments, as
+`st.altair_chart(chart, width="stretch")` would draw it). Sections per tab, under banners.
 """
 
 from __future__ import annotations

@@ -218,9 +218,7 @@ with m2:
         # The axis spans the period's UTC days (the chart counts per UTC day).
         first_day = filters.start.astimezone(UTC).date()
         last_day = (filters.end - timedelta(minutes=1)).astimezone(UTC).date()
-        st.altair_chart(
-            charts.audit_events_per_day(per_day, start=first_day, end=last_day), width="stretch"
-        )
+        ui.chart(charts.audit_events_per_day, per_day, start=first_day, end=last_day)
 
 st.subheader("Entries")
 limit = st.session_state.get("audit_logs_page_size", 50)

@@ -284,36 +284,38 @@ with tab_models:
     with left:
         st.subheader("Most used models")
         if not by_model.empty:
-            st.altair_chart(
-                charts.usage_ranked_bars(
-                    by_model, category="model_id", measure="requests", colors=colors["model_id"]
-                ),
-                width="stretch",
+            ui.chart(
+                charts.usage_ranked_bars,
+                by_model,
+                category="model_id",
+                measure="requests",
+                colors=colors["model_id"],
             )
     with right:
         st.subheader("Spend by model")
         if not by_model.empty:
-            st.altair_chart(
-                charts.usage_ranked_bars(
-                    by_model, category="model_id", measure="cost", colors=colors["model_id"]
-                ),
-                width="stretch",
+            ui.chart(
+                charts.usage_ranked_bars,
+                by_model,
+                category="model_id",
+                measure="cost",
+                colors=colors["model_id"],
             )
     left, right = st.columns(2)
     with left:
         st.subheader("Provider mix")
         if not by_provider.empty:
-            st.altair_chart(
-                charts.usage_share_donut(
-                    by_provider, category="provider", colors=colors["provider"]
-                ),
-                width="stretch",
+            ui.chart(
+                charts.usage_share_donut,
+                by_provider,
+                category="provider",
+                colors=colors["provider"],
             )
     perf = get("get_model_performance", view)
     with right:
         st.subheader("Latency per model")
         if not perf.empty:
-            st.altair_chart(charts.usage_latency(perf), width="stretch")
+            ui.chart(charts.usage_latency, perf)
     st.subheader("Performance per model")
     if not perf.empty:
         st.dataframe(
@@ -371,22 +373,22 @@ with tab_time:
     )
     trend = get("get_breakdown", view, by=(stack,), daily=True)
     if not trend.empty:
-        st.altair_chart(
-            charts.usage_daily_trend(
-                trend, stack=stack, measure=measure, colors=colors[stack], start=start, end=end
-            ),
-            width="stretch",
+        ui.chart(
+            charts.usage_daily_trend,
+            trend,
+            stack=stack,
+            measure=measure,
+            colors=colors[stack],
+            start=start,
+            end=end,
         )
     st.subheader("Weekly pattern")
     heat = get("get_heatmap", view)
-    st.altair_chart(charts.usage_heatmap(heat, measure=measure), width="stretch")
+    ui.chart(charts.usage_heatmap, heat, measure=measure)
     st.subheader("Month by month")
     monthly = get("get_monthly", view, months=6, by=stack)
     if not monthly.empty:
-        st.altair_chart(
-            charts.usage_monthly(monthly, by=stack, measure=measure, colors=colors[stack]),
-            width="stretch",
-        )
+        ui.chart(charts.usage_monthly, monthly, by=stack, measure=measure, colors=colors[stack])
         st.caption("The six calendar months up to the period's end, with the filters above.")
 
 # ---- Members -------------------------------------------------------------------------
@@ -394,11 +396,12 @@ with tab_members:
     if not is_admin:
         st.subheader("Your usage by model")
         if not by_model.empty:
-            st.altair_chart(
-                charts.usage_ranked_bars(
-                    by_model, category="model_id", measure="cost", colors=colors["model_id"]
-                ),
-                width="stretch",
+            ui.chart(
+                charts.usage_ranked_bars,
+                by_model,
+                category="model_id",
+                measure="cost",
+                colors=colors["model_id"],
             )
     elif not analytics_on:
         st.info(
@@ -424,18 +427,14 @@ with tab_members:
             left, right = st.columns(2)
             with left:
                 st.subheader("Top users by requests")
-                st.altair_chart(
-                    charts.usage_ranked_bars(stats, category="name", measure="requests", top=10),
-                    width="stretch",
+                ui.chart(
+                    charts.usage_ranked_bars, stats, category="name", measure="requests", top=10
                 )
             with right:
                 st.subheader("Top users by spend")
-                st.altair_chart(
-                    charts.usage_ranked_bars(stats, category="name", measure="cost", top=10),
-                    width="stretch",
-                )
+                ui.chart(charts.usage_ranked_bars, stats, category="name", measure="cost", top=10)
             st.subheader("How concentrated spend is")
-            st.altair_chart(charts.usage_concentration(stats["cost_micros"]), width="stretch")
+            ui.chart(charts.usage_concentration, stats["cost_micros"])
             st.subheader("Per-user statistics")
             # The main columns first, sized to fit 1440 px without scrolling; e-mail last.
             table = pd.DataFrame(
@@ -500,15 +499,13 @@ with tab_members:
                 d3.metric("Active days", f"{int(row['active_days']):,}")
                 member_trend = get("get_breakdown", one, by=("model_id",), daily=True)
                 if not member_trend.empty:
-                    st.altair_chart(
-                        charts.usage_daily_trend(
-                            member_trend,
-                            measure="cost",
-                            colors=colors["model_id"],
-                            start=start,
-                            end=end,
-                        ),
-                        width="stretch",
+                    ui.chart(
+                        charts.usage_daily_trend,
+                        member_trend,
+                        measure="cost",
+                        colors=colors["model_id"],
+                        start=start,
+                        end=end,
                     )
 
 # ---- Modes, forecast, runway -----------------------------------------------------------
@@ -516,11 +513,12 @@ with tab_costs:
     by_mode = get("get_breakdown", view, by=("mode",))
     st.subheader("Spend by mode")
     if not by_mode.empty:
-        st.altair_chart(
-            charts.usage_ranked_bars(
-                by_mode, category="mode", measure="cost", colors=colors["mode"]
-            ),
-            width="stretch",
+        ui.chart(
+            charts.usage_ranked_bars,
+            by_mode,
+            category="mode",
+            measure="cost",
+            colors=colors["mode"],
         )
     forecast = get("get_forecast", view, today=today)
     st.subheader("Forecast for this billing period")

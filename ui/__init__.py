@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -212,3 +213,33 @@ def count_column(width: int | str | None = None) -> Any:
 def plural(n: int, noun: str, plural_form: str | None = None) -> str:
     """A count with its noun in the right number: "1 model", "2 models", "0 models"."""
     return f"{n:,} {noun if n == 1 else plural_form or noun + 's'}"
+
+
+def chart(build: Callable[..., Any], /, *args: Any, **kwargs: Any) -> None:
+    """Draw `build(*args, **kwargs)` (a `kilo.charts` builder) full width, as `st.altair_chart`
+    would, from a spec cached on the builder and its arguments (`_chart_spec`)."""
+    spec = _chart_spec(build.__module__, build.__qualname__, args, kwargs)
+    st.vega_lite_chart(spec=spec, width="stretch")
+
+
+@st.cache_data(ttl=CACHE_TTL, show_spinner=False, max_entries=256)
+def _chart_spec(module: str, name: str, args: tuple, kwargs: dict) -> dict:
+    """The Vega-Lite spec `st.altair_chart` would send for the builder's chart (its data as
+    DataFrames, which Streamlit sends as Arrow), without checking it against the Vega-Lite
+    JSON schema.
+
+    Building an Altair chart and converting it (`to_dict()`, which validates the whole spec)
+    costs 30-80 ms a chart: over a second for the 15 charts of the Usage tab on every run.
+    Cached on the builder's arguments (the data frames hashed by content), a rerun that does
+    not change a chart's data reuses its spec; the spec depends on nothing else, so no
+    actor's data can reach another's chart. Validation is skipped: the builders are fixed
+    code and their tests (`tests/services/test_*chart*.py`,
+    `tests/pages/test_chart_specs.py`) convert every chart with validation.
+    """
+    import importlib
+
+    from streamlit.elements.vega_charts import _convert_altair_to_vega_lite_spec
+
+    chart = getattr(importlib.import_module(module), name)(*args, **kwargs)
+    object.__setattr__(chart, "to_dict", partial(type(chart).to_dict, chart, validate=False))
+    return _convert_altair_to_vega_lite_spec(chart)

@@ -40,14 +40,10 @@ def teams_view(
     left, right = st.columns(2)
     with left:
         st.subheader("Spend by team")
-        st.altair_chart(
-            charts.usage_ranked_bars(frame, category="team", measure="cost"), width="stretch"
-        )
+        ui.chart(charts.usage_ranked_bars, frame, category="team", measure="cost")
     with right:
         st.subheader("Requests by team")
-        st.altair_chart(
-            charts.usage_ranked_bars(frame, category="team", measure="requests"), width="stretch"
-        )
+        ui.chart(charts.usage_ranked_bars, frame, category="team", measure="requests")
     st.subheader("Per team")
     st.dataframe(
         pd.DataFrame(
@@ -73,11 +69,8 @@ def teams_view(
     st.subheader("Trend by team")
     trend = get("get_team_trend", view)
     if not trend.empty:
-        st.altair_chart(
-            charts.usage_daily_trend(
-                trend.drop(columns=["team_id"]), stack="team", measure=measure
-            ),
-            width="stretch",
+        ui.chart(
+            charts.usage_daily_trend, trend.drop(columns=["team_id"]), stack="team", measure=measure
         )
     st.download_button(
         "Download team CSV",
