@@ -206,3 +206,131 @@ def revoke_key_dialog(actor: Actor, item: dict) -> None:
 def revoke_token_dialog(actor: Actor, item: dict) -> None:
     """Confirm, then revoke the token `item` ({"kind": "token", "id", "label", "prefix"})."""
     _confirm_revoke(actor, item)
+
+
+ORG_NEW_TOKEN = "org_new_token"  # session state: the new token's secret, for one run
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_all_keys(actor: Actor) -> list[KeyRow]:
+    return ui.read(apikeys.list_api_keys, actor=actor, everyone=True, include_revoked=True)
+
+
+@st.cache_data(ttl=ui.CACHE_TTL, show_spinner=False)
+def load_tokens(actor: Actor) -> pd.DataFrame:
+    rows = [
+        {
+            "id": t.id,
+            "Name": t.name,
+            "Scope": t.scope,
+            "Token": f"{t.prefix}…",
+            "Created": ui.fmt_datetime(t.created_at),
+            "Last used": ui.fmt_datetime(t.last_used_at) if t.last_used_at else "never",
+        }
+        for t in ui.read(apikeys.list_tokens, actor=actor)
+    ]
+    return pd.DataFrame(rows, columns=["id", "Name", "Scope", "Token", "Created", "Last used"])
+
+
+@st.dialog("Create API token", on_dismiss=ui.close_dialog)
+def create_token_dialog(actor: Actor) -> None:
+    name = st.text_input(
+        "Name",
+        max_chars=100,
+        key="org_token_name",
+        placeholder="e.g. production gateway, finance export",
+        help="Say which program uses the token, to recognise it later.",
+    )
+    scope = st.radio(
+        "Scope",
+        list(SCOPES),
+        format_func=SCOPES.get,
+        key="org_token_scope",
+    )
+    st.caption("The token is shown once, right after you create it; only a hash is stored.")
+    if st.button("Create token", type="primary", key="org_token_create"):
+        created = ui.run_action(
+            lambda s: apikeys.create_token(s, actor=actor, name=name, scope=scope)
+        )
+        if created is not None:
+            token, secret = created
+            keep_new_secret(
+                ORG_NEW_TOKEN, what="API token", name=token.name, prefix=token.prefix, secret=secret
+            )
+            ui.close_dialog()
+            st.rerun()
+
+
+def org_keys_section(actor: Actor) -> None:
+    """Organization tab: every member's API keys, with revoke (keys.manage)."""
+    st.subheader("API keys")
+    st.caption(
+        "Every member's API keys. Members create and revoke their own on the Account page; "
+        "removing a member revokes theirs. Times in your time zone."
+    )
+    all_keys = load_all_keys(actor)
+    live_keys = [k for k in all_keys if k.revoked_at is None]
+    show_revoked = st.toggle(
+        "Show revoked keys",
+        key="org_keys_show_revoked",
+        disabled=len(live_keys) == len(all_keys),
+    )
+    shown_keys = all_keys if show_revoked else live_keys
+    if shown_keys:
+        st.dataframe(
+            key_frame(shown_keys, with_member=True).drop(columns=["id"]),
+            hide_index=True,
+            width="stretch",
+        )
+    holders = len({k.member_id for k in live_keys})
+    st.caption(
+        f"{plural(len(live_keys), 'key')} not revoked, held by {plural(holders, 'member')}"
+        if live_keys
+        else "No member has an API key that is not revoked."
+    )
+    if live_keys:
+        key_labels = {k.id: key_label(k, with_member=True) for k in live_keys}
+        kc1, kc2 = st.columns([4, 1], vertical_alignment="bottom")
+        revoke_picker(
+            kc1,
+            kc2,
+            key_labels,
+            kind="key",
+            prefix="org_key",
+            dialog="org_revoke_key",
+            label="API key",
+            placeholder="Choose a key to revoke",
+        )
+
+
+def org_tokens_section(actor: Actor) -> None:
+    """Organization tab: the organization's API tokens, create and revoke (gateway.tokens)."""
+    st.subheader("API tokens")
+    st.caption(ABOUT_TOKENS)
+    show_new_secret(ORG_NEW_TOKEN)
+    tokens = load_tokens(actor)
+    if tokens.empty:
+        st.caption("No API tokens.")
+    else:
+        st.dataframe(tokens.drop(columns=["id"]), hide_index=True, width="stretch")
+    tc1, tc2, tc3 = st.columns([1.2, 3, 1], vertical_alignment="bottom")
+    tc1.button(
+        "Create API token",
+        icon=":material/key:",
+        key="org_token_open",
+        width="stretch",
+        on_click=ui.open_dialog,
+        args=("org_create_token",),
+    )
+    if not tokens.empty:
+        token_labels = {int(t.id): f"{t.Name} ({t.Scope}, {t.Token})" for t in tokens.itertuples()}
+        revoke_picker(
+            tc2,
+            tc3,
+            token_labels,
+            kind="token",
+            prefix="org_token",
+            dialog="org_revoke_token",
+            label="API token",
+            placeholder="Choose a token to revoke",
+        )
