@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from kilo.errors import KiloError, ValidationError
+from kilo.secrets_env import export_section
 
 log = logging.getLogger("kilo.mail")
 
@@ -141,16 +142,7 @@ def is_configured() -> bool:
 def export_to_environ(secrets: Mapping[str, Any] | None) -> None:
     """Copy the `[smtp]` section of `secrets` (st.secrets as a dict) into the environment,
     once at start-up, so `kilo` services see it. Variables already set win."""
-    try:
-        section = (secrets or {}).get("smtp") or {}
-    except Exception:  # noqa: BLE001  (st.secrets without a secrets.toml)
-        return
-    if not isinstance(section, Mapping):
-        return
-    for key, name in SECRET_KEYS.items():
-        value = section.get(key)
-        if value is not None and str(value).strip() and not os.environ.get(name):
-            os.environ[name] = str(value).strip()
+    export_section(secrets, "smtp", SECRET_KEYS)
 
 
 # ---- sending ------------------------------------------------------------------------

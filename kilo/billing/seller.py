@@ -35,6 +35,7 @@ from typing import Any
 from kilo.billing.countries import COUNTRIES, EU_VAT_PREFIXES, country_name
 from kilo.errors import KiloError, ValidationError
 from kilo.models import Organization
+from kilo.secrets_env import export_section
 
 REVERSE_CHARGE_NOTE = "VAT reverse charge — Article 196 Council Directive 2006/112/EC"
 MAX_TAX_RATE = Decimal(100)
@@ -239,13 +240,4 @@ def org_tax_treatment(org: Organization) -> TaxTreatment:
 def export_to_environ(secrets: Mapping[str, Any] | None) -> None:
     """Copy the `[seller]` section of `secrets` (st.secrets) into the environment, once at
     start-up, so `kilo` services see it. Variables already set win."""
-    try:
-        section = (secrets or {}).get("seller") or {}
-    except Exception:  # noqa: BLE001  (st.secrets without a secrets.toml)
-        return
-    if not isinstance(section, Mapping):
-        return
-    for key, name in SECRET_KEYS.items():
-        value = section.get(key)
-        if value is not None and str(value).strip() and not os.environ.get(name):
-            os.environ[name] = str(value).strip()
+    export_section(secrets, "seller", SECRET_KEYS)

@@ -283,3 +283,14 @@ def test_settings_are_checked(monkeypatch):
             m.setenv(name, value)
             with pytest.raises(SettingsError):
                 Settings.from_env()
+
+
+def test_the_plugin_knows_every_refusal_of_the_decision_function():
+    """The plugin cannot import `kilo` (it runs in the proxy's own virtualenv), so it keeps
+    its own copy of the refusal statuses: it must agree with `kilo.gateway.STATUS`."""
+    from kilo.gateway import STATUS
+    from kilo_litellm.dashboard import REFUSALS
+
+    assert {code: status for code, status in REFUSALS.items() if code != "invalid_request"} == (
+        STATUS
+    )
