@@ -101,19 +101,8 @@ st.caption(api_keys.ABOUT_KEYS)
 api_keys.show_new_secret(NEW_KEY)
 
 keys = ui.read(apikeys.list_api_keys, actor=actor, include_revoked=True)
-live = [k for k in keys if k.revoked_at is None]
-show_revoked = st.toggle(
-    "Show revoked keys",
-    key="account_keys_show_revoked",
-    disabled=len(live) == len(keys),
-)
-shown_keys = keys if show_revoked else live
-if shown_keys:
-    st.dataframe(
-        api_keys.key_frame(shown_keys, with_member=False).drop(columns=["id"]),
-        hide_index=True,
-        width="stretch",
-    )
+live, shown = api_keys.keys_table(keys, toggle_key="account_keys_show_revoked", with_member=False)
+if shown:
     st.caption(
         f"{len(live)} of at most {apikeys.MAX_KEYS_PER_MEMBER} keys not revoked (expired ones "
         f"count until revoked) · times in your time zone ({ui.viewer_timezone().key})"

@@ -40,6 +40,22 @@ SCOPES = {
 }
 
 
+def keys_table(
+    rows: list[KeyRow], *, toggle_key: str, with_member: bool
+) -> tuple[list[KeyRow], list[KeyRow]]:
+    """The keys' table, revoked ones behind a "Show revoked keys" toggle: (live keys, shown)."""
+    live = [k for k in rows if k.revoked_at is None]
+    show_revoked = st.toggle("Show revoked keys", key=toggle_key, disabled=len(live) == len(rows))
+    shown = rows if show_revoked else live
+    if shown:
+        st.dataframe(
+            key_frame(shown, with_member=with_member).drop(columns=["id"]),
+            hide_index=True,
+            width="stretch",
+        )
+    return live, shown
+
+
 def key_frame(rows: list[KeyRow], *, with_member: bool) -> pd.DataFrame:
     """Keys as a table (times in the viewer's time zone), with the member for admins."""
     member_cols = ["Member", "Email"] if with_member else []
@@ -269,19 +285,7 @@ def org_keys_section(actor: Actor) -> None:
         "removing a member revokes theirs. Times in your time zone."
     )
     all_keys = load_all_keys(actor)
-    live_keys = [k for k in all_keys if k.revoked_at is None]
-    show_revoked = st.toggle(
-        "Show revoked keys",
-        key="org_keys_show_revoked",
-        disabled=len(live_keys) == len(all_keys),
-    )
-    shown_keys = all_keys if show_revoked else live_keys
-    if shown_keys:
-        st.dataframe(
-            key_frame(shown_keys, with_member=True).drop(columns=["id"]),
-            hide_index=True,
-            width="stretch",
-        )
+    live_keys, _ = keys_table(all_keys, toggle_key="org_keys_show_revoked", with_member=True)
     holders = len({k.member_id for k in live_keys})
     st.caption(
         f"{plural(len(live_keys), 'key')} not revoked, held by {plural(holders, 'member')}"
