@@ -178,13 +178,53 @@ def _alembic_config():  # an alembic.config.Config (imported late: alembic is sl
     return cfg
 
 
+# Advisory-lock key of the migrations (PostgreSQL): "kilomigr".
+MIGRATION_LOCK = 0x6B696C6F6D696772
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """One migrating process at a time per database. Several processes migrate at start-up
+    (the dashboard's server, a separate API process, the CLI, replicas on PostgreSQL); each
+    waits for the one migrating and then finds the schema at head. PostgreSQL: a session
+    advisory lock on a connection of its own. A SQLite file: an exclusive `flock` on a lock
+    file beside it (private like the database)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:k)").bindparams(k=MIGRATION_LOCK))
+            try:
+                yield
+            finally:
+                connection.execute(
+                    text("SELECT pg_advisory_unlock(:k)").bindparams(k=MIGRATION_LOCK)
+                )
+                connection.commit()
+        return
+    path = _sqlite_file(str(engine.url))
+    if path is None:  # in memory: one process
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(path).with_name(Path(path).name + "-migrate-lock")
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def migrate(url: str | None = None) -> None:
-    """Bring the schema to the newest Alembic revision (run at start-up)."""
+    """Bring the schema to the newest Alembic revision (run at start-up); safe to run from
+    several processes at once (`_migration_lock`)."""
     from alembic import command
 
+    engine = get_engine(url)
     cfg = _alembic_config()
-    cfg.attributes["engine"] = get_engine(url)
-    command.upgrade(cfg, "head")
+    cfg.attributes["engine"] = engine
+    with _migration_lock(engine):
+        command.upgrade(cfg, "head")
 
 
 @cache

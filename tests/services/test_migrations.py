@@ -1,5 +1,6 @@
 """The Alembic migrations build exactly the schema kilo/models.py declares."""
 
+import os
 from datetime import UTC, date, datetime, timedelta
 
 from alembic import command
@@ -129,3 +130,42 @@ def test_current_and_head_revisions(db_url, tmp_path):
     assert current_revisions(db_url) == head_revisions()
     assert len(head_revisions()) == 1
     assert current_revisions(f"sqlite:///{tmp_path / 'never-migrated.db'}") == ()
+
+
+def test_processes_migrating_one_new_database_at_once_all_succeed(tmp_path):
+    """The dashboard's server, a separate API process and the CLI each migrate at start-up;
+    started together on a new database, one migrates and the others wait and find the schema
+    at head (`kilo.db._migration_lock`): none fails on a table another one just created."""
+    import subprocess
+    import sys
+
+    from tests.conftest import PG_URL, _pg_admin, _pg_recreate
+
+    if PG_URL:
+        name = f"kilo_migrate_race_{os.getpid()}"
+        url = _pg_recreate(name)
+    else:
+        url = f"sqlite:///{tmp_path / 'race.db'}"
+    script = "import sys; from kilo import db; db.migrate(sys.argv[1])"
+    try:
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, url],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+            )
+            for _ in range(4)
+        ]
+        outputs = [p.communicate(timeout=180)[0].decode(errors="replace") for p in procs]
+        assert [p.returncode for p in procs] == [0] * 4, "\n".join(outputs)[-3000:]
+        assert current_revisions(url) == head_revisions()
+    finally:
+        get_engine(url).dispose()
+        if PG_URL:
+            from sqlalchemy import text
+
+            admin = _pg_admin()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
