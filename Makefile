@@ -17,7 +17,7 @@ LOCK_TOOL := uv==0.13.8
 LOCK := $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 \
 	--generate-hashes --custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
 
-.PHONY: run test test-pg system-deps seed bench lint lock gateway
+.PHONY: run api test test-pg system-deps seed bench lint lock gateway
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ lock: $(VENV)/bin/uv
 
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run server.py --server.port $(PORT)
+
+# The HTTP API alone, in a process of its own (README, "HTTP API"), on the same database.
+API_PORT ?= 8502
+api: $(VENV)/.runtime
+	$(PY) -m api --port $(API_PORT)
 
 # The LiteLLM proxy with the plugin (README, "Connect a gateway"): set KILO_DASHBOARD_URL,
 # KILO_GATEWAY_TOKEN, LITELLM_MASTER_KEY and your providers' keys; GATEWAY_CONFIG is the

@@ -106,15 +106,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(url: str, port: int, log: Path) -> subprocess.Popen:
+def start_server(url: str, port: int, log: Path, *, api_only: bool = False) -> subprocess.Popen:
+    """`streamlit run server.py` (dashboard and API), or with `api_only` the API's own
+    process (`python -m api`), on `port`; returns once /api/health answers."""
     env = dict(
         os.environ,
         DATABASE_URL=url,
         KILO_COOKIE_KEY="gateway-bench-cookie-key-0123456789",
         KILO_PUBLIC_URL=f"http://127.0.0.1:{port}",
     )
-    cmd = [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port)]
-    cmd += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    if api_only:
+        cmd = [sys.executable, "-m", "api", "--port", str(port)]
+    else:
+        cmd = [sys.executable, "-m", "streamlit", "run", "server.py", "--server.port", str(port)]
+        cmd += ["--server.address", "127.0.0.1", "--server.headless", "true"]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -187,12 +192,17 @@ HOST, PORT = "127.0.0.1", 0
 
 def over_http(url: str, ctx: dict, args: argparse.Namespace) -> dict:
     global PORT
-    PORT = free_port()
+    port = free_port()
     log = Path(tempfile.gettempdir()) / "kilo-gateway-bench-server.log"
-    proc = start_server(url, PORT, log)
-    base = f"http://{HOST}:{PORT}"
+    proc = start_server(url, port, log)
+    base = f"http://{HOST}:{port}"
+    PORT, api_proc = port, None
     stop, pages, loaders = threading.Event(), [0], []
     try:
+        if args.api_process:  # the gateway asks the API's own process (python -m api)
+            PORT = free_port()
+            api_log = Path(tempfile.gettempdir()) / "kilo-gateway-bench-api.log"
+            api_proc = start_server(url, PORT, api_log, api_only=True)
         for _ in range(args.page_clients):
             th = threading.Thread(target=page_loader, args=(stop, base, pages), daemon=True)
             th.start()
@@ -259,8 +269,10 @@ def over_http(url: str, ctx: dict, args: argparse.Namespace) -> dict:
         stop.set()
         for th in loaders:
             th.join(timeout=120)
-        proc.terminate()
-        proc.wait(timeout=30)
+        for server in (proc, api_proc):
+            if server is not None:
+                server.terminate()
+                server.wait(timeout=30)
     return result
 
 
@@ -274,6 +286,12 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=10, help="usage posts per client")
     parser.add_argument("--batch", type=int, default=100, help="events per usage post")
     parser.add_argument("--page-clients", type=int, default=1)
+    parser.add_argument(
+        "--api-process",
+        action="store_true",
+        help="send the API calls to `python -m api` (its own process) instead of the "
+        "dashboard's server; the page clients still load the dashboard",
+    )
     parser.add_argument("--skip-http", action="store_true")
     args = parser.parse_args()
     url = args.url
@@ -294,6 +312,8 @@ def main() -> None:
     if args.skip_http:
         return
     h = over_http(url, ctx, args)
+    where = "python -m api" if args.api_process else "the dashboard's server"
+    print(f"API served by {where}; {args.page_clients} page client(s) on the dashboard")
     rate, p50, p99 = h["authorize"]
     print(
         f"HTTP authorize, {args.clients} clients  {rate:7.0f} req/s    p50 {p50:6.1f} ms   "

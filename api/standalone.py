@@ -1,0 +1,35 @@
+"""The HTTP API alone, in a process of its own: `python -m api` (`make api`).
+
+The dashboard's server (`server.py`) serves the same routes under /api/. There, each
+dashboard page's script run shares one Python interpreter with the API: while a page
+re-renders, a gateway's authorize waits for it (see the README's figures). A gateway with
+many developers behind it asks a process that only answers the API. Both processes use
+the same database and the same code; the alerts' runner stays in the dashboard's server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+
+from api import routes, start
+
+
+@asynccontextmanager
+async def lifespan(_app: object) -> AsyncIterator[None]:
+    """Start-up as the dashboard's server does it (migrations under their lock, the Stripe
+    webhook secret and SMTP settings of secrets.toml), without the alerts' runner."""
+    await run_in_threadpool(start)
+    # Reading secrets.toml imports Streamlit, whose logging set-up gives uvicorn's access
+    # logger a handler again: a line per request, a cost on the gateway's path.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
+    yield
+
+
+app = Starlette(routes=routes(), lifespan=lifespan)
