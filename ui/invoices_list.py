@@ -1,6 +1,6 @@
 """The Invoices tab's tables: invoices (PDF download and, for owners, the refund button),
 payments, purchase history and the credit ledger, each read through a cached loader.
-An issued invoice shows the customer and seller recorded when it was issued."""
+"Billed to" is the customer an invoice prints: recorded when it was issued."""
 
 from __future__ import annotations
 
