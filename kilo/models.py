@@ -726,6 +726,10 @@ class Invoice(SQLModel, table=True):
     total_cents: int = Field(default=0)
     refunded_cents: int = Field(default=0)
     lines: list = json_field(list)  # [{description, quantity, unit_cents, amount_cents}]
+    # The seller and the customer as printed, recorded when the invoice is issued
+    # (`kilo.billing.parties`): {"seller": {...} or None (not configured then), "bill_to":
+    # {...}}. None: a Stripe draft (not issued yet), or issued before revision 0011.
+    parties: dict | None = Field(default=None, sa_column=sa.Column(sa.JSON, nullable=True))
     stripe_invoice_id: str | None = Field(default=None, max_length=100, unique=True)
     paid_at: datetime | None = ts_field(nullable=True)
 

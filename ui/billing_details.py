@@ -65,7 +65,11 @@ def details_tab(
     summary: billing.BillingSummary, setup: billing.InvoiceSetup, *, can_change: bool
 ) -> None:
     """Bill-to details, the seller, and the tax of the next invoice."""
-    st.markdown("**Printed on invoices**")
+    st.markdown("**Printed on the invoices issued from now on**")
+    st.caption(
+        "Each invoice keeps the customer and seller details it was issued with: changing "
+        "them here, or the seller settings, does not change invoices already issued."
+    )
     lines = [
         summary.billing_company or summary.org_name,
         *summary.billing_address.splitlines(),

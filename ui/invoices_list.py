@@ -1,5 +1,6 @@
 """The Invoices tab's tables: invoices (PDF download and, for owners, the refund button),
-payments, purchase history and the credit ledger, each read through a cached loader."""
+payments, purchase history and the credit ledger, each read through a cached loader.
+"Billed to" is the customer an invoice prints: recorded when it was issued."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ def load_invoices(actor: Actor) -> pd.DataFrame:
             "Date": ui.local_time(i.issued_at),
             "Period": f"{i.period_start:%Y-%m-%d} – {i.period_end:%Y-%m-%d}",
             "Kind": billing.INVOICE_KIND_LABELS.get(i.kind, i.kind),
+            "Billed to": i.billed_to,
             "Amount": ui.fmt_cents(i.total_cents),
             "Status": i.status,
             "Refunded": ui.fmt_cents(i.refunded_cents) if i.refunded_cents else "",
             "Note": i.note,
             "refundable_cents": i.refundable_cents,
+            "seller_recorded": i.seller_recorded,
+            "parties_note": i.parties_note,
         }
         for i in ui.read(billing.list_invoices, actor=actor)
     ]
@@ -36,11 +40,14 @@ def load_invoices(actor: Actor) -> pd.DataFrame:
             "Date",
             "Period",
             "Kind",
+            "Billed to",
             "Amount",
             "Status",
             "Refunded",
             "Note",
             "refundable_cents",
+            "seller_recorded",
+            "parties_note",
         ],
     )
 
@@ -113,18 +120,22 @@ def load_ledger(actor: Actor) -> pd.DataFrame:
 
 
 def invoices_tab(actor: Actor, setup: billing.InvoiceSetup, *, can_change: bool) -> None:
-    """The invoices; the picked one's PDF (once a seller is set) and refund button."""
+    """The invoices; the picked one's PDF (with its seller recorded at issue, or once a
+    seller is set) and refund button."""
     invoices = load_invoices(actor)
     if invoices.empty:
         st.info("No invoices yet.")
     else:
         st.dataframe(
-            invoices.drop(columns=["id", "refundable_cents"]),
+            invoices.drop(columns=["id", "refundable_cents", "seller_recorded", "parties_note"]),
             hide_index=True,
             width="stretch",
             column_config={
                 "Date": st.column_config.DatetimeColumn(
                     format="YYYY-MM-DD", help="Issue date (the PDF's too)"
+                ),
+                "Billed to": st.column_config.TextColumn(
+                    help="The customer as the invoice prints it: recorded when it was issued"
                 ),
                 "Note": st.column_config.TextColumn(
                     width="large",
@@ -149,7 +160,10 @@ def invoices_tab(actor: Actor, setup: billing.InvoiceSetup, *, can_change: bool)
             ),
         )
         row = by_id[picked]
-        if setup.seller is None:  # no final invoice without a seller: say what to set
+        if row["parties_note"]:  # issued before the parties were recorded: printed as now
+            st.caption(ui.md_escape(row["parties_note"]))
+        if setup.seller is None and not row["seller_recorded"]:
+            # No final invoice without a seller: say what to set.
             dl_col.button("Download PDF", key="inv_pdf_unavailable", disabled=True, width="stretch")
             st.error(ui.md_escape(setup.problem), icon=":material/storefront:")
         else:

@@ -9,6 +9,7 @@ the dashboard is in demo mode and records purchases and seat changes locally.
     invoices.py         invoices, payments and purchase history; seat notes; PDFs
     issue.py            issuing an invoice: its number (gap-free series) and tax
     seller.py           the seller and tax-rate settings, the tax treatment (reverse charge)
+    parties.py          the seller and customer an invoice prints, recorded at issue
     countries.py        ISO country codes, EU VAT prefixes
     purchases.py        buying credits (demo or Stripe Checkout), recording a purchase
     refunds.py          refunds of top-ups (the owner's, and those Stripe reports)

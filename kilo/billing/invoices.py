@@ -11,6 +11,7 @@ from sqlmodel import Session, col, select
 from kilo.billing.account import get_org
 from kilo.billing.countries import country_name
 from kilo.billing.ledger import LEDGER_KIND_LABELS
+from kilo.billing.parties import printed_parties
 from kilo.billing.seller import Seller, SellerNotConfigured, org_tax_treatment, seller_for
 from kilo.errors import NotFound
 from kilo.models import Invoice, LedgerEntry, Member, Payment, SeatChange, utcnow
@@ -45,6 +46,9 @@ class InvoiceRow:
     refunded_cents: int
     refundable_cents: int  # what the owner may still refund (paid top-ups)
     note: str = ""  # seat changes: the prorated change it bills, or those in its period
+    billed_to: str = ""  # the customer's company as the invoice prints it
+    seller_recorded: bool = False  # its seller was recorded at issue: a PDF needs no settings
+    parties_note: str = ""  # an issued invoice printing current details: which and why
 
 
 def display_status(invoice: Invoice, today: date | None = None) -> str:
@@ -99,6 +103,8 @@ def list_invoices(session: Session, *, actor: Actor) -> list[InvoiceRow]:
     ).all()
     today = utcnow().date()
     notes = seat_change_notes(session, org_id=actor.org_id, invoices=list(invoices))
+    org = get_org(session, actor)
+    parties = {i.id: printed_parties(i, org, today=today) for i in invoices}
     return [
         InvoiceRow(
             id=i.id,
@@ -114,6 +120,9 @@ def list_invoices(session: Session, *, actor: Actor) -> list[InvoiceRow]:
             if i.kind == "top-up" and i.status == "paid"
             else 0,
             note=notes.get(i.id, ""),
+            billed_to=parties[i.id].bill_to.company,
+            seller_recorded=parties[i.id].seller_recorded,
+            parties_note=parties[i.id].note,
         )
         for i in invoices
     ]
@@ -251,15 +260,24 @@ def invoice_setup(session: Session, *, actor: Actor) -> InvoiceSetup:
 
 
 def invoice_pdf(session: Session, *, actor: Actor, invoice_id: int) -> bytes:
-    """The invoice as a PDF: seller, the organization's billing details, lines, tax
-    treatment and the seat changes of its period. Refused (`SellerNotConfigured`) while a
-    real organization's seller is not configured: no final invoice without a seller."""
+    """The invoice as a PDF: the seller and the customer recorded when it was issued
+    (`kilo.billing.parties`; the current ones, with a note, where none were recorded), lines,
+    tax treatment and the seat changes of its period. Refused (`SellerNotConfigured`) when
+    no seller was recorded and a real organization's seller is not configured: no final
+    invoice without a seller."""
     from kilo.billing.pdf import render_invoice  # fpdf is loaded only when a PDF is made
 
     invoice = get_invoice(session, actor=actor, invoice_id=invoice_id)
     org = get_org(session, actor)
-    seller = seller_for(is_demo=org.is_demo)
+    parties = printed_parties(invoice, org)
+    if parties.seller is None:
+        raise SellerNotConfigured(parties.problem)
     note = seat_change_notes(session, org_id=org.id, invoices=[invoice]).get(invoice.id, "")
     return render_invoice(
-        invoice, org, seller=seller, status=display_status(invoice), seat_note=note
+        invoice,
+        seller=parties.seller,
+        bill_to=parties.bill_to,
+        status=display_status(invoice),
+        seat_note=note,
+        parties_note=parties.note,
     )

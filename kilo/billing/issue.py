@@ -1,5 +1,5 @@
-"""Issuing invoices: the number, taken in issue order from the series' counter, and the tax
-treatment decided at issue.
+"""Issuing invoices: the number, taken in issue order from the series' counter, and what is
+fixed at issue: the tax treatment and the parties (seller and customer, `kilo.billing.parties`).
 
 A series is one organization's invoices of one calendar year, numbered `K<org>-<year>-<n>`
 from 1 without gaps. The counter row (`InvoiceCounter`) is read and advanced under the
@@ -14,6 +14,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, select
 
+from kilo.billing.parties import record_parties
 from kilo.billing.seller import org_tax_treatment
 from kilo.db import lock_organization
 from kilo.models import Invoice, InvoiceCounter, Organization
@@ -65,18 +66,20 @@ def issue_invoice(
     paid_at: datetime | None = None,
     tax_cents: int | None = None,
 ) -> Invoice:
-    """A new invoice numbered now. `tax_cents` None: the tax follows the organization's
-    treatment (rate or reverse charge, `kilo.billing.seller`); else the amount a payment
-    provider computed, kept as is."""
+    """A new invoice numbered now, with the seller's and the organization's billing details
+    recorded as they are now (what its PDF prints from then on). `tax_cents` None: the tax
+    follows the organization's treatment (rate or reverse charge, `kilo.billing.seller`);
+    else the amount a payment provider computed, kept as is."""
     subtotal = sum(int(line["amount_cents"]) for line in lines)
     rate, note = None, ""
     if tax_cents is None:
         treatment = org_tax_treatment(org)
         tax_cents = treatment.tax_cents(subtotal)
         rate, note = treatment.rate_text, treatment.note
+    number = issue_number(session, org_id=org.id, at=at)  # takes the organization's lock
     invoice = Invoice(
         org_id=org.id,
-        number=issue_number(session, org_id=org.id, at=at),
+        number=number,
         kind=kind,
         issued_at=at,
         period_start=period_start or at.date(),
@@ -89,6 +92,7 @@ def issue_invoice(
         total_cents=subtotal + tax_cents,
         paid_at=paid_at,
         lines=lines,
+        parties=record_parties(org),
     )
     session.add(invoice)
     session.flush()

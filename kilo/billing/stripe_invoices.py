@@ -12,6 +12,7 @@ from kilo import audit
 from kilo.billing.invoices import INVOICE_STATUS_LABELS
 from kilo.billing.issue import issue_number
 from kilo.billing.ledger import insert_entry, ledger_ref_exists, payment_ref_exists
+from kilo.billing.parties import record_parties
 from kilo.billing.seller import REVERSE_CHARGE_NOTE
 from kilo.db import lock_organization
 from kilo.models import Invoice, Organization, Payment, utcnow
@@ -137,6 +138,9 @@ def upsert_stripe_invoice(
     local.status = status
     if local.number.startswith(DRAFT_PREFIX) and status != "draft":
         local.number = _issued_number(session, org=org, inv=inv, at=created)
+        # Issued (finalized by Stripe): the parties are recorded as they are now, the
+        # nearest this app knows to the moment Stripe issued it.
+        local.parties = record_parties(org)
     local.currency = (inv.get("currency") or "usd").lower()
     local.subtotal_cents = int(inv.get("subtotal") or 0)
     local.tax_cents = _tax_cents(inv)

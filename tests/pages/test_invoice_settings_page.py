@@ -22,11 +22,15 @@ def _no_stripe(monkeypatch):
 
 
 def _not_demo() -> None:
-    """The demo database as a real organization's: its invoices need a configured seller."""
+    """The demo database as a real organization's whose invoices were issued before their
+    parties were recorded (revision 0011): their PDFs need a configured seller."""
     with write_session() as s:
         org = s.exec(select(Organization)).one()
         org.is_demo = False
         s.add(org)
+        for invoice in s.exec(select(Invoice)).all():
+            invoice.parties = None
+            s.add(invoice)
 
 
 def test_without_a_seller_no_pdf_and_the_missing_settings_are_named(demo_url, monkeypatch):
@@ -48,6 +52,29 @@ def test_without_a_seller_no_pdf_and_the_missing_settings_are_named(demo_url, mo
     assert "The operator must set" in errors
     # The Billing details tab says the same where the seller would be.
     assert any("KILO_SELLER_ADDRESS" in plain(w.value) for w in at.warning)
+
+
+def test_an_invoice_with_its_seller_recorded_needs_no_seller_settings(demo_url):
+    """The demo's invoices recorded the demo seller when issued: made a real organization
+    without seller settings, the issued invoices' PDFs stay available, billed to the
+    customer recorded then; the next invoice's seller is what is missing."""
+    with write_session() as s:
+        org = s.exec(select(Organization)).one()
+        org.is_demo = False
+        org.billing_company = "Renamed Later GmbH"
+        s.add(org)
+    at = open_page("owner", PAGE)
+    assert not at.exception
+    assert len(at.get("download_button")) == 1 and not at.error
+    assert set(at.dataframe[0].value["Billed to"]) == {"Acme Robotics GmbH"}
+    assert any("KILO_SELLER_NAME" in plain(w.value) for w in at.warning)  # the next invoice's
+
+
+def test_an_invoice_without_a_record_says_it_prints_current_details(demo_url, seller_env):
+    _not_demo()
+    at = open_page("owner", PAGE)
+    assert not at.exception
+    assert any("printed as set on" in plain(c.value) for c in at.caption)
 
 
 def test_with_a_seller_the_pdf_is_offered_and_the_seller_shown(demo_url, seller_env, monkeypatch):

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from sqlalchemy import text
 
-from kilo import alerts, billing, invitations, members, organization, usage
+from kilo import alerts, billing, budgets, invitations, members, organization, usage
 from kilo.db import read_session, write_session
 from kilo.permissions import Actor, system_actor
 
@@ -81,6 +81,15 @@ def _call(session, call: dict) -> None:  # noqa: ANN001
         case "buy_credits":  # demo mode: issues a paid top-up invoice at once
             billing.start_credit_purchase(
                 session, actor=actor, amount_cents=call["amount_cents"], config=None
+            )
+        case "set_budget":
+            budgets.set_budget(
+                session,
+                actor=actor,
+                scope=call["scope"],
+                scope_id=call.get("scope_id"),
+                amount_micros=call["amount_micros"],
+                hard=call["hard"],
             )
         case "connect":
             session.exec(text("SELECT 1"))

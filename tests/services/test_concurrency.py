@@ -3,9 +3,9 @@ KILO_TEST_DATABASE_URL, on PostgreSQL.
 
 Two processes ingest usage while a third reads the dashboard's queries: nothing is lost,
 nothing fails, rollups equal raw events. Then service calls that check before they write
-(last owner, free seats, an invitation's state) are released in several processes at the
-same moment, round after round: the organization's lock lets exactly one of two clashing
-calls through. On PostgreSQL these fail without `kilo.db.lock_organization`; on SQLite
+(last owner, free seats, an invitation's state, a scope's one budget) are released in
+several processes at the same moment, round after round: the organization's lock lets
+exactly one of two clashing calls through, or puts them one after the other. On PostgreSQL these fail without `kilo.db.lock_organization`; on SQLite
 they show that BEGIN IMMEDIATE already serialises the writers.
 """
 
@@ -273,6 +273,63 @@ def test_concurrent_issuers_number_invoices_without_gaps_or_duplicates(db_url, r
             numbers = s.exec(select(Invoice.number).where(Invoice.org_id == org.id)).all()
         suffixes = sorted(int(x.rsplit("-", 1)[1]) for x in numbers)
         assert suffixes == list(range(1, n * (r + 1) + 1)), suffixes
+
+
+@pytest.mark.parametrize("scope", ["organization", "team", "member"])
+def test_concurrent_budget_writes_keep_one_budget_and_audit_each_change(db_url, race, scope):
+    """Eight owners and admins set the same scope's monthly budget at once (a team's budget,
+    a member's limit, the organization's), round after round, each to its own amount: the
+    first round creates exactly one budget and the other seven change it, later rounds
+    change it eight times. The writes run one after the other under the organization's lock,
+    so every change is audited once with the amount it replaced, and the audit entries chain:
+    each starts from where the one before it ended, and the last ends at the stored budget.
+    Without the lock (PostgreSQL) the first round's inserts clash on `uq_budget_scope` and
+    fail, and later rounds' changes read the same old amount ("was $X" audited repeatedly)."""
+    from kilo import teams
+    from kilo.models import AuditEntry, Budget
+
+    n = 8
+    with write_session(db_url) as s:
+        org = create_org(s)
+        writers = [_actor(create_member(s, org, ("owner", "admin")[i % 2])) for i in range(n)]
+        if scope == "team":
+            scope_id = teams.create_team(
+                s, actor=actor_for(s.get(Member, writers[0]["id"])), name="Platform"
+            ).id
+        elif scope == "member":
+            scope_id = create_member(s, org, "member").id
+        else:
+            scope_id = None
+    amounts: list[int] = []
+    for r in range(ROUNDS):
+        calls = [
+            {
+                "op": "set_budget",
+                "actor": writers[i],
+                "scope": scope,
+                "scope_id": scope_id,
+                "amount_micros": (100 * (r + 1) + i) * 1_000_000,
+                "hard": i % 2 == 0,
+            }
+            for i in range(n)
+        ]
+        answers = race(calls)
+        assert all(a["ok"] for a in answers), _outcomes(answers)
+        amounts += [c["amount_micros"] for c in calls]
+        with read_session(db_url) as s:
+            [budget] = s.exec(select(Budget).where(Budget.org_id == org.id)).all()
+            entries = s.exec(
+                select(AuditEntry)
+                .where(AuditEntry.org_id == org.id, AuditEntry.action == "organization.budget.set")
+                .order_by(col(AuditEntry.id))
+            ).all()
+        assert (budget.scope, budget.scope_id) == (scope, scope_id or org.id)
+        assert len(entries) == n * (r + 1)  # one per change: every amount differs
+        chain = [e.details["changes"]["amount_micros"] for e in entries]
+        assert chain[0][0] is None and all(e.details["budget_id"] == budget.id for e in entries)
+        assert all(a[1] == b[0] for a, b in zip(chain, chain[1:], strict=False)), chain
+        assert sorted(after for _, after in chain) == sorted(amounts)
+        assert chain[-1][1] == budget.amount_micros
 
 
 def test_concurrent_alert_runners_record_and_send_each_alert_once(db_url, race):

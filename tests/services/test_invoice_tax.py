@@ -5,6 +5,7 @@ the customer's billing country and VAT number, and what the PDF says about all o
 from __future__ import annotations
 
 import subprocess
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -264,3 +265,153 @@ def test_seller_settings_come_from_secrets_too(monkeypatch):
     assert configured_seller().name == "From the environment"  # the environment wins
     assert configured_seller().country == "IE"
     assert billing.tax_rate() == Decimal(21)
+
+
+# ---- the parties, fixed at issue ---------------------------------------------------------
+
+NEW_SELLER = {
+    "KILO_SELLER_NAME": "Kilo Europe GmbH",
+    "KILO_SELLER_ADDRESS": "Friedrichstraße 1 | 10117 Berlin",
+    "KILO_SELLER_COUNTRY": "DE",
+    "KILO_SELLER_TAX_ID": "DE999999999",
+    "KILO_SELLER_CONTACT": "rechnung@kilo.example",
+}
+
+
+def test_an_issued_invoice_keeps_its_seller_and_customer(
+    session, seller_env, monkeypatch, tmp_path
+):
+    """Changing the seller settings and the billing details after issue leaves the issued
+    invoice's PDF as it was, word for word; an invoice issued afterwards prints the new
+    ones; removing the seller settings does not take the issued invoice's PDF away."""
+    monkeypatch.setenv("KILO_TAX_RATE", "19")
+    team = create_team(session)
+    owner = team["owner"]
+    _customer(session, owner, country="IE", tax_id="IE6388047V")
+    billing.start_credit_purchase(session, actor=owner, amount_cents=5_000, config=None)
+    first = session.exec(select(Invoice).where(Invoice.org_id == owner.org_id)).one()
+    before = _pdf_text(billing.invoice_pdf(session, actor=owner, invoice_id=first.id), tmp_path)
+    for expected in ("Kilo Cloud Services Ltd", "2 Harbour Road", "Acme Robotics GmbH"):
+        assert expected in before, expected
+    assert "Tax (19%)" in before and "printed as set on" not in before
+
+    for name, value in NEW_SELLER.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KILO_TAX_RATE", "21")
+    billing.update_billing_details(
+        session,
+        actor=owner,
+        company="Acme Robotique SAS",
+        address="1 rue de Rivoli\n75001 Paris",
+        tax_id="FR40303265045",
+        email="factures@acme.example",
+        country="FR",
+    )
+    after = _pdf_text(billing.invoice_pdf(session, actor=owner, invoice_id=first.id), tmp_path)
+    assert after == before
+    [row] = billing.list_invoices(session, actor=owner)
+    assert (row.billed_to, row.seller_recorded, row.parties_note) == (
+        "Acme Robotics GmbH",
+        True,
+        "",
+    )
+
+    billing.start_credit_purchase(session, actor=owner, amount_cents=5_000, config=None)
+    second = session.exec(
+        select(Invoice).where(Invoice.org_id == owner.org_id, Invoice.id != first.id)
+    ).one()
+    text = _pdf_text(billing.invoice_pdf(session, actor=owner, invoice_id=second.id), tmp_path)
+    for expected in (
+        "Kilo Europe GmbH",
+        "Friedrichstraße 1",
+        "Tax ID: DE999999999",
+        "rechnung@kilo.example",
+        "Acme Robotique SAS",
+        "1 rue de Rivoli",
+        "France",
+        "Tax ID: FR40303265045",
+        "Tax (reverse charge)",  # a French business invoiced by a German seller
+    ):
+        assert expected in text, expected
+    for old in ("Kilo Cloud Services Ltd", "Acme Robotics GmbH", "Tax (19%)"):
+        assert old not in text, old
+
+    for name in NEW_SELLER:
+        monkeypatch.delenv(name)
+    assert billing.invoice_pdf(session, actor=owner, invoice_id=first.id)  # recorded seller
+    assert (
+        _pdf_text(billing.invoice_pdf(session, actor=owner, invoice_id=first.id), tmp_path)
+        == before
+    )
+
+
+def test_without_a_record_the_current_parties_are_printed_and_labelled(
+    session, seller_env, monkeypatch, tmp_path
+):
+    """An invoice issued before revision 0011 (no record) prints the current seller and
+    customer with a note; one issued while the seller was not configured records its
+    customer and prints the seller configured later, with a note saying so."""
+    team = create_team(session)
+    owner = team["owner"]
+    legacy = create_top_up(session, owner, 5_000)
+    legacy.parties = None  # what revision 0011 leaves on the invoices issued before it
+    session.add(legacy)
+    _customer(session, owner, country="DE", tax_id="DE812345678")
+    text = " ".join(
+        _pdf_text(billing.invoice_pdf(session, actor=owner, invoice_id=legacy.id), tmp_path).split()
+    )
+    today = f"{datetime.now(UTC):%Y-%m-%d}"
+    assert "Acme Robotics GmbH" in text and "Kilo Cloud Services Ltd" in text
+    assert (
+        "This invoice was issued before the seller's and the customer's details were recorded "
+        f"on invoices: both are printed as set on {today}."
+    ) in text
+
+    for name in SELLER:
+        monkeypatch.delenv(name)
+    unsold = create_top_up(session, owner, 6_000)  # issued while no seller is configured
+    assert unsold.parties["seller"] is None
+    with pytest.raises(billing.SellerNotConfigured, match="KILO_SELLER_NAME"):
+        billing.invoice_pdf(session, actor=owner, invoice_id=unsold.id)
+    rows = {r.id: r for r in billing.list_invoices(session, actor=owner)}
+    assert not rows[unsold.id].seller_recorded and rows[unsold.id].billed_to == "Acme Robotics GmbH"
+    assert "printed as set on" in rows[legacy.id].parties_note
+    for name, value in NEW_SELLER.items():
+        monkeypatch.setenv(name, value)
+    _customer(session, owner, country="IE", tax_id="")
+    _set_company(session, owner, "Someone Else Ltd")
+    text = " ".join(
+        _pdf_text(billing.invoice_pdf(session, actor=owner, invoice_id=unsold.id), tmp_path).split()
+    )
+    assert "Kilo Europe GmbH" in text and "Acme Robotics GmbH" in text
+    assert "Someone Else Ltd" not in text
+    assert (
+        "The seller's details were not configured when this invoice was issued: they are "
+        f"printed as set on {today}."
+    ) in text
+
+
+def _set_company(session, owner, company: str) -> None:
+    org = session.get(Organization, owner.org_id)
+    billing.update_billing_details(
+        session,
+        actor=owner,
+        company=company,
+        address=org.billing_address,
+        tax_id=org.billing_tax_id,
+        email=org.billing_email,
+        country=org.billing_country,
+    )
+
+
+def test_a_stripe_invoice_records_its_parties_when_finalized(session, seller_env):
+    from kilo.billing.stripe_invoices import upsert_stripe_invoice
+
+    owner = create_team(session)["owner"]
+    org = session.get(Organization, owner.org_id)
+    inv = {"id": "in_parties", "status": "draft", "subtotal": 1_000, "total": 1_000}
+    draft, _ = upsert_stripe_invoice(session, org=org, inv=inv)
+    assert draft.parties is None  # not issued: the current details
+    issued, _ = upsert_stripe_invoice(session, org=org, inv=inv | {"status": "open"})
+    assert issued.parties["seller"]["name"] == SELLER["KILO_SELLER_NAME"]
+    assert issued.parties["bill_to"]["company"] == org.name

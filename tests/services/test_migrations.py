@@ -169,3 +169,26 @@ def test_processes_migrating_one_new_database_at_once_all_succeed(tmp_path):
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             admin.dispose()
+
+
+def test_invoices_issued_before_0011_have_no_recorded_parties(db_url, seller_env):
+    """Revision 0011 records nothing for invoices already issued (the seller settings live
+    in the environment, not in the database): they print the current details, labelled."""
+    from kilo import billing
+    from kilo.models import Invoice
+    from tests.factories import create_top_up
+
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["engine"] = get_engine(db_url)
+    with write_session(db_url) as s:
+        owner = create_team(s)["owner"]
+        invoice_id = create_top_up(s, owner, 5_000).id
+    command.downgrade(cfg, "0010")
+    command.upgrade(cfg, "head")
+    with read_session(db_url) as s:
+        invoice = s.get(Invoice, invoice_id)
+        assert invoice.parties is None and invoice.number
+        [row] = billing.list_invoices(s, actor=owner)
+        assert not row.seller_recorded and "printed as set on" in row.parties_note
+        assert billing.invoice_pdf(s, actor=owner, invoice_id=invoice_id).startswith(b"%PDF-")
