@@ -6,11 +6,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.core import ApiError, authenticate, bearer, endpoint, json_object, read_body, record_use
+from api.core import (
+    ApiError,
+    authenticate,
+    bearer,
+    endpoint,
+    in_thread,
+    json_object,
+    read_body,
+    record_use,
+)
 from kilo import gateway, gateway_usage
 from kilo.db import read_session, write_session
 from kilo.errors import ValidationError
@@ -130,15 +138,15 @@ def record_usage_batch(secret: str | None, body: bytes) -> JSONResponse:
 @endpoint
 async def authorize(request: Request) -> Response:
     body = await read_body(request)
-    return await run_in_threadpool(authorize_request, bearer(request), body)
+    return await in_thread(authorize_request, bearer(request), body, pool="gateway")
 
 
 @endpoint
 async def usage(request: Request) -> Response:
     body = await read_body(request)
-    return await run_in_threadpool(record_usage_batch, bearer(request), body)
+    return await in_thread(record_usage_batch, bearer(request), body, pool="gateway")
 
 
 @endpoint
 async def policy(request: Request) -> Response:
-    return await run_in_threadpool(policy_answer, bearer(request))
+    return await in_thread(policy_answer, bearer(request), pool="gateway")

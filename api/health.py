@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.core import endpoint, log
+from api.core import endpoint, in_thread, log
 from kilo import db
 
 
@@ -48,4 +47,4 @@ def check() -> JSONResponse:
 
 @endpoint
 async def health(request: Request) -> Response:
-    return await run_in_threadpool(check)
+    return await in_thread(check)

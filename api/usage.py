@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.core import ApiError, authenticate, bearer, endpoint, record_use
+from api.core import ApiError, authenticate, bearer, endpoint, in_thread, record_use
 from kilo import usage_report
 from kilo.db import read_session
 from kilo.permissions import system_actor
@@ -39,4 +38,4 @@ def report(secret: str | None, pairs: list[tuple[str, str]]) -> Response:
 
 @endpoint
 async def usage(request: Request) -> Response:
-    return await run_in_threadpool(report, bearer(request), request.query_params.multi_items())
+    return await in_thread(report, bearer(request), request.query_params.multi_items())

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import stripe
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from api.core import ApiError, endpoint, read_body
+from api.core import ApiError, endpoint, in_thread, read_body
 from kilo import stripe_events
 
 
@@ -44,4 +43,4 @@ def apply(body: bytes, signature: str | None) -> JSONResponse:
 async def stripe_webhook(request: Request) -> Response:
     # The raw bytes: the signature covers the body exactly as sent.
     body = await read_body(request)
-    return await run_in_threadpool(apply, body, request.headers.get("stripe-signature"))
+    return await in_thread(apply, body, request.headers.get("stripe-signature"))
