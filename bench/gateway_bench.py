@@ -7,11 +7,12 @@ Builds the demo organization in a fresh database, then prints:
 
 - in-process: `kilo.gateway.decide` p50/p99 and `kilo.usage.record_usage` of one event
   p50/p99 (each in its own transaction, as a gateway records one request);
-- over HTTP against `streamlit run server.py` (one process: dashboard and API), with
-  --clients concurrent clients (keep-alive connections): authorize requests/s with p50/p99,
-  and usage events/s recorded through batched posts (--batch events a post), checking that
-  every event was stored exactly once; while --page-clients headless Chromium pages keep
-  re-rendering the Usage tab signed in as the owner (0 to leave them out).
+- over HTTP against `streamlit run server.py` (one process: dashboard and API), or with
+  --api-process against the API's own process (`python -m api`) beside it, with --clients
+  concurrent clients (keep-alive connections): authorize requests/s with p50/p99, and usage
+  events/s recorded through batched posts (--batch events a post), checking that every event
+  was stored exactly once; while --page-clients headless Chromium pages keep re-rendering
+  the dashboard's Usage tab signed in as the owner (0 to leave them out).
 
 Targets on the 2-core machine: decision p99 <= 5 ms; one-event record p50 <= 3 ms; over HTTP
 >= 300 authorize/s with p99 <= 50 ms, and >= 3,000 usage events/s.
