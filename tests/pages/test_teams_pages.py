@@ -107,6 +107,7 @@ def test_admin_sees_the_teams_view_and_filters_by_team_from_a_shared_link(demo_u
     team_id = _team_with("member")
     at = app_as("admin")
     at.query_params["teams"] = str(team_id)
+    at.query_params["tab"] = "teams"  # the Teams view, opened from the link
     at.run()
     at.switch_page(USAGE)
     at.run()
