@@ -240,7 +240,7 @@ def test_organization_members_show_spent_today_against_their_limit(demo_url):
     at = open_page("owner", ORG_PAGE)
     assert not at.exception
     df = at.dataframe[0].value
-    column = "Spent today / daily limit"
+    column = "Spent today / limit"
     assert df.set_index("Name").loc[mia.name, column] == expected
     owner = _member("owner")
     _, owner_spent = _raw(today, owner.id)
