@@ -16,8 +16,7 @@ from ui import teams as teams_ui
 SPENT_TODAY = "Spent today / limit"
 # Column widths (px) of the Members table: together 962, within the main area at 1440 px
 # (978 px with the sidebar open), so no column needs scrolling sideways. Room for a
-# 36-character e-mail; a longer name, e-mail or team name ends in "…" (the whole value shows
-# on hover).
+# 36-character e-mail; a longer name, e-mail or team name ends in "…".
 MEMBER_COLUMN_WIDTHS = {
     "Name": 130,
     "Email": 262,
