@@ -1,7 +1,8 @@
 """Usage tab: spend, requests, models, time patterns and members, over the rollups; a live
 strip (this hour and today) and a log of the most recent requests (`ui.usage_live`).
 
-Period and filters live in the URL (`st.query_params`), so a view can be shared. Members
+Period, filters and the open inner tab live in the URL (`st.query_params`), so a view can
+be shared; only the open inner tab is built (the others when they are opened). Members
 see only their own usage; owners and admins see everyone's, and per-member views unless
 the organization turned usage analytics off. All numbers come from `kilo.usage`, which
 checks permissions and aggregates in SQL; money is shown from integer micro-dollars.
@@ -48,6 +49,7 @@ def get(name: str, f: usage.UsageFilter | None = None, **kwargs: object) -> obje
 
 analytics_on = bool(get("is_analytics_enabled"))
 per_member = is_admin and analytics_on
+tab_labels = usage_tabs.tab_labels(is_admin=is_admin, per_member=per_member)
 
 
 # ---- Period and filters, mirrored in the URL ---------------------------------------------
@@ -87,6 +89,9 @@ if link_read:  # first run: take the view from the URL
     st.session_state["usage_members"] = link.integers("members", comma_separated=True)
     st.session_state["usage_teams"] = link.integers("teams", comma_separated=True)
     usage_live.read_log_link(link)
+    st.session_state[usage_tabs.TAB_KEY] = tab_labels[
+        link.choice("tab", tab_labels, default=usage_tabs.DEFAULT_TAB)
+    ]
 
 st.title("Usage")
 if is_admin:
@@ -187,6 +192,7 @@ st.query_params.from_dict(
             "members": ",".join(str(m) for m in members),
             "teams": ",".join(str(t) for t in team_filter),
             **usage_live.log_link_params(),
+            **usage_tabs.tab_link_params(tab_labels),
         }.items()
         if v
     }
@@ -205,54 +211,55 @@ view = usage.UsageFilter(
 
 usage_tabs.overview(get, view, billing=period == "billing", today=today)
 
-tabs = st.tabs(
-    [
-        "Models",
-        "Time",
-        "Members" if is_admin else "My usage",
-        "Modes & forecast",
-        "Requests",
-        "Data",
-    ]
-    + (["Teams"] if per_member else [])  # a team's figures are its members' sums
-)
-tab_models, tab_time, tab_members, tab_costs, tab_requests, tab_data = tabs[:6]
-
-with tab_models:
-    by_model = usage_tabs.models_tab(get, view, colors)
-with tab_time:
-    measure = usage_tabs.time_tab(get, view, colors, start=start, end=end)
-with tab_members:
-    usage_members.members_tab(
-        get,
-        view,
-        colors,
-        by_model=by_model,
-        is_admin=is_admin,
-        analytics_on=analytics_on,
-        start=start,
-        end=end,
+# Only the open tab is built; opening another one reruns the page (`ui.usage_tabs`).
+tabs = dict(
+    zip(
+        tab_labels,
+        st.tabs(list(tab_labels.values()), key=usage_tabs.TAB_KEY, on_change="rerun"),
+        strict=True,
     )
-with tab_costs:
-    usage_tabs.costs_tab(get, view, colors, is_admin=is_admin, today=today)
+)
+
+if tabs["models"].open:
+    with tabs["models"]:
+        usage_tabs.models_tab(get, view, colors)
+if tabs["time"].open:
+    with tabs["time"]:
+        usage_tabs.time_tab(get, view, colors, start=start, end=end)
+if tabs["members"].open:
+    with tabs["members"]:
+        usage_members.members_tab(
+            get,
+            view,
+            colors,
+            is_admin=is_admin,
+            analytics_on=analytics_on,
+            start=start,
+            end=end,
+        )
+if tabs["forecast"].open:
+    with tabs["forecast"]:
+        usage_tabs.costs_tab(get, view, colors, is_admin=is_admin, today=today)
 
 # ---- Request log: the newest raw events of a recent window ---------------------------------
-with tab_requests:
-    usage_live.request_log_tab(
-        actor,
-        usage.RequestLogFilter(
-            members=tuple(members),
-            models=tuple(models),
-            providers=tuple(providers),
-            modes=tuple(modes),
-        ),
-        everyone=per_member,  # others' requests: owners and admins while analytics are on
-        analytics_off=is_admin and not analytics_on,
-    )
+if tabs["requests"].open:
+    with tabs["requests"]:
+        usage_live.request_log_tab(
+            actor,
+            usage.RequestLogFilter(
+                members=tuple(members),
+                models=tuple(models),
+                providers=tuple(providers),
+                modes=tuple(modes),
+            ),
+            everyone=per_member,  # others' requests: owners and admins while analytics are on
+            analytics_off=is_admin and not analytics_on,
+        )
 
-with tab_data:
-    usage_tabs.data_tab(get, view, start=start, end=end, per_member=per_member)
+if tabs["data"].open:
+    with tabs["data"]:
+        usage_tabs.data_tab(get, view, start=start, end=end, per_member=per_member)
 
-if per_member:
-    with tabs[6]:
-        teams_view(get, view, start=start, end=end, measure=measure)
+if "teams" in tabs and tabs["teams"].open:
+    with tabs["teams"]:
+        teams_view(get, view, start=start, end=end, measure=usage_tabs.trend_measure())

@@ -13,6 +13,21 @@ from kilo.permissions import ROLES, Actor
 from ui import invitations, reset_links
 from ui import teams as teams_ui
 
+SPENT_TODAY = "Spent today / limit"
+# Column widths (px) of the Members table: together 962, within the main area at 1440 px
+# (978 px with the sidebar open), so no column needs scrolling sideways. Room for a
+# 36-character e-mail; a longer name, e-mail or team name ends in "…".
+MEMBER_COLUMN_WIDTHS = {
+    "Name": 130,
+    "Email": 262,
+    "Role": 62,
+    "Team": 76,
+    "Joined": 80,
+    "Last request": 112,
+    "Last sign-in": 112,
+    SPENT_TODAY: 128,
+}
+
 
 def build_member_rows(session, *, actor: Actor) -> tuple[list[dict], bool]:  # noqa: ANN001
     """The member list, with each member's last Kilo request and whether the actor may
@@ -41,7 +56,7 @@ def build_member_rows(session, *, actor: Actor) -> tuple[list[dict], bool]:  # n
                 "Joined": ui.local_time(m.joined_at),
                 "Last request": ui.local_time(last_requests.get(m.id)),
                 "Last sign-in": ui.local_time(m.last_active_at),
-                "Spent today / daily limit": f"{spent} / {limit}",
+                SPENT_TODAY: f"{spent} / {limit}",
                 "limit_micros": m.daily_spend_limit_micros,
                 "edit": members.can_manage(actor, m),
                 "remove": members.can_remove(session, actor=actor, member=m),
@@ -206,16 +221,26 @@ def members_section(actor: Actor, *, can_manage: bool) -> list[dict]:
         width="stretch",
         placeholder="—",
         column_config={
-            "Joined": st.column_config.DatetimeColumn(format="YYYY-MM-DD"),
+            "Name": st.column_config.TextColumn(width=MEMBER_COLUMN_WIDTHS["Name"], pinned=True),
+            "Email": st.column_config.TextColumn(width=MEMBER_COLUMN_WIDTHS["Email"]),
+            "Role": st.column_config.TextColumn(width=MEMBER_COLUMN_WIDTHS["Role"]),
+            "Team": st.column_config.TextColumn(width=MEMBER_COLUMN_WIDTHS["Team"]),
+            "Joined": st.column_config.DatetimeColumn(
+                format="YYYY-MM-DD", width=MEMBER_COLUMN_WIDTHS["Joined"]
+            ),
             "Last request": st.column_config.DatetimeColumn(
                 format="YYYY-MM-DD HH:mm",
+                width=MEMBER_COLUMN_WIDTHS["Last request"],
                 help="The hour of the member's latest Kilo request (start of that hour, in your "
                 "time zone), from the hourly usage rollup.",
             ),
             "Last sign-in": st.column_config.DatetimeColumn(
-                format="YYYY-MM-DD HH:mm", help="The member's latest sign-in to this dashboard."
+                format="YYYY-MM-DD HH:mm",
+                width=MEMBER_COLUMN_WIDTHS["Last sign-in"],
+                help="The member's latest sign-in to this dashboard.",
             ),
-            "Spent today / daily limit": st.column_config.TextColumn(
+            SPENT_TODAY: st.column_config.TextColumn(
+                width=MEMBER_COLUMN_WIDTHS[SPENT_TODAY],
                 help="The member's recorded spend of the current UTC day, against their daily "
                 "spend limit (it resets at 00:00 UTC; the gateway refuses requests once it is "
                 "reached).",

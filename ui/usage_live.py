@@ -113,11 +113,16 @@ def request_log_tab(
             list(usage.LOG_WINDOWS),
             format_func=usage.LOG_WINDOWS.get,
             key="usage_log_window",
+            persist_state="page",  # kept while another tab is open: it is in the link too
         )
         or DEFAULT_WINDOW
     )
     statuses = c2.multiselect(
-        "Status", list(STATUSES), key="usage_log_status", placeholder="Any status"
+        "Status",
+        list(STATUSES),
+        key="usage_log_status",
+        placeholder="Any status",
+        persist_state="page",
     )
     c3.button("Refresh", key="usage_log_refresh", icon=":material/refresh:")
     if analytics_off:

@@ -18,7 +18,6 @@ def members_tab(
     view: usage.UsageFilter,
     colors: dict,
     *,
-    by_model: pd.DataFrame,
     is_admin: bool,
     analytics_on: bool,
     start: date,
@@ -27,6 +26,7 @@ def members_tab(
     """Owners and admins: per-member views (unless analytics are off); members: their own."""
     if not is_admin:
         st.subheader("Your usage by model")
+        by_model = get("get_breakdown", view, by=("model_id",))  # the Models tab's, cached
         if not by_model.empty:
             ui.chart(
                 charts.usage_ranked_bars,
@@ -113,7 +113,11 @@ def members_tab(
             st.subheader("Drill down into a member")
             names = dict(zip(stats["member_id"].astype(int), stats["name"], strict=True))
             chosen = st.selectbox(
-                "Member", list(names), format_func=names.get, key="usage_drill_member"
+                "Member",
+                list(names),
+                format_func=names.get,
+                key="usage_drill_member",
+                persist_state="page",  # kept while another tab is open
             )
             if chosen is not None:
                 one = usage.UsageFilter(

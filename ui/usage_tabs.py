@@ -1,7 +1,13 @@
-"""Usage tab: the overview cards and the Models, Time, Modes & forecast and Data tabs.
+"""Usage tab: the overview cards, the inner tabs' names, and the Models, Time, Modes &
+forecast and Data tabs.
 
 `get` is the page's cached loader of `kilo.usage` reads (cached per database, actor and
-view); `view` the filter the page built from its widgets and URL."""
+view); `view` the filter the page built from its widgets and URL.
+
+The page builds only the open inner tab (`st.tabs(..., on_change="rerun")`: opening another
+tab reruns the page). The widgets of a closed tab are not drawn, so they keep their value
+with `persist_state="page"` (Streamlit would otherwise forget it), and a value another tab
+needs (the Time tab's measure, for the Teams trend) is read from session state."""
 
 from __future__ import annotations
 
@@ -14,6 +20,44 @@ import streamlit as st
 import ui
 from kilo import charts, usage
 from kilo.usage.change import describe_change
+
+TAB_KEY = "usage_tab"  # the inner tabs' state: the open tab's label
+DEFAULT_TAB = "models"
+MEASURE_KEY = "usage_trend_measure"
+DEFAULT_MEASURE = "cost"
+
+
+def tab_labels(*, is_admin: bool, per_member: bool) -> dict[str, str]:
+    """The inner tabs: the name in the share link (`tab=`) -> the tab's label."""
+    labels = {
+        "models": "Models",
+        "time": "Time",
+        "members": "Members" if is_admin else "My usage",
+        "forecast": "Modes & forecast",
+        "requests": "Requests",
+        "data": "Data",
+    }
+    if per_member:  # a team's figures are its members' sums
+        labels["teams"] = "Teams"
+    return labels
+
+
+def open_tab(labels: dict[str, str]) -> str:
+    """The link name of the open inner tab (the first while none was chosen, or when the
+    chosen one is gone, e.g. Teams after analytics were turned off)."""
+    label = st.session_state.get(TAB_KEY)
+    return next((name for name, lab in labels.items() if lab == label), DEFAULT_TAB)
+
+
+def tab_link_params(labels: dict[str, str]) -> dict[str, str]:
+    """The open inner tab (unless the first), for the page's share link."""
+    name = open_tab(labels)
+    return {"tab": "" if name == DEFAULT_TAB else name}
+
+
+def trend_measure() -> str:
+    """The measure chosen on the Time tab (kept while another tab is open)."""
+    return st.session_state.get(MEASURE_KEY) or DEFAULT_MEASURE
 
 
 def _delta(now: int, before: int, money: bool = False) -> str | None:
@@ -81,8 +125,8 @@ def overview(
         )
 
 
-def models_tab(get: Callable[..., object], view: usage.UsageFilter, colors: dict) -> pd.DataFrame:
-    """Most used models, spend by model, provider mix, latency; returns spend by model."""
+def models_tab(get: Callable[..., object], view: usage.UsageFilter, colors: dict) -> None:
+    """Most used models, spend by model, provider mix, latency."""
     by_model = get("get_breakdown", view, by=("model_id",))
     by_provider = get("get_breakdown", view, by=("provider",))
     left, right = st.columns(2)
@@ -151,13 +195,12 @@ def models_tab(get: Callable[..., object], view: usage.UsageFilter, colors: dict
             "the bucket: 250 ms steps up to 3 s, wider above). Output tokens per second "
             "= output tokens ÷ total request time."
         )
-    return by_model
 
 
 def time_tab(
     get: Callable[..., object], view: usage.UsageFilter, colors: dict, *, start: date, end: date
-) -> str:
-    """Daily trend, weekly pattern, month by month; returns the chosen measure."""
+) -> None:
+    """Daily trend, weekly pattern, month by month."""
     st.subheader("Daily trend")
     c1, c2 = st.columns(2)
     stack = (
@@ -167,6 +210,7 @@ def time_tab(
             default="model_id",
             format_func=charts.USAGE_DIMENSION_TITLES.get,
             key="usage_trend_stack",
+            persist_state="page",
         )
         or "model_id"
     )
@@ -174,11 +218,12 @@ def time_tab(
         c2.segmented_control(
             "Measure",
             list(charts.USAGE_MEASURES),
-            default="cost",
+            default=DEFAULT_MEASURE,
             format_func=str.capitalize,
-            key="usage_trend_measure",
+            key=MEASURE_KEY,
+            persist_state="page",
         )
-        or "cost"
+        or DEFAULT_MEASURE
     )
     trend = get("get_breakdown", view, by=(stack,), daily=True)
     if not trend.empty:
@@ -199,7 +244,6 @@ def time_tab(
     if not monthly.empty:
         ui.chart(charts.usage_monthly, monthly, by=stack, measure=measure, colors=colors[stack])
         st.caption("The six calendar months up to the period's end, with the filters above.")
-    return measure
 
 
 def costs_tab(

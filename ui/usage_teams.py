@@ -13,6 +13,7 @@ import streamlit as st
 
 import ui
 from kilo import charts, teams, usage
+from kilo.chart_colors import series_colors
 from kilo.permissions import Actor
 from kilo.rollups.query import NO_TEAM_ID
 
@@ -37,13 +38,16 @@ def teams_view(
         )
         return
     total = int(frame["cost_micros"].sum())
+    colors = series_colors(frame["team"])  # one colour per team on the view's three charts
     left, right = st.columns(2)
     with left:
         st.subheader("Spend by team")
-        ui.chart(charts.usage_ranked_bars, frame, category="team", measure="cost")
+        ui.chart(charts.usage_ranked_bars, frame, category="team", measure="cost", colors=colors)
     with right:
         st.subheader("Requests by team")
-        ui.chart(charts.usage_ranked_bars, frame, category="team", measure="requests")
+        ui.chart(
+            charts.usage_ranked_bars, frame, category="team", measure="requests", colors=colors
+        )
     st.subheader("Per team")
     st.dataframe(
         pd.DataFrame(
@@ -59,7 +63,10 @@ def teams_view(
         ),
         hide_index=True,
         width="stretch",
-        column_config={"Share of spend": st.column_config.NumberColumn(format="percent")},
+        column_config={
+            "Share of spend": st.column_config.NumberColumn(format="percent"),
+            **{c: ui.count_column() for c in ("Requests", "Errors", "Tokens", "Active members")},
+        },
     )
     st.caption(
         "Each member's usage counts in their current team (moving a member moves their past "
@@ -69,8 +76,14 @@ def teams_view(
     st.subheader("Trend by team")
     trend = get("get_team_trend", view)
     if not trend.empty:
-        ui.chart(
-            charts.usage_daily_trend, trend.drop(columns=["team_id"]), stack="team", measure=measure
+        ui.chart(  # over the whole period, like the Time tab's trend (not the data's days)
+            charts.usage_daily_trend,
+            trend.drop(columns=["team_id"]),
+            stack="team",
+            measure=measure,
+            colors=colors,
+            start=start,
+            end=end,
         )
     st.download_button(
         "Download team CSV",

@@ -3,7 +3,7 @@ toast that must show even on a slow browser."""
 
 import pytest
 
-from tests.e2e.app_utils import choose, dialog, rendered, settle_shot, sign_in, toast
+from tests.e2e.app_utils import ARTIFACTS, choose, dialog, rendered, settle_shot, sign_in, toast
 
 pytestmark = pytest.mark.e2e
 COLLEAGUE = "hannah.kim@acme-robotics.example"  # a demo member
@@ -20,6 +20,23 @@ def test_owner_signs_in_and_sees_the_organization_tab(server, browser):
     assert [label.strip() for label in labels][:2] == ["Credit balance", "Seats used"]
     assert page.locator("[data-testid=stAlert]").filter(has_text="went wrong").count() == 0
     assert page.locator("[data-testid=stException]").count() == 0
+    page.close()
+
+
+def test_the_member_table_fits_1440_px(server, browser):
+    """Every column of the Members table shows at 1440 px, without scrolling sideways."""
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    sign_in(page, server, "owner")
+    page.get_by_role("heading", name="Acme Robotics").wait_for(timeout=90_000)
+    rendered(page, ["stMetricValue", "stDataFrame"])
+    table = page.locator("[data-testid=stDataFrame]").first  # the Members table
+    table.scroll_into_view_if_needed()
+    settle_shot(page, "organization_members_1440")
+    table.screenshot(path=str(ARTIFACTS / "organization-members-1440.png"))
+    scroll_width, client_width = table.locator(".dvn-scroller").evaluate(
+        "(el) => [el.scrollWidth, el.clientWidth]"
+    )
+    assert scroll_width <= client_width, (scroll_width, client_width)
     page.close()
 
 

@@ -36,8 +36,9 @@ def test_owner_sets_a_team_budget_and_sees_the_teams_view(server, browser):
     page.get_by_role("heading", name="Budgets").scroll_into_view_if_needed()
     settle_shot(page, "organization_budgets")
 
+    page.set_viewport_size({"width": 1440, "height": 2300})  # the whole Teams view
     open_tab(page, "Usage", "Usage", ["stMetricValue", "stVegaLiteChart"])
-    page.get_by_role("tab", name="Teams").click()  # st.tabs: switched in the browser
+    page.get_by_role("tab", name="Teams").click()  # built when opened: the click reruns
     page.get_by_role("heading", name="Spend by team").wait_for(timeout=60_000)
     assert_healthy(page)
     settle_shot(page, "usage_teams")

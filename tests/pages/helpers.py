@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from sqlmodel import select
@@ -52,3 +53,20 @@ def texts(at: AppTest) -> str:
         [e.value for e in at.title] + [e.value for e in at.header] + [e.value for e in at.subheader]
     )
     return "\n".join(str(p) for p in parts)
+
+
+def open_tab(at: AppTest, label: str, key: str = "usage_tab") -> AppTest:
+    """Open the tab `label` of the page's `st.tabs(key=key, on_change="rerun")` and rerun.
+    AppTest has no click on a tab: the tabs' state is set as the browser would send it.
+    (Only the open tab of such tabs is built, so a test opens each one it checks.)"""
+    at.session_state[key] = label
+    at.run()
+    return at
+
+
+def each_tab(at: AppTest, key: str = "usage_tab") -> Iterator[str]:
+    """Open every tab of the page's stateful `st.tabs` in turn, yielding each label once its
+    run is done."""
+    for label in [t.label for t in at.tabs]:
+        open_tab(at, label, key)
+        yield label

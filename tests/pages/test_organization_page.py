@@ -45,13 +45,28 @@ def test_page_renders_for_every_role(demo_url, role):
         "Joined",
         "Last request",
         "Last sign-in",
-        "Spent today / daily limit",
+        "Spent today / limit",
     } <= set(df.columns)
     assert has_button(at, "org_buy_credits") == (role == "owner")
     assert has_button(at, "org_seats_open") == (role == "owner")
     assert has_button(at, "org_invite_open") == (role != "member")
     assert has_button(at, "org_policies_open") == (role != "member")
     assert any(s.key == "org_member_pick" for s in at.selectbox) == (role != "member")
+
+
+def test_the_member_table_has_a_width_for_every_column_and_fits_1440_px(demo_url):
+    """Fixed widths, not the content's: a long e-mail ends in "…" instead of pushing the
+    last column out of view (tests/e2e/test_organization_e2e.py checks it in Chromium)."""
+    import json
+
+    at = open_page("owner", PAGE)
+    members = at.dataframe[0]
+    config = json.loads(members.proto.columns)
+    shown = list(members.value.columns)
+    assert shown[-1] == "Spent today / limit"
+    widths = {c: config[c]["width"] for c in shown}  # every shown column has one
+    assert sum(widths.values()) <= 970  # the main area at 1440 px: 978 px
+    assert config["Name"]["pinned"] is True
 
 
 def test_invite_flow_shows_a_single_use_link(demo_url):

@@ -107,6 +107,7 @@ def test_admin_sees_the_teams_view_and_filters_by_team_from_a_shared_link(demo_u
     team_id = _team_with("member")
     at = app_as("admin")
     at.query_params["teams"] = str(team_id)
+    at.query_params["tab"] = "teams"  # the Teams view, opened from the link
     at.run()
     at.switch_page(USAGE)
     at.run()
@@ -149,3 +150,33 @@ def test_a_shared_link_with_an_unknown_team_warns_and_shows_all_teams(demo_url):
     warning = " ".join(w.value for w in at.warning)
     assert "`teams`" in warning and "not a team of this organization" in warning
     assert "“x” is not a value this page knows" in warning
+
+
+def test_the_teams_trend_spans_the_period_and_a_team_keeps_its_colour(demo_url):
+    """The trend by team spans the period like the Time tab's trend (it spanned at least a
+    week of the data's days, so a short period's bars were squeezed to one side)."""
+    import json
+
+    from tests.pages.helpers import open_tab
+
+    def day_charts(at) -> list[dict]:  # noqa: ANN001
+        specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+        return [s for s in specs if s["encoding"]["x"].get("title") == "Day (UTC)"]
+
+    at = open_tab(open_page("owner", USAGE), "Time")
+    time_trend = day_charts(at)[0]
+    open_tab(at, "Teams")
+    assert not at.exception
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    (team_trend,) = day_charts(at)
+    assert team_trend["encoding"]["x"]["scale"] == time_trend["encoding"]["x"]["scale"]
+    colours: dict[str, str] = {}
+    for spec in specs:  # the two ranked bars and the trend: one colour per team
+        scale = spec["encoding"]["color"]["scale"]
+        for team, colour in zip(scale["domain"], scale["range"], strict=True):
+            assert colours.setdefault(team, colour) == colour, team
+    assert {"Platform", "No team"} <= set(colours)
+    table = next(d for d in at.dataframe if "Active members" in d.value.columns)
+    config = json.loads(table.proto.columns)
+    for column in ("Requests", "Errors", "Tokens", "Active members"):
+        assert config[column]["type_config"]["format"] == "localized", column

@@ -8,13 +8,14 @@ from datetime import UTC, datetime, time, timedelta
 
 import pandas as pd
 from sqlalchemy import func, select
+from streamlit.testing.v1 import AppTest
 
 from kilo import usage
 from kilo.db import read_session, write_session
 from kilo.models import Member, Organization, UsageEvent
 from kilo.permissions import system_actor
 from tests.factories import create_member
-from tests.pages.helpers import app_as, open_page, texts
+from tests.pages.helpers import app_as, open_page, open_tab, texts
 
 PAGE = "pages/usage.py"
 ORG_PAGE = "pages/organization.py"
@@ -45,6 +46,11 @@ def _record(member: Member, model: str, *, status: str = "success", ago_s: int =
             external_id=external_id,
         )
     return external_id
+
+
+def _open_log(username: str) -> AppTest:
+    """The Usage tab as `username`, on its Requests tab (only the open tab is built)."""
+    return open_tab(open_page(username, PAGE), "Requests")
 
 
 def _log_table(at) -> pd.DataFrame | None:
@@ -110,7 +116,7 @@ def test_admin_log_lists_the_newest_requests_of_every_member(demo_url):
     mia = _member("member")
     _record(mia, "test/live-model")
     _record(_member("admin"), "test/admin-model", ago_s=30)
-    at = open_page("admin", PAGE)
+    at = _open_log("admin")
     assert not at.exception
     log = _log_table(at)
     assert log is not None and "Member" in log.columns
@@ -134,7 +140,7 @@ def test_admin_log_lists_the_newest_requests_of_every_member(demo_url):
 
 def test_log_filters_go_into_the_url_and_narrow_the_rows(demo_url):
     _record(_member("member"), "test/live-model", status="error")
-    at = open_page("admin", PAGE)
+    at = _open_log("admin")
     at.multiselect(key="usage_log_status").set_value(["error"])
     at.run()
     assert not at.exception
@@ -154,7 +160,7 @@ def test_member_never_sees_another_members_requests(demo_url):
     _record(mia, "test/mine")
     _record(_member("admin"), "test/not-mine", ago_s=10)
     _record(_member("owner"), "test/not-mine-either", ago_s=20)
-    at = open_page("member", PAGE)
+    at = _open_log("member")
     assert not at.exception
     log = _log_table(at)
     assert "Member" not in log.columns
@@ -169,6 +175,7 @@ def test_member_never_sees_another_members_requests(demo_url):
     # A shared link naming another member's id changes nothing for her.
     at = app_as("member")
     at.query_params["members"] = str(_member("admin").id)
+    at.query_params["tab"] = "requests"
     at.run()
     at.switch_page(PAGE)
     at.run()
@@ -182,7 +189,7 @@ def test_analytics_off_shows_admins_only_their_own_requests(demo_url):
     with write_session() as s:
         org = s.execute(select(Organization)).scalar_one()
         org.usage_analytics_enabled = False
-    at = open_page("admin", PAGE)
+    at = _open_log("admin")
     assert not at.exception
     log = _log_table(at)
     assert "Member" not in log.columns and "test/members-model" not in set(log["Model"])
@@ -195,7 +202,7 @@ def test_no_requests_says_so(demo_url):
         org = s.execute(select(Organization)).scalar_one()
         newcomer = create_member(s, org, username="newcomer")
     assert newcomer.id
-    at = open_page("newcomer", PAGE)
+    at = _open_log("newcomer")
     assert not at.exception
     assert _log_table(at) is None
     assert (
@@ -209,6 +216,7 @@ def test_bad_log_parameters_fall_back_with_a_notice(demo_url):
     at = app_as("admin")
     at.query_params["log_window"] = "7d"
     at.query_params["log_status"] = "ok,error"
+    at.query_params["tab"] = "requests"  # the log's tab, opened from the link
     at.run()
     at.switch_page(PAGE)
     at.run()
@@ -232,7 +240,7 @@ def test_organization_members_show_spent_today_against_their_limit(demo_url):
     at = open_page("owner", ORG_PAGE)
     assert not at.exception
     df = at.dataframe[0].value
-    column = "Spent today / daily limit"
+    column = "Spent today / limit"
     assert df.set_index("Name").loc[mia.name, column] == expected
     owner = _member("owner")
     _, owner_spent = _raw(today, owner.id)

@@ -1,14 +1,16 @@
-"""Usage page through AppTest, per role: totals equal raw sums, scoping, URL filters."""
+"""Usage page through AppTest, per role: totals equal raw sums, scoping, URL filters, and
+the inner tabs: only the open one is built, each is checked by opening it."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from kilo.db import read_session, write_session
 from kilo.models import Member, Organization, UsageEvent
-from tests.pages.helpers import open_page, texts
+from tests.pages.helpers import app_as, each_tab, open_page, open_tab, texts
 
 PAGE = "pages/usage.py"
 
@@ -47,10 +49,14 @@ def test_owner_sees_org_totals_equal_to_raw_events(demo_url):
     cost, successful = _raw_spend()
     assert _metric(at, "Total spend") == _fmt(cost)
     assert _metric(at, "Successful requests") == f"{successful:,}"
-    body = texts(at)
-    assert "Per-user statistics" in body and "Credit runway" in body
-    assert len(at.get("vega_lite_chart")) >= 8
     assert at.query_params["period"] == ["billing"] or at.query_params["period"] == "billing"
+    body, charts = "", 0
+    for _ in each_tab(at):
+        assert not at.exception
+        body += texts(at)
+        charts += len(at.get("vega_lite_chart"))
+    assert "Per-user statistics" in body and "Credit runway" in body
+    assert charts >= 15
 
 
 def test_member_sees_only_own_usage(demo_url):
@@ -59,7 +65,11 @@ def test_member_sees_only_own_usage(demo_url):
     cost, successful = _raw_spend("member")
     assert _metric(at, "Total spend") == _fmt(cost)
     assert _metric(at, "Successful requests") == f"{successful:,}"
-    body = texts(at)
+    body = ""
+    for _ in each_tab(at):
+        assert not at.exception
+        body += texts(at)
+    assert "Your usage by model" in body and "Forecast for this billing period" in body
     assert "Per-user statistics" not in body and "Credit runway" not in body
     assert not [w for w in at.multiselect if w.key == "usage_members"]
 
@@ -71,7 +81,11 @@ def test_analytics_off_replaces_per_user_views_with_notice(demo_url):
         s.add(org)
     at = open_page("admin", PAGE)
     assert not at.exception
-    body = texts(at)
+    assert "Teams" not in [t.label for t in at.tabs]  # a team's figures are per-member sums
+    body = ""
+    for _ in each_tab(at):
+        assert not at.exception
+        body += texts(at)
     assert "usage analytics are turned off" in body
     assert "Per-user statistics" not in body
     assert not [w for w in at.multiselect if w.key == "usage_members"]
@@ -98,8 +112,6 @@ def test_filters_update_url_and_totals(demo_url):
 
 
 def test_view_from_shared_url(demo_url):
-    from tests.pages.helpers import app_as
-
     model = "anthropic/claude-sonnet-4.5"
     at = app_as("admin")
     at.query_params["period"] = "7d"
@@ -131,7 +143,7 @@ def _color_scales(at) -> list[tuple[str, dict[str, str]]]:
 
 def test_every_chart_of_the_tab_gives_a_series_one_colour(demo_url):
     at = open_page("owner", PAGE)
-    scales = _color_scales(at)
+    scales = [scale for _ in each_tab(at) for scale in _color_scales(at)]
     fields = {field for field, _ in scales}
     assert {"model_id", "provider", "mode"} <= fields
     for field in fields:
@@ -148,7 +160,7 @@ def test_every_chart_of_the_tab_gives_a_series_one_colour(demo_url):
 
 
 def test_stack_by_provider_also_stacks_the_month_chart(demo_url):
-    at = open_page("owner", PAGE)
+    at = open_tab(open_page("owner", PAGE), "Time")
     at.session_state["usage_trend_stack"] = "provider"
     at.run()
     assert not at.exception
@@ -167,7 +179,7 @@ def test_token_columns_have_separators_and_the_per_user_table_fits(demo_url):
     import json
 
     at = open_page("owner", PAGE)
-    tables = {tuple(d.value.columns)[:2]: d for d in at.dataframe}
+    tables = {tuple(d.value.columns)[:2]: d for _ in each_tab(at) for d in at.dataframe}
     per_user = tables[("Member", "Role")]
     assert list(per_user.value.columns[:6]) == [
         "Member",
@@ -209,3 +221,94 @@ def test_a_change_from_an_almost_empty_period_is_not_a_percentage(demo_url):
     spend = next(m for m in at.metric if m.label == "Total spend").proto.delta
     assert spend.startswith("+$") and "%" not in spend  # the demo's spend began ~3 months ago
     assert "at least a tenth of the current figure" in texts(at)
+
+
+# ---- Inner tabs: only the open one is built; the open one is in the share link -----------
+
+# A subheader only each tab shows (members: "My usage"; Teams: owners and admins).
+TAB_MARKS = {
+    "Models": "Most used models",
+    "Time": "Daily trend",
+    "Members": "Per-user statistics",
+    "My usage": "Your usage by model",
+    "Modes & forecast": "Forecast for this billing period",
+    "Requests": "Recent requests",
+    "Data": "Daily table behind this view",
+    "Teams": "Spend by team",
+}
+TAB_LINKS = {
+    "Models": None,  # the first tab: no `tab` parameter
+    "Time": "time",
+    "Members": "members",
+    "My usage": "members",
+    "Modes & forecast": "forecast",
+    "Requests": "requests",
+    "Data": "data",
+    "Teams": "teams",
+}
+
+
+@pytest.mark.parametrize(
+    ("username", "labels"),
+    [
+        ("owner", ["Models", "Time", "Members", "Modes & forecast", "Requests", "Data", "Teams"]),
+        ("admin", ["Models", "Time", "Members", "Modes & forecast", "Requests", "Data", "Teams"]),
+        ("member", ["Models", "Time", "My usage", "Modes & forecast", "Requests", "Data"]),
+    ],
+)
+def test_only_the_open_tab_is_built_and_each_tab_renders(demo_url, username, labels):
+    at = open_page(username, PAGE)
+    assert not at.exception
+    assert [t.label for t in at.tabs] == labels
+    for label in [*labels[1:], labels[0]]:  # every tab, then back to the first
+        open_tab(at, label)
+        assert not at.exception, label
+        headings = {h.value for h in at.subheader}
+        assert TAB_MARKS[label] in headings, label
+        others = {TAB_MARKS[other] for other in labels if other != label}
+        assert not headings & others, (label, headings & others)  # closed tabs stay empty
+        assert at.session_state["usage_tab"] == label
+        if TAB_LINKS[label] is None:
+            assert "tab" not in at.query_params, label
+        else:
+            assert TAB_LINKS[label] in str(at.query_params["tab"]), label
+        assert "billing" in str(at.query_params["period"])  # the rest of the link stays
+
+
+def test_a_shared_link_opens_its_tab_and_a_bad_one_the_first_with_a_notice(demo_url):
+    at = app_as("admin")
+    at.query_params["tab"] = "time"
+    at.run()
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception
+    assert at.session_state["usage_tab"] == "Time"
+    assert "Daily trend" in [h.value for h in at.subheader]
+    assert not at.warning
+    for who, tab in (("admin", "nope"), ("member", "teams")):  # members have no Teams tab
+        at = app_as(who)
+        at.query_params["tab"] = tab
+        at.run()
+        at.switch_page(PAGE)
+        at.run()
+        assert not at.exception
+        assert "Most used models" in [h.value for h in at.subheader]
+        warning = " ".join(w.value for w in at.warning)
+        assert "`tab`" in warning and f"“{tab}” is not one of" in warning
+
+
+def test_a_closed_tab_keeps_its_choices(demo_url):
+    """Closed tabs' widgets are not drawn; their values outlive that (and stay in the link)."""
+    at = open_tab(open_page("owner", PAGE), "Time")
+    at.segmented_control(key="usage_trend_measure").set_value("requests").run()
+    open_tab(at, "Requests")
+    at.segmented_control(key="usage_log_window").set_value("1h").run()
+    open_tab(at, "Teams")  # its trend follows the Time tab's measure
+    trend = next(s for s in _charts(at) if s["encoding"]["x"].get("title") == "Day (UTC)")
+    assert trend["encoding"]["color"]["field"] == "team"
+    assert trend["encoding"]["y"]["title"] == "Requests (count)"
+    assert "1h" in str(at.query_params["log_window"])  # the closed log's window stays linked
+    open_tab(at, "Time")
+    assert at.segmented_control(key="usage_trend_measure").value == "requests"
+    open_tab(at, "Requests")
+    assert at.segmented_control(key="usage_log_window").value == "1h"
