@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import gateway, health, usage, webhooks
 from api.core import error_response
+from api.page_urls import PageBaseUrl
 
 log = logging.getLogger("kilo.api")
 
@@ -91,7 +92,7 @@ def routes() -> list[BaseRoute]:
 
 def middleware() -> list[Middleware]:
     """The middleware to give `st.App`, in front of the API and Streamlit's own routes."""
-    return [Middleware(NoDelay)]
+    return [Middleware(NoDelay), Middleware(PageBaseUrl)]
 
 
 def _secrets() -> dict[str, Any]:
