@@ -5,4 +5,4 @@ import streamlit as st
 
 import api
 
-app = st.App("app.py", routes=api.routes(), lifespan=api.lifespan)
+app = st.App("app.py", routes=api.routes(), middleware=api.middleware(), lifespan=api.lifespan)

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import gateway, health, usage, webhooks
 from api.core import error_response
+from api.page_urls import PageBaseUrl
 
 log = logging.getLogger("kilo.api")
 
@@ -49,15 +50,17 @@ class NoDelay:
     TCP_NODELAY on the connections it accepts (it only does for IPPROTO_TCP sockets). uvicorn
     writes an answer's head and body separately, and with Nagle on the body waits for the
     client's delayed ACK: about 40 ms on every keep-alive request (authorize: 48 ms instead
-    of 2 ms for one client). The transport is reached through uvicorn's `receive`; where it
-    is not there (another server), nothing is changed.
+    of 2 ms for one client; each of the ~80 files of Streamlit's frontend on a first visit;
+    the websocket's messages of a script run). `server.py` puts it in front of every route:
+    the API, Streamlit's pages and static files, and its websocket. The transport is reached
+    through uvicorn's `receive`; where it is not there (another server), nothing is changed.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] in ("http", "websocket"):
             transport = getattr(getattr(receive, "__self__", None), "transport", None)
             sock = transport.get_extra_info("socket") if transport is not None else None
             if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
@@ -70,7 +73,6 @@ class NoDelay:
 
 def build_app() -> Starlette:
     return Starlette(
-        middleware=[Middleware(NoDelay)],
         routes=[
             Route("/health", health.health, methods=["GET"]),
             Route("/v1/stripe/webhook", webhooks.stripe_webhook, methods=["POST"]),
@@ -86,6 +88,11 @@ def build_app() -> Starlette:
 def routes() -> list[BaseRoute]:
     """The routes to give `st.App`: everything under /api/."""
     return [Mount("/api", app=build_app())]
+
+
+def middleware() -> list[Middleware]:
+    """The middleware to give `st.App`, in front of the API and Streamlit's own routes."""
+    return [Middleware(NoDelay), Middleware(PageBaseUrl)]
 
 
 def _secrets() -> dict[str, Any]:

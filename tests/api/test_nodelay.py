@@ -1,11 +1,16 @@
-"""`api.NoDelay`: the API's connections send each answer at once (TCP_NODELAY), although
-Streamlit's listening socket (protocol 0) leaves asyncio to keep Nagle's algorithm on."""
+"""`api.NoDelay`: the server's connections (the API, Streamlit's pages and files, its
+websocket) send each answer at once (TCP_NODELAY), although Streamlit's listening socket
+(protocol 0) leaves asyncio to keep Nagle's algorithm on."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 
+import pytest
+
+import api
 from api import NoDelay
 
 
@@ -36,7 +41,8 @@ def _pair() -> tuple[socket.socket, socket.socket, socket.socket]:
     return listener, client, accepted
 
 
-def test_the_connection_gets_tcp_nodelay_and_the_request_goes_on():
+@pytest.mark.parametrize("kind", ["http", "websocket"])
+def test_the_connection_gets_tcp_nodelay_and_the_request_goes_on(kind):  # noqa: ANN001
     listener, client, accepted = _pair()
     try:
         assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
@@ -46,7 +52,7 @@ def test_the_connection_gets_tcp_nodelay_and_the_request_goes_on():
             called.append(scope["path"])
 
         cycle = _Cycle(_Transport(accepted))
-        asyncio.run(NoDelay(app)({"type": "http", "path": "/x"}, cycle.receive, None))
+        asyncio.run(NoDelay(app)({"type": kind, "path": "/x"}, cycle.receive, None))
         assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         assert called == ["/x"]
     finally:
@@ -66,3 +72,10 @@ def test_without_a_transport_nothing_changes():
     asyncio.run(NoDelay(app)({"type": "http", "path": "/"}, receive, None))
     asyncio.run(NoDelay(app)({"type": "lifespan"}, receive, None))
     assert called == ["http", "lifespan"]
+
+
+def test_the_server_puts_it_in_front_of_every_route():
+    """server.py gives `api.middleware()` to st.App: it wraps Streamlit's routes too."""
+    assert NoDelay in [m.cls for m in api.middleware()]
+    server = Path(api.__file__).resolve().parent.parent / "server.py"
+    assert "middleware=api.middleware()" in server.read_text()
