@@ -138,15 +138,15 @@ def record_usage_batch(secret: str | None, body: bytes) -> JSONResponse:
 @endpoint
 async def authorize(request: Request) -> Response:
     body = await read_body(request)
-    return await in_thread(authorize_request, bearer(request), body, pool="gateway")
+    return await in_thread(authorize_request, bearer(request), body, pool="decide")
 
 
 @endpoint
 async def usage(request: Request) -> Response:
     body = await read_body(request)
-    return await in_thread(record_usage_batch, bearer(request), body, pool="gateway")
+    return await in_thread(record_usage_batch, bearer(request), body, pool="ingest")
 
 
 @endpoint
 async def policy(request: Request) -> Response:
-    return await in_thread(policy_answer, bearer(request), pool="gateway")
+    return await in_thread(policy_answer, bearer(request), pool="decide")
