@@ -307,3 +307,30 @@ def test_a_member_sees_no_admin_tabs_and_admin_urls_refuse(server, browser):
         assert mpage.locator("[data-testid=stMetricValue]").count() == 0
         assert mpage.locator("[data-testid=stVegaLiteChart]").count() == 0
     mctx.close()
+
+
+def test_no_request_leaves_the_server(server, browser):
+    """A self-hosted dashboard on an internal network: the sign-in form and every tab load
+    nothing from another host (fonts, icons, favicon, scripts, telemetry)."""
+    ctx = browser.new_context(viewport=VIEWPORT)
+    elsewhere: list[str] = []
+    origin = server.rstrip("/")
+
+    def record(request) -> None:  # noqa: ANN001
+        url = request.url
+        if not (url.startswith(origin) or url.startswith(("data:", "blob:", "about:"))):
+            elsewhere.append(url)
+
+    ctx.on("request", record)
+    page = ctx.new_page()
+    sign_in(page, server, "owner")
+    for path, tab in zip(
+        ("usage", "model_access", "custom_modes", "audit_logs", "invoices"),
+        ("Usage", "Model Access", "Custom Modes", "Audit Logs", "Invoices"),
+        strict=True,
+    ):
+        page.goto(f"{server}/{path}", wait_until="networkidle")
+        page.get_by_role("heading", name=TABS[tab].heading).first.wait_for(timeout=90_000)
+        rendered(page, TABS[tab].testids)
+    ctx.close()
+    assert elsewhere == []
