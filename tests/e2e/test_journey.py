@@ -38,7 +38,7 @@ from tests.e2e.app_utils import (
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("journey")]
 
-VIEWPORT = {"width": 1400, "height": 1600}  # tall: the main area scrolls inside itself
+VIEWPORT = {"width": 1440, "height": 1600}  # 1440 px wide; tall: the main area scrolls
 INVITEE = "journey.tester@acme.example"
 MODEL = "ibm-granite/granite-4.1-8b"
 MODE_SLUG = "journey-reviewer"
