@@ -66,7 +66,11 @@ def test_unknown_usernames_cost_one_bcrypt_check_like_known_ones(team, monkeypat
     assert calls[0][:7] == bcrypt.gensalt()[:7]
 
 
-def test_five_failures_lock_the_account_with_a_growing_delay(team):
+def test_five_failures_lock_the_account_with_a_growing_delay(team, monkeypatch):
+    # Every attempt at one instant, so the waits read exactly (on a slow machine a second
+    # could pass between two attempts: "29 seconds").
+    instant = utcnow()
+    monkeypatch.setattr(sessions, "utcnow", lambda: instant)
     email = team["owner"].email
     for _ in range(sessions.MAX_FAILURES):
         assert _sign_in(email, "wrong-password").message == "Username or password is incorrect."
