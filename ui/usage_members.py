@@ -11,6 +11,7 @@ import streamlit as st
 
 import ui
 from kilo import charts, usage
+from ui import usage_tabs
 
 
 def members_tab(
@@ -27,14 +28,7 @@ def members_tab(
     if not is_admin:
         st.subheader("Your usage by model")
         by_model = get("get_breakdown", view, by=("model_id",))  # the Models tab's, cached
-        if not by_model.empty:
-            ui.chart(
-                charts.usage_ranked_bars,
-                by_model,
-                category="model_id",
-                measure="cost",
-                colors=colors["model_id"],
-            )
+        usage_tabs.ranked_bars(by_model, "model_id", "cost", colors)
     elif not analytics_on:
         st.info(
             "Per-member usage analytics are turned off for this organization, so "

@@ -125,6 +125,19 @@ def overview(
         )
 
 
+def ranked_bars(frame: pd.DataFrame, category: str, measure: str, colors: dict) -> None:
+    """`measure` ("requests" or "cost") by `category`, largest first, in the app's colours
+    for that category; nothing when the view has no usage."""
+    if not frame.empty:
+        ui.chart(
+            charts.usage_ranked_bars,
+            frame,
+            category=category,
+            measure=measure,
+            colors=colors[category],
+        )
+
+
 def models_tab(get: Callable[..., object], view: usage.UsageFilter, colors: dict) -> None:
     """Most used models, spend by model, provider mix, latency."""
     by_model = get("get_breakdown", view, by=("model_id",))
@@ -132,24 +145,10 @@ def models_tab(get: Callable[..., object], view: usage.UsageFilter, colors: dict
     left, right = st.columns(2)
     with left:
         st.subheader("Most used models")
-        if not by_model.empty:
-            ui.chart(
-                charts.usage_ranked_bars,
-                by_model,
-                category="model_id",
-                measure="requests",
-                colors=colors["model_id"],
-            )
+        ranked_bars(by_model, "model_id", "requests", colors)
     with right:
         st.subheader("Spend by model")
-        if not by_model.empty:
-            ui.chart(
-                charts.usage_ranked_bars,
-                by_model,
-                category="model_id",
-                measure="cost",
-                colors=colors["model_id"],
-            )
+        ranked_bars(by_model, "model_id", "cost", colors)
     left, right = st.columns(2)
     with left:
         st.subheader("Provider mix")
@@ -257,14 +256,7 @@ def costs_tab(
     """Spend by mode, the billing period's forecast and, for owners and admins, the runway."""
     by_mode = get("get_breakdown", view, by=("mode",))
     st.subheader("Spend by mode")
-    if not by_mode.empty:
-        ui.chart(
-            charts.usage_ranked_bars,
-            by_mode,
-            category="mode",
-            measure="cost",
-            colors=colors["mode"],
-        )
+    ranked_bars(by_mode, "mode", "cost", colors)
     forecast = get("get_forecast", view, today=today)
     st.subheader("Forecast for this billing period")
     f1, f2, f3 = st.columns(3)
