@@ -180,3 +180,18 @@ def settle_shot(page: Page, name: str) -> Path:
     path = shot(page, name)
     assert path.stat().st_size > 10_000
     return path
+
+
+def set_team_budget(page: Page, team: str, amount: str, *, hard: bool = False) -> None:
+    """On the Organization tab: a monthly budget of `amount` dollars for `team` (a hard one
+    with `hard`), through "Set or remove a budget"; waits for the confirmation."""
+    page.get_by_role("heading", name="Budgets").scroll_into_view_if_needed()
+    page.get_by_text("Set or remove a budget").click()
+    page.locator(".st-key-org_budget_scope").get_by_text("A team").click()
+    choose(page, page.locator(".st-key-org_budget_team"), team)
+    page.locator(".st-key-org_budget_amount input").fill(amount)
+    page.locator(".st-key-org_budget_amount input").press("Enter")
+    if hard:
+        page.locator(".st-key-org_budget_hard label").click()
+    page.locator(".st-key-org_budget_save button").click()
+    toast(page, "Budget saved")

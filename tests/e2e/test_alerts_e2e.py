@@ -13,6 +13,7 @@ from tests.e2e.app_utils import (
     assert_healthy,
     choose,
     rendered,
+    set_team_budget,
     settle_shot,
     sign_in,
     toast,
@@ -39,14 +40,7 @@ def test_owner_adds_a_webhook_sends_a_test_alert_and_sees_it_delivered(site, bro
     page.get_by_role("heading", name="Acme Robotics").wait_for(timeout=90_000)
     rendered(page, ["stMetricValue", "stDataFrame", "stProgress"])
 
-    page.get_by_role("heading", name="Budgets").scroll_into_view_if_needed()
-    page.get_by_text("Set or remove a budget").click()
-    page.locator(".st-key-org_budget_scope").get_by_text("A team").click()
-    choose(page, page.locator(".st-key-org_budget_team"), "Robotics")
-    page.locator(".st-key-org_budget_amount input").fill("250")
-    page.locator(".st-key-org_budget_amount input").press("Enter")
-    page.locator(".st-key-org_budget_save button").click()
-    toast(page, "Budget saved")
+    set_team_budget(page, "Robotics", "250")
 
     with WebhookReceiver() as hook:
         page.get_by_role("heading", name="Alerts").scroll_into_view_if_needed()

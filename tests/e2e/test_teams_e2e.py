@@ -6,12 +6,11 @@ import pytest
 
 from tests.e2e.app_utils import (
     assert_healthy,
-    choose,
     open_tab,
     rendered,
+    set_team_budget,
     settle_shot,
     sign_in,
-    toast,
 )
 
 pytestmark = pytest.mark.e2e
@@ -22,15 +21,7 @@ def test_owner_sets_a_team_budget_and_sees_the_teams_view(server, browser):
     sign_in(page, server, "owner")
     page.get_by_role("heading", name="Acme Robotics").wait_for(timeout=90_000)
     rendered(page, ["stMetricValue", "stDataFrame", "stProgress"])
-    page.get_by_role("heading", name="Budgets").scroll_into_view_if_needed()
-    page.get_by_text("Set or remove a budget").click()
-    page.locator(".st-key-org_budget_scope").get_by_text("A team").click()
-    choose(page, page.locator(".st-key-org_budget_team"), "Robotics")
-    page.locator(".st-key-org_budget_amount input").fill("1234.56")
-    page.locator(".st-key-org_budget_amount input").press("Enter")
-    page.locator(".st-key-org_budget_hard label").click()
-    page.locator(".st-key-org_budget_save button").click()
-    toast(page, "Budget saved")
+    set_team_budget(page, "Robotics", "1234.56", hard=True)
     page.get_by_text("$1,234.56 a month · hard").wait_for(timeout=60_000)
     assert_healthy(page)
     page.get_by_role("heading", name="Budgets").scroll_into_view_if_needed()
