@@ -1,10 +1,11 @@
 """The HTTP API alone, in a process of its own: `python -m api` (`make api`).
 
 The dashboard's server (`server.py`) serves the same routes under /api/. There, each
-dashboard page's script run shares one Python interpreter with the API: while a page
-re-renders, a gateway's authorize waits for it (see the README's figures). A gateway with
-many developers behind it asks a process that only answers the API. Both processes use
-the same database and the same code; the alerts' runner stays in the dashboard's server.
+dashboard page's script run shares one Python interpreter with the API, so a busy gateway
+and the pages slow each other; this process answers only the API and can run on another
+host or with more workers (the README's HTTP API section, with the figures measured). Both
+processes use the same database and the same code; the alerts' runner stays in the
+dashboard's server.
 """
 
 from __future__ import annotations
