@@ -173,7 +173,14 @@ def chromium(niceness: int) -> str:
     if not niceness:
         return path
     wrapper = Path(tempfile.gettempdir()) / f"kilo-bench-chromium-nice{niceness}"
-    wrapper.write_text(f'#!/bin/sh\nexec nice -n {niceness} {path} "$@"\n')
+    # Playwright starts Chromium in a session of its own, and Linux (sched_autogroup) shares
+    # the CPU between sessions before it looks at a thread's nice value: the session's
+    # priority is what lowers it (/proc/self/autogroup; where there is none, only nice).
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"[ -w /proc/self/autogroup ] && echo {niceness} > /proc/self/autogroup\n"
+        f'exec nice -n {niceness} {path} "$@"\n'
+    )
     wrapper.chmod(0o755)
     return str(wrapper)
 
