@@ -3,6 +3,7 @@ JSON parsing and the organization's bearer tokens. No business rules live here."
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -17,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 
 from kilo import apikeys
 from kilo.db import get_engine, write_session
+from kilo.models import utcnow
 
 MAX_BODY = 1_048_576  # bytes of a request body (1 MiB)
 log = logging.getLogger("kilo.api")
@@ -183,11 +185,12 @@ def authenticate(session: Session, secret: str | None, *, scope: str) -> apikeys
     return token
 
 
-def record_use(*, token: apikeys.TokenCaller, key_id: int | None = None) -> None:
+def record_use(*, token: apikeys.TokenCaller, key_id: int | None = None) -> apikeys.TokenCaller:
     """Write when the token (and a member's key) was last used, in a short transaction of
-    its own after the answer was decided; the token at most once a minute."""
-    token_id = token.id if apikeys.needs_touch(token.last_used_at) else None
-    if token_id is None and key_id is None:
-        return
-    with write_session() as session:
-        apikeys.mark_used(session, key_id=key_id, token_id=token_id)
+    its own after the answer was decided; the token at most once a minute. Returns the
+    token as it is now (its `last_used_at` moved when it was written)."""
+    touch = apikeys.needs_touch(token.last_used_at)
+    if touch or key_id is not None:
+        with write_session() as session:
+            apikeys.mark_used(session, key_id=key_id, token_id=token.id if touch else None)
+    return dataclasses.replace(token, last_used_at=utcnow()) if touch else token

@@ -19,7 +19,7 @@ from api.core import (
     read_body,
     record_use,
 )
-from kilo import gateway, gateway_usage
+from kilo import apikeys, gateway, gateway_usage
 from kilo.db import read_session, write_session
 from kilo.errors import ValidationError
 from kilo.permissions import system_actor
@@ -61,7 +61,8 @@ def _authorize_fields(data: dict[str, Any]) -> tuple[str, str, str | None, str |
 
 def authorize_request(secret: str | None, body: bytes) -> JSONResponse:
     with read_session(autocommit=True) as session:
-        token = authenticate(session, secret, scope="gateway")
+        token = apikeys.kept_token(session, secret, scope="gateway")
+        token = token or authenticate(session, secret, scope="gateway")
         api_key, model, provider, mode = _authorize_fields(json_object(body))
         decision = gateway.decide(
             session,
@@ -71,7 +72,13 @@ def authorize_request(secret: str | None, body: bytes) -> JSONResponse:
             provider=provider,
             mode=mode,
         )
-    record_use(token=token, key_id=decision.key_id if decision.touch else None)
+        if decision.policy_version != token.policy_version:
+            # The organization changed since the token was read (it may have been revoked):
+            # read it again before answering.
+            apikeys.forget_token(session, secret)
+            token = authenticate(session, secret, scope="gateway")
+        token = record_use(token=token, key_id=decision.key_id if decision.touch else None)
+        apikeys.keep_token(session, secret, token)
     if not decision.allowed:
         headers = None
         if decision.code == "daily_limit_reached":

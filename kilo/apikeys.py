@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from kilo import audit
 from kilo.errors import NotFound, PermissionDenied, ValidationError
-from kilo.models import ApiKey, GatewayToken, Member, utcnow
+from kilo.models import ApiKey, AuditEntry, GatewayToken, Member, utcnow
 from kilo.permissions import SYSTEM, Actor, allowed, ensure_allowed
 from kilo.validation import check_printable
 
@@ -257,6 +257,7 @@ class TokenCaller:
     name: str
     scope: str
     last_used_at: datetime | None
+    policy_version: int = 0  # the organization's policy version when the token was read
 
 
 # Built once: building and keying the statement costs more than running it.
@@ -267,6 +268,7 @@ _TOKEN_BY_HASH = select(
     GatewayToken.scope,
     GatewayToken.last_used_at,
     GatewayToken.revoked_at,
+    audit.latest_entry(AuditEntry.id, GatewayToken.org_id),
 ).where(GatewayToken.token_hash == bindparam("token_hash"))
 
 
@@ -277,7 +279,40 @@ def authenticate_token(session: Session, secret: str | None, *, scope: str) -> T
     row = session.connection().execute(_TOKEN_BY_HASH, {"token_hash": secret_hash(secret)}).first()
     if row is None or row.revoked_at is not None or row.scope != scope:
         return None
-    return TokenCaller(row.id, row.org_id, row.name, row.scope, row.last_used_at)
+    return TokenCaller(row.id, row.org_id, row.name, row.scope, row.last_used_at, int(row[6] or 0))
+
+
+# ---- tokens kept between a gateway's requests ------------------------------------------
+# The authorize endpoint reads the caller's token once and keeps it with the policy version
+# read in the same statement. Creating or revoking a token writes an audit entry in its
+# transaction, so the version every decision reads tells whether the kept token may have
+# changed: when it differs, the caller forgets it and reads the token again before
+# answering (a revoked token is refused on the very next request).
+MAX_KEPT_TOKENS = 1_000
+_kept: dict[tuple[str, str], TokenCaller] = {}
+
+
+def _kept_key(session: Session, secret: str) -> tuple[str, str]:
+    return str(session.get_bind().url), secret_hash(secret)
+
+
+def kept_token(session: Session, secret: str | None, *, scope: str) -> TokenCaller | None:
+    """The token behind `secret` as an earlier request of this process read it (see above),
+    or None. Valid only while the organization's policy version is its `policy_version`."""
+    if not secret or len(secret) > MAX_SECRET:
+        return None
+    token = _kept.get(_kept_key(session, secret))
+    return token if token is not None and token.scope == scope else None
+
+
+def keep_token(session: Session, secret: str, token: TokenCaller) -> None:
+    if len(_kept) >= MAX_KEPT_TOKENS:
+        _kept.clear()
+    _kept[_kept_key(session, secret)] = token
+
+
+def forget_token(session: Session, secret: str) -> None:
+    _kept.pop(_kept_key(session, secret), None)
 
 
 def needs_touch(last_used_at: datetime | None) -> bool:

@@ -33,7 +33,7 @@ from decimal import Decimal
 from sqlalchemy import Date, Integer, String, bindparam, func
 from sqlmodel import Session, col, select
 
-from kilo import access, billing, budgets
+from kilo import access, audit, billing, budgets
 from kilo.apikeys import KEY_PREFIX, MAX_SECRET, needs_touch, secret_hash
 from kilo.models import ApiKey, AuditEntry, Member, Organization, UsageDailyMember, utcnow
 
@@ -92,14 +92,8 @@ _ORG, _TODAY = bindparam("org_id", type_=Integer), bindparam("today", type_=Date
 
 
 def _latest_audit(column: object):  # noqa: ANN202
-    """`column` of the organization's latest audit entry (index ix_audit_org_chain)."""
-    return (
-        select(column)
-        .where(AuditEntry.org_id == _ORG)
-        .order_by(col(AuditEntry.id).desc())
-        .limit(1)
-        .scalar_subquery()
-    )
+    """`column` of the organization's latest audit entry."""
+    return audit.latest_entry(column, _ORG)
 
 
 def _spent_today(member_id: object):  # noqa: ANN202

@@ -61,6 +61,19 @@ class AuditFilter:
         return AuditFilter(actions, self.actor_id, self.start, self.end, search)
 
 
+def latest_entry(column: Any, org_id: Any) -> Any:
+    """A scalar subquery: `column` of the latest audit entry of the organization `org_id`
+    (a bound parameter or a correlated column; index ix_audit_org_chain). Its id is the
+    organization's policy version (`kilo.gateway.policy_version`)."""
+    return (
+        select(column)
+        .where(AuditEntry.org_id == org_id)
+        .order_by(col(AuditEntry.id).desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
