@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
-from api import routes, start
+from api import routes, settle_heap, start
 
 
 @asynccontextmanager
@@ -30,6 +30,7 @@ async def lifespan(_app: object) -> AsyncIterator[None]:
     access = logging.getLogger("uvicorn.access")
     access.handlers.clear()
     access.propagate = False
+    settle_heap()
     yield
 
 
