@@ -91,11 +91,6 @@ def _refuse(code: str, message: str, **kw: object) -> Decision:
 _ORG, _TODAY = bindparam("org_id", type_=Integer), bindparam("today", type_=Date)
 
 
-def _latest_audit(column: object):  # noqa: ANN202
-    """`column` of the organization's latest audit entry."""
-    return audit.latest_entry(column, _ORG)
-
-
 def _spent_today(member_id: object):  # noqa: ANN202
     t = UsageDailyMember
     return (
@@ -105,7 +100,7 @@ def _spent_today(member_id: object):  # noqa: ANN202
     )
 
 
-_VERSION = select(_latest_audit(AuditEntry.id))
+_VERSION = select(audit.latest_entry(AuditEntry.id, _ORG))
 _SPENT = select(_spent_today(bindparam("member_id", type_=Integer)))
 # The key's row with its member, organization, the organization's latest audit entry, the
 # member's spend today and the balance: a decision's one round trip.
@@ -123,8 +118,8 @@ _STATE = (
         Member.removed_at,
         Member.daily_spend_limit_micros,
         Organization.name,
-        _latest_audit(AuditEntry.id),
-        _latest_audit(AuditEntry.hash),
+        audit.latest_entry(AuditEntry.id, _ORG),
+        audit.latest_entry(AuditEntry.hash, _ORG),
         _spent_today(ApiKey.member_id),
         billing.balance_expression(_ORG),
         Member.team_id,
